@@ -1,0 +1,67 @@
+// Package cmd implements the vanlink command line: one binary with the
+// subcommands sync, run, status, token and version.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// ExitError carries a specific exit code out of a subcommand. Its message, if
+// any, is printed once by Main.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit code %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main runs the command line and returns the process exit code. Errors are
+// printed here, once.
+func Main(args []string, streams IOStreams) int {
+	root := NewRootCommand(streams)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		if exit.Err != nil {
+			fmt.Fprintln(streams.ErrOut, "error:", exit.Err)
+		}
+		return exit.Code
+	}
+	fmt.Fprintln(streams.ErrOut, "error:", err)
+	return 1
+}
+
+// NewRootCommand builds the vanlink command tree.
+func NewRootCommand(streams IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "vanlink",
+		Short: "Link a Kubernetes fleet into one Skupper network from the hub",
+		Long: `vanlink reads the hub's Skupper AccessGrant and makes every selected spoke
+cluster hold a working link to the hub, by pushing an AccessToken to it through
+ACM (ManagedClusterAction / ManagedClusterView) or with spoke credentials.
+
+The grant code is a secret: vanlink never prints it, logs it or stores it, except
+'vanlink token', which prints a token for manual use on request.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.AddCommand(newVersionCommand(streams))
+	return root
+}

@@ -1,0 +1,37 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/vanlink/vanlink/pkg/version"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestVersionCommand(t *testing.T) {
+	old := version.Version
+	t.Cleanup(func() { version.Version = old })
+	version.Version = "v9.8.7"
+
+	code, out, _ := run(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "vanlink v9.8.7 ") {
+		t.Fatalf("expected exit 0 and the linked version, got %d %q", code, out)
+	}
+	code, out, _ = run(t, "version", "-o", "json")
+	var info version.Info
+	if err := json.Unmarshal([]byte(out), &info); err != nil || code != 0 || info.Version != "v9.8.7" {
+		t.Fatalf("expected JSON with the linked version, got %d %q (%v)", code, out, err)
+	}
+	code, _, errOut := run(t, "version", "-o", "yaml")
+	if code != 1 || !strings.Contains(errOut, `--output "yaml"`) {
+		t.Fatalf("expected a clear error naming --output, got %d %q", code, errOut)
+	}
+}
