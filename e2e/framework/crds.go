@@ -36,7 +36,7 @@ const (
 	// Its version is the one in the main go.mod.
 	OCMModule = "open-cluster-management.io/api"
 	// ArgoCDModule provides the ApplicationSet CRD.
-	ArgoCDModule = "github.com/argoproj/argo-cd/v3@v3.6.1"
+	ArgoCDModule = "github.com/argoproj/argo-cd/v3@v3.5.7"
 )
 
 // ocmCRDFiles are the OCM CRD files the bed installs, relative to the module.

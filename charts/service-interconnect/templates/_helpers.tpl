@@ -1,0 +1,210 @@
+{{/* Chart name, truncated to 63 characters. */}}
+{{- define "service-interconnect.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified release name, truncated to 63 characters. */}}
+{{- define "service-interconnect.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Chart label value. */}}
+{{- define "service-interconnect.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels. */}}
+{{- define "service-interconnect.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "service-interconnect.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Common labels. */}}
+{{- define "service-interconnect.labels" -}}
+helm.sh/chart: {{ include "service-interconnect.chart" . }}
+{{ include "service-interconnect.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: vanlink
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Namespace of every namespaced object. */}}
+{{- define "service-interconnect.namespace" -}}
+{{- .Values.namespace.name -}}
+{{- end -}}
+
+{{/* Name of the sync jobs' ServiceAccount. */}}
+{{- define "service-interconnect.serviceAccountName" -}}
+{{- if .Values.sync.serviceAccount.create -}}
+{{- default (printf "%s-sync" (include "service-interconnect.fullname" .)) .Values.sync.serviceAccount.name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- required "sync.serviceAccount.name is required when sync.serviceAccount.create is false" .Values.sync.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The vanlink image: repository:tag or repository@digest; never latest. */}}
+{{- define "service-interconnect.image" -}}
+{{- $img := .Values.sync.image -}}
+{{- $tag := $img.tag | default .Chart.AppVersion -}}
+{{- if eq $tag "latest" -}}
+{{- fail "sync.image.tag: \"latest\" is not allowed; pin a version (default: the chart's appVersion) or set sync.image.digest" -}}
+{{- end -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $img.repository $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $img.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Sync-wave annotation. */}}
+{{- define "service-interconnect.wave" -}}
+argocd.argoproj.io/sync-wave: {{ . | quote }}
+{{- end -}}
+
+{{/*
+The resolved catalog pairs (see _vanlink.tpl), validated.
+*/}}
+{{- define "service-interconnect.pairs" -}}
+{{- include "vanlink.catalog.resolve" . -}}
+{{- end -}}
+
+{{/*
+Pod template spec of the sync jobs. Call with (dict "root" $ "policy" "postsync"|"cron").
+The pod passes the Kubernetes "restricted" Pod Security Standard.
+*/}}
+{{- define "service-interconnect.syncPod" -}}
+{{- $root := .root -}}
+{{- $v := $root.Values -}}
+{{- $ns := include "service-interconnect.namespace" $root -}}
+metadata:
+  labels:
+    {{- include "service-interconnect.selectorLabels" $root | nindent 4 }}
+    app.kubernetes.io/component: token-sync
+    {{- with $v.sync.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $v.sync.podAnnotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  serviceAccountName: {{ include "service-interconnect.serviceAccountName" $root }}
+  restartPolicy: Never
+  {{- with $v.sync.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    runAsNonRoot: true
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+    - name: vanlink
+      image: {{ include "service-interconnect.image" $root | quote }}
+      imagePullPolicy: {{ $v.sync.image.pullPolicy }}
+      args:
+        - sync
+        - --policy={{ .policy }}
+        - --namespace={{ $ns }}
+        - --grant={{ $v.grant.name }}
+        - --token-name={{ $v.token.name }}
+        - --spoke-namespace={{ $v.token.spokeNamespace }}
+        {{- if $v.token.linkCost }}
+        - --link-cost={{ $v.token.linkCost }}
+        {{- end }}
+        - --transport={{ $v.sync.transport }}
+        {{- if $v.sync.placement.name }}
+        - --placement={{ $v.sync.placement.namespace | default $ns }}/{{ $v.sync.placement.name }}
+        {{- else if $v.sync.clusterSelector }}
+        - --cluster-selector={{ $v.sync.clusterSelector }}
+        {{- end }}
+        - --concurrency={{ $v.sync.concurrency }}
+        - --spoke-timeout={{ $v.sync.spokeTimeout }}
+        - --fail-on={{ $v.sync.failOn }}
+        {{- if eq .policy "postsync" }}
+        - --grant-timeout={{ $v.sync.hook.grantTimeout }}
+        {{- end }}
+        {{- if $v.sync.rotation.enabled }}
+        - --rotate-grant
+        - --expiry-margin={{ $v.sync.rotation.expiryMargin }}
+        {{- end }}
+        {{- if $v.sync.prune }}
+        - --prune
+        {{- end }}
+        - --status-configmap={{ $v.sync.statusConfigMap }}
+        - --lease={{ $v.sync.leaseName }}
+        - --log-format=json
+        - -v={{ $v.sync.verbosity }}
+      securityContext:
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        runAsNonRoot: true
+        capabilities:
+          drop: [ALL]
+        seccompProfile:
+          type: RuntimeDefault
+      {{- with $v.sync.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+  {{- with $v.sync.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.sync.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.sync.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+Fails unless the argument is a valid CronJob schedule: five fields (minute,
+hour, day of month, month, day of week) of numbers in range, *, ranges, lists,
+steps and month/day names, or one of the @ macros.
+*/}}
+{{- define "service-interconnect.validateSchedule" -}}
+{{- $s := trim . -}}
+{{- $what := printf "sync.cronJob.schedule: %q" $s -}}
+{{- if hasPrefix "@" $s -}}
+{{- if not (has $s (list "@yearly" "@annually" "@monthly" "@weekly" "@daily" "@midnight" "@hourly")) -}}
+{{- fail (printf "%s is not a cron macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)" $what) -}}
+{{- end -}}
+{{- else -}}
+{{- $fields := regexSplit "\\s+" $s -1 -}}
+{{- if ne (len $fields) 5 -}}
+{{- fail (printf "%s has %d fields; a schedule has five: minute hour day-of-month month day-of-week" $what (len $fields)) -}}
+{{- end -}}
+{{- $names := list "minute" "hour" "day-of-month" "month" "day-of-week" -}}
+{{- $mins := list 0 0 1 1 0 -}}
+{{- $maxs := list 59 23 31 12 7 -}}
+{{- range $i, $f := $fields -}}
+{{- range $part := splitList "," $f -}}
+{{- if not (regexMatch "^(\\*|\\?|[0-9]+(-[0-9]+)?|[A-Za-z]{3}(-[A-Za-z]{3})?)(/[1-9][0-9]*)?$" $part) -}}
+{{- fail (printf "%s: the %s field %q is not valid" $what (index $names $i) $f) -}}
+{{- end -}}
+{{- $base := first (splitList "/" $part) -}}
+{{- range $n := regexFindAll "[0-9]+" $base -1 -}}
+{{- if or (lt (atoi $n) (index $mins $i)) (gt (atoi $n) (index $maxs $i)) -}}
+{{- fail (printf "%s: the %s field value %s is out of range %d-%d" $what (index $names $i) $n (index $mins $i) (index $maxs $i)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

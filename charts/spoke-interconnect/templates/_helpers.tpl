@@ -1,0 +1,59 @@
+{{/* Chart name, truncated to 63 characters. */}}
+{{- define "spoke-interconnect.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Chart label value. */}}
+{{- define "spoke-interconnect.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified release name, truncated to 63 characters. */}}
+{{- define "spoke-interconnect.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Selector labels. */}}
+{{- define "spoke-interconnect.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "spoke-interconnect.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Common labels. */}}
+{{- define "spoke-interconnect.labels" -}}
+helm.sh/chart: {{ include "spoke-interconnect.chart" . }}
+{{ include "spoke-interconnect.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: vanlink
+vanlink.io/spoke: {{ include "spoke-interconnect.clusterName" . }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The cluster name, required and validated. */}}
+{{- define "spoke-interconnect.clusterName" -}}
+{{- $name := required "clusterName is required: set it to this spoke's ManagedCluster name (e.g. --set clusterName=east)" .Values.clusterName -}}
+{{- include "vanlink.dns1123" (dict "value" $name "what" "clusterName") -}}
+{{- $name -}}
+{{- end -}}
+
+{{/* Namespace of every namespaced object. */}}
+{{- define "spoke-interconnect.namespace" -}}
+{{- .Values.namespace.name -}}
+{{- end -}}
+
+{{/* Sync-wave annotation. */}}
+{{- define "spoke-interconnect.wave" -}}
+argocd.argoproj.io/sync-wave: {{ . | quote }}
+{{- end -}}

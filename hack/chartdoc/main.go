@@ -1,0 +1,30 @@
+// Command chartdoc regenerates the values table of every chart README from
+// the chart's values.yaml comments. Run it through `make docs`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vanlink/vanlink/pkg/charts"
+)
+
+func main() {
+	dirs, err := filepath.Glob("charts/*/values.yaml")
+	if err != nil || len(dirs) == 0 {
+		fmt.Fprintln(os.Stderr, "chartdoc: run from the repository root (no charts/*/values.yaml found)")
+		os.Exit(1)
+	}
+	for _, v := range dirs {
+		dir := filepath.Dir(v)
+		changed, err := charts.UpdateReadme(dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chartdoc:", err)
+			os.Exit(1)
+		}
+		if changed {
+			fmt.Println("updated", filepath.Join(dir, "README.md"))
+		}
+	}
+}

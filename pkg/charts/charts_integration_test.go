@@ -1,0 +1,73 @@
+//go:build integration
+
+package charts_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vanlink/vanlink/e2e/framework"
+	"github.com/vanlink/vanlink/pkg/charts"
+)
+
+// TestRenderedObjectsAreAcceptedByTheAPIServer server-side applies everything
+// every chart renders with every values file (hooks included) to real API
+// servers carrying the project CRDs: the server validates each object.
+func TestRenderedObjectsAreAcceptedByTheAPIServer(t *testing.T) {
+	argo, err := framework.ArgoCDCRDs()
+	require.NoError(t, err, "the ApplicationSet CRD comes from the argo-cd module")
+	env := framework.StartT(t, framework.Options{Spokes: []string{"east", "west"}, ExtraHubCRDs: argo})
+	ctx := t.Context()
+	for _, c := range env.All() {
+		for _, ns := range []string{"openshift-operators", "openshift-gitops", "argocd"} {
+			_, err := c.Kube().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+			require.NoError(t, err)
+		}
+	}
+	withOperator := map[string]any{"operator": map[string]any{"subscription": map[string]any{"enabled": true}}}
+	for _, r := range shippedReleases(t) {
+		for variant, set := range map[string]map[string]any{"shipped": nil, "with the operator": withOperator} {
+			t.Run(r.name+" "+variant, func(t *testing.T) {
+				cluster := env.Hub
+				if r.chart == charts.SpokeChart {
+					cluster = env.Cluster(r.name)
+					require.NotNil(t, cluster, "no test-bed spoke for %s", r.name)
+				}
+				out := render(t, r, set)
+				applier, err := charts.NewApplier(cluster.Config)
+				require.NoError(t, err)
+				require.NoError(t, applier.Apply(ctx, "service-interconnect", out.All()...), "the API server must accept every rendered object")
+			})
+		}
+	}
+
+	t.Run("the Argo CD ApplicationSets and ACM placement", func(t *testing.T) {
+		files, err := filepath.Glob(repo(t, "values/argocd/*/*.yaml"))
+		require.NoError(t, err)
+		require.Len(t, files, 5)
+		applier, err := charts.NewApplier(env.Hub.Config)
+		require.NoError(t, err)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			objs, err := charts.Decode(data)
+			require.NoError(t, err)
+			require.NoError(t, applier.Apply(ctx, "default", objs...), "%s must be accepted by the API server", f)
+			for _, o := range objs {
+				if o.GetKind() != "ApplicationSet" {
+					continue
+				}
+				vf, _, _ := unstructuredSlice(o, "spec", "template", "spec", "source", "helm", "valueFiles")
+				for _, v := range vf {
+					path := filepath.Join(repo(t, str(o, "spec", "template", "spec", "source", "path")), v.(string))
+					require.FileExists(t, path, "%s: valueFiles entry %s must exist in the repository", filepath.Base(f), v)
+				}
+			}
+		}
+	})
+}
