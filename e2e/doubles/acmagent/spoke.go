@@ -1,0 +1,222 @@
+package acmagent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/dynamic"
+)
+
+// Spoke is the spoke-side API the agent acts on, as the real agent does with
+// cluster-admin rights. Errors are Kubernetes API errors.
+type Spoke interface {
+	Create(ctx context.Context, gvr schema.GroupVersionResource, namespace string, obj *unstructured.Unstructured) (*unstructured.Unstructured, error)
+	Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error)
+	MergePatch(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string, patch []byte) (*unstructured.Unstructured, error)
+	Delete(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) error
+}
+
+// APISpoke is a Spoke backed by a real (test-bed) API server.
+type APISpoke struct{ Client dynamic.Interface }
+
+var _ Spoke = APISpoke{}
+
+func (s APISpoke) ri(gvr schema.GroupVersionResource, ns string) dynamic.ResourceInterface {
+	if ns == "" {
+		return s.Client.Resource(gvr)
+	}
+	return s.Client.Resource(gvr).Namespace(ns)
+}
+
+func (s APISpoke) Create(ctx context.Context, gvr schema.GroupVersionResource, ns string, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return s.ri(gvr, ns).Create(ctx, obj, metav1.CreateOptions{})
+}
+
+func (s APISpoke) Get(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
+	return s.ri(gvr, ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (s APISpoke) MergePatch(ctx context.Context, gvr schema.GroupVersionResource, ns, name string, patch []byte) (*unstructured.Unstructured, error) {
+	return s.ri(gvr, ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+}
+
+func (s APISpoke) Delete(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) error {
+	fg := metav1.DeletePropagationForeground
+	return s.ri(gvr, ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg})
+}
+
+// MemorySpoke is a Spoke kept in memory (for fleets of simulated spokes).
+// AfterWrite, when set, runs after every create, patch or delete, under no
+// lock, so it may call the spoke again (e.g. to play the Skupper controller).
+type MemorySpoke struct {
+	Name       string
+	AfterWrite func(ctx context.Context, s *MemorySpoke, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, deleted bool)
+
+	mu      sync.Mutex
+	objects map[string]*unstructured.Unstructured
+	rv      int64
+	writes  int64
+}
+
+var _ Spoke = (*MemorySpoke)(nil)
+
+// NewMemorySpoke returns an empty in-memory spoke.
+func NewMemorySpoke(name string) *MemorySpoke {
+	return &MemorySpoke{Name: name, objects: map[string]*unstructured.Unstructured{}}
+}
+
+func memKey(gvr schema.GroupVersionResource, ns, name string) string {
+	return gvr.Resource + "." + gvr.Group + "/" + ns + "/" + name
+}
+
+// Writes counts the creates, patches and deletes made on this spoke.
+func (s *MemorySpoke) Writes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+// Keys lists the stored objects as resource.group/namespace/name.
+func (s *MemorySpoke) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.objects))
+	for k := range s.objects {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *MemorySpoke) Create(ctx context.Context, gvr schema.GroupVersionResource, ns string, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	s.mu.Lock()
+	k := memKey(gvr, ns, obj.GetName())
+	if _, ok := s.objects[k]; ok {
+		s.mu.Unlock()
+		return nil, apierrors.NewAlreadyExists(gvr.GroupResource(), obj.GetName())
+	}
+	c := obj.DeepCopy()
+	c.SetNamespace(ns)
+	c.SetUID(uuid.NewUUID())
+	s.rv++
+	s.writes++
+	c.SetResourceVersion(strconv.FormatInt(s.rv, 10))
+	s.objects[k] = c
+	out := c.DeepCopy()
+	s.mu.Unlock()
+	s.after(ctx, gvr, out, false)
+	return out, nil
+}
+
+func (s *MemorySpoke) Get(_ context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objects[memKey(gvr, ns, name)]
+	if !ok {
+		return nil, apierrors.NewNotFound(gvr.GroupResource(), name)
+	}
+	return o.DeepCopy(), nil
+}
+
+func (s *MemorySpoke) MergePatch(ctx context.Context, gvr schema.GroupVersionResource, ns, name string, patch []byte) (*unstructured.Unstructured, error) {
+	var p map[string]any
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	s.mu.Lock()
+	k := memKey(gvr, ns, name)
+	o, ok := s.objects[k]
+	if !ok {
+		s.mu.Unlock()
+		return nil, apierrors.NewNotFound(gvr.GroupResource(), name)
+	}
+	merged := mergePatch(o.DeepCopy().Object, p)
+	c := &unstructured.Unstructured{Object: merged}
+	s.rv++
+	s.writes++
+	c.SetResourceVersion(strconv.FormatInt(s.rv, 10))
+	s.objects[k] = c
+	out := c.DeepCopy()
+	s.mu.Unlock()
+	s.after(ctx, gvr, out, false)
+	return out, nil
+}
+
+func (s *MemorySpoke) Delete(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) error {
+	s.mu.Lock()
+	k := memKey(gvr, ns, name)
+	o, ok := s.objects[k]
+	if !ok {
+		s.mu.Unlock()
+		return apierrors.NewNotFound(gvr.GroupResource(), name)
+	}
+	delete(s.objects, k)
+	s.writes++
+	s.mu.Unlock()
+	s.after(ctx, gvr, o, true)
+	return nil
+}
+
+func (s *MemorySpoke) after(ctx context.Context, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, deleted bool) {
+	if s.AfterWrite != nil {
+		s.AfterWrite(ctx, s, gvr, obj, deleted)
+	}
+}
+
+// mergePatch applies a JSON merge patch (RFC 7386) to doc.
+func mergePatch(doc, patch map[string]any) map[string]any {
+	for k, v := range patch {
+		if v == nil {
+			delete(doc, k)
+			continue
+		}
+		if pm, ok := v.(map[string]any); ok {
+			if dm, ok := doc[k].(map[string]any); ok {
+				doc[k] = mergePatch(dm, pm)
+				continue
+			}
+			doc[k] = mergePatch(map[string]any{}, pm)
+			continue
+		}
+		doc[k] = v
+	}
+	return doc
+}
+
+// resourceFromAction resolves kube.resource: "<plural>" or
+// "<plural>.<version>.<group>" ("secrets" is core/v1).
+func resourceFromAction(resource string) (schema.GroupVersionResource, error) {
+	if resource == "" {
+		return schema.GroupVersionResource{}, fmt.Errorf("empty kube.resource")
+	}
+	parts := strings.SplitN(resource, ".", 3)
+	switch len(parts) {
+	case 1:
+		if g, ok := knownPlurals[parts[0]]; ok {
+			return g, nil
+		}
+		return schema.GroupVersionResource{}, fmt.Errorf("the server doesn't have a resource type %q", resource)
+	case 3:
+		return schema.GroupVersionResource{Resource: parts[0], Version: parts[1], Group: parts[2]}, nil
+	}
+	return schema.GroupVersionResource{}, fmt.Errorf("the server doesn't have a resource type %q", resource)
+}
+
+var knownPlurals = map[string]schema.GroupVersionResource{
+	"secrets":      {Version: "v1", Resource: "secrets"},
+	"configmaps":   {Version: "v1", Resource: "configmaps"},
+	"accesstokens": {Group: "skupper.io", Version: "v2alpha1", Resource: "accesstokens"},
+	"links":        {Group: "skupper.io", Version: "v2alpha1", Resource: "links"},
+	"sites":        {Group: "skupper.io", Version: "v2alpha1", Resource: "sites"},
+}

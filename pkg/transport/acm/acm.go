@@ -1,0 +1,150 @@
+// Package acm implements transport.Transport with Red Hat ACM's
+// ManagedClusterAction (writes) and ManagedClusterView (reads).
+//
+// Reads. Each spoke has two persistent views, of its Site and of its Link,
+// refreshed by the agent every ViewInterval. They are labelled, so a pass reads
+// the whole fleet with one LIST (plus a WATCH) and a steady pass writes
+// nothing. At 1,000 spokes that is 2,000 small objects and, with the default
+// 300 s interval, about 7 agent GETs per second spread over the fleet; views
+// created per check would instead cost 2,000 creates and 2,000 deletes on the
+// hub every pass plus a wait for the agent on every spoke. The AccessToken is
+// NOT viewed persistently: a view's result is the whole object, including
+// spec.code, so a token view is created only when a spoke's Link is not Ready,
+// read, and deleted at once.
+//
+// Writes. Every write is a one-shot action with a server-generated name,
+// labelled, deleted as soon as its Completed condition is read (it carries
+// the code). A failed GET does not clear a view's old result, and the hub
+// deletes completed actions after 60 s, so results are never trusted without
+// their condition, and an action that vanished before it was read is
+// reported as transport.ErrOutcomeUnknown.
+package acm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/vanlink/vanlink/pkg/transport"
+)
+
+// Options configure the ACM transport.
+type Options struct {
+	// TokenName names the AccessToken, Link and Secret on each spoke.
+	TokenName string
+	// SpokeNamespace is the namespace of each spoke's Site.
+	SpokeNamespace string
+	// SiteName returns the Site name of a spoke; nil means the cluster name.
+	SiteName func(cluster string) string
+	// ViewInterval is the refresh interval of persistent views (default 300 s).
+	ViewInterval time.Duration
+	// Concurrency bounds the view creations of Observe (default 16).
+	Concurrency int
+	// ResyncCheck is how often a waiter re-reads an object directly, in case
+	// a watch event was missed (default 2 s).
+	ResyncCheck time.Duration
+}
+
+// Transport is the ACM implementation of transport.Transport.
+type Transport struct {
+	dyn  dynamic.Interface
+	opts Options
+
+	startOnce sync.Once
+	startErr  error
+	views     cache.SharedIndexInformer
+	actions   cache.SharedIndexInformer
+	notify    *notifier
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// New returns an ACM transport over a hub dynamic client.
+func New(dyn dynamic.Interface, opts Options) *Transport {
+	if opts.ViewInterval == 0 {
+		opts.ViewInterval = 300 * time.Second
+	}
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 16
+	}
+	if opts.ResyncCheck == 0 {
+		opts.ResyncCheck = 2 * time.Second
+	}
+	if opts.SiteName == nil {
+		opts.SiteName = func(c string) string { return c }
+	}
+	return &Transport{dyn: dyn, opts: opts, notify: newNotifier()}
+}
+
+// start runs the informers of vanlink's views and actions until ctx ends.
+func (t *Transport) start(ctx context.Context) error {
+	t.startOnce.Do(func() {
+		f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dyn, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
+			o.LabelSelector = ManagedByLabel + "=" + ManagedByValue
+		})
+		t.views = f.ForResource(ViewsGVR).Informer()
+		t.actions = f.ForResource(ActionsGVR).Informer()
+		for _, inf := range []cache.SharedIndexInformer{t.views, t.actions} {
+			if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+				AddFunc:    t.notifyObj,
+				UpdateFunc: func(_, o any) { t.notifyObj(o) },
+				DeleteFunc: t.notifyObj,
+			}); err != nil {
+				t.startErr = err
+				return
+			}
+		}
+		f.Start(ctx.Done())
+		for gvr, ok := range f.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				t.startErr = fmt.Errorf("listing %s on the hub: %w", gvr.Resource, context.Cause(ctx))
+			}
+		}
+	})
+	return t.startErr
+}
+
+func (t *Transport) notifyObj(o any) {
+	if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		t.notify.notify(d.Key)
+		return
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(o); err == nil {
+		t.notify.notify(key)
+	}
+}
+
+// Prepare starts watching vanlink's hub objects and deletes transient ones
+// left by a crashed pass: actions (which may carry the code) and token views.
+// The pass lease guarantees no other pass is using them.
+func (t *Transport) Prepare(ctx context.Context) error {
+	if err := t.start(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	for _, item := range []struct {
+		informer cache.SharedIndexInformer
+		client   dynamic.NamespaceableResourceInterface
+	}{{t.actions, t.dyn.Resource(ActionsGVR)}, {t.views, t.dyn.Resource(ViewsGVR)}} {
+		for _, o := range item.informer.GetStore().List() {
+			u := o.(*unstructured.Unstructured)
+			if u.GetLabels()[PurposeLabel] != "transient" {
+				continue
+			}
+			err := item.client.Namespace(u.GetNamespace()).Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("deleting leftover %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,298 @@
+package acm_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/rand"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
+	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/transport"
+	"github.com/vanlink/vanlink/pkg/transport/acm"
+)
+
+const ns = "service-interconnect"
+
+// hub is a fake hub API with the ACM agent double serving in-memory spokes.
+type hub struct {
+	client *dynamicfake.FakeDynamicClient
+	agent  *acmagent.Agent
+	spokes map[string]*acmagent.MemorySpoke
+	tr     *acm.Transport
+	writes atomic.Int64
+}
+
+func newHub(t *testing.T, agentOpts acmagent.Options, clusters ...string) *hub {
+	t.Helper()
+	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		acm.ActionsGVR: "ManagedClusterActionList", acm.ViewsGVR: "ManagedClusterViewList",
+	})
+	h := &hub{client: client, spokes: map[string]*acmagent.MemorySpoke{}}
+	// The fake tracker does not implement generateName; the API server does.
+	client.PrependReactor("create", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		h.writes.Add(1)
+		u := a.(clienttesting.CreateAction).GetObject().(*unstructured.Unstructured)
+		if u.GetName() == "" && u.GetGenerateName() != "" {
+			u.SetName(u.GetGenerateName() + rand.String(5))
+		}
+		return false, nil, nil
+	})
+	for _, verb := range []string{"update", "patch", "delete"} {
+		client.PrependReactor(verb, "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+			if a.GetSubresource() == "" {
+				h.writes.Add(1)
+			}
+			return false, nil, nil
+		})
+	}
+	if agentOpts.Tick == 0 {
+		agentOpts.Tick = 5 * time.Millisecond
+	}
+	h.agent = acmagent.New(client, agentOpts)
+	for _, c := range clusters {
+		s := acmagent.NewMemorySpoke(c)
+		h.spokes[c] = s
+		h.agent.AddSpoke(c, s)
+	}
+	h.tr = acm.New(client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond})
+	return h
+}
+
+// start runs the agent and the transport's watches; reactors must be added before.
+func (h *hub) start(t *testing.T) *hub {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = h.agent.Run(ctx) }()
+	require.NoError(t, h.tr.Prepare(ctx))
+	return h
+}
+
+func (h *hub) count(t *testing.T, gvr schema.GroupVersionResource, cluster string) int {
+	t.Helper()
+	l, err := h.client.Resource(gvr).Namespace(cluster).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	return len(l.Items)
+}
+
+func token(name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "skupper.io/v2alpha1", "kind": "AccessToken",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec":     map[string]any{"url": "https://h:9090/uid", "code": "c0de", "ca": "pem"},
+	}}
+}
+
+func put(t *testing.T, s *acmagent.MemorySpoke, resource, name string, status map[string]any) {
+	t.Helper()
+	kinds := map[string]string{"sites": "Site", "links": "Link", "accesstokens": "AccessToken", "secrets": "Secret"}
+	gvr := schema.GroupVersionResource{Group: "skupper.io", Version: "v2alpha1", Resource: resource}
+	apiVersion := "skupper.io/v2alpha1"
+	if resource == "secrets" {
+		gvr, apiVersion = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, "v1"
+	}
+	o := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kinds[resource], "metadata": map[string]any{"name": name}}}
+	if status != nil {
+		o.Object["status"] = status
+	}
+	_, err := s.Create(context.Background(), gvr, ns, o)
+	require.NoError(t, err)
+}
+
+func TestPushOutcomes(t *testing.T) {
+	tests := map[string]struct {
+		setup   func(t *testing.T, h *hub)
+		timeout time.Duration
+		wantErr error
+		wantSE  string
+	}{
+		"the agent creates the token": {},
+		"a token already on the spoke gives ErrAlreadyExists": {
+			setup:   func(t *testing.T, h *hub) { put(t, h.spokes["east"], "accesstokens", "hub-link", nil) },
+			wantErr: transport.ErrAlreadyExists,
+		},
+		"an agent that never answers hits the deadline": {
+			setup:   func(t *testing.T, h *hub) { h.agent.Pause("east") },
+			timeout: 300 * time.Millisecond,
+			wantErr: transport.ErrAgentTimeout,
+		},
+		"an action collected before it was read has an unknown outcome": {
+			setup: func(t *testing.T, h *hub) {
+				h.client.PrependReactor("update", "managedclusteractions", func(a clienttesting.Action) (bool, runtime.Object, error) {
+					if a.GetSubresource() != "status" {
+						return false, nil, nil
+					}
+					u := a.(clienttesting.UpdateAction).GetObject().(*unstructured.Unstructured)
+					// The hub's GC wins the race: the action is gone when read.
+					_ = h.client.Tracker().Delete(acm.ActionsGVR, u.GetNamespace(), u.GetName())
+					return true, nil, apierrors.NewNotFound(acm.ActionsGVR.GroupResource(), u.GetName())
+				})
+			},
+			wantErr: transport.ErrOutcomeUnknown,
+		},
+		"a create refused by the spoke is a SpokeError with the agent's reason": {
+			setup: func(t *testing.T, h *hub) {
+				h.spokes["east"].AfterWrite = nil
+				// An invalid template: the agent reports CreateResourceFailed.
+			},
+			wantSE: "CreateResourceFailed",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHub(t, acmagent.Options{}, "east")
+			if tc.setup != nil {
+				tc.setup(t, h)
+			}
+			h.start(t)
+			tok := token("hub-link")
+			if tc.wantSE != "" {
+				tok = &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "hub-link"}}}
+			}
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 5 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			err := h.tr.Push(ctx, "east", tok)
+			switch {
+			case tc.wantErr != nil:
+				require.ErrorIs(t, err, tc.wantErr)
+			case tc.wantSE != "":
+				var se *transport.SpokeError
+				require.ErrorAs(t, err, &se)
+				require.Equal(t, tc.wantSE, se.Reason)
+			default:
+				require.NoError(t, err)
+				_, gerr := h.spokes["east"].Get(ctx, skupper.AccessTokensGVR, ns, "hub-link")
+				require.NoError(t, gerr, "the token must be on the spoke")
+			}
+			require.NotContains(t, fmt.Sprint(err), "c0de", "errors never carry the code")
+			require.Eventually(t, func() bool { return h.count(t, acm.ActionsGVR, "east") == 0 }, 5*time.Second, 10*time.Millisecond,
+				"every action carries the code and must be deleted once read")
+		})
+	}
+}
+
+func TestRemove(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east").start(t)
+	put(t, h.spokes["east"], "accesstokens", "hub-link", nil)
+	put(t, h.spokes["east"], "secrets", "hub-link", nil)
+	// No Link: a missing object counts as removed.
+	require.NoError(t, h.tr.Remove(t.Context(), "east", "hub-link", transport.All))
+	require.Empty(t, h.spokes["east"].Keys(), "token and Secret removed")
+	require.Eventually(t, func() bool { return h.count(t, acm.ActionsGVR, "east") == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestObserve(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east", "west", "north").start(t)
+	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
+	put(t, h.spokes["east"], "links", "hub-link", map[string]any{"status": "Ready"})
+	put(t, h.spokes["west"], "sites", "west", nil)
+	put(t, h.spokes["west"], "links", "hub-link", map[string]any{"status": "Pending", "message": "Not Operational"})
+
+	obs, err := h.tr.Observe(t.Context(), []string{"east", "west", "north"})
+	require.NoError(t, err)
+	require.Equal(t, transport.Present, obs["east"].Site.State)
+	require.True(t, obs["east"].Link.Object.Ready())
+	require.Equal(t, transport.Present, obs["west"].Link.State)
+	require.False(t, obs["west"].Link.Object.Ready())
+	require.Equal(t, transport.Absent, obs["north"].Site.State, "a view of a missing object means absent")
+	require.Equal(t, transport.Absent, obs["north"].Link.State)
+
+	known, err := h.tr.Known(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{"east", "north", "west"}, known)
+
+	before := h.writes.Load()
+	_, err = h.tr.Observe(t.Context(), []string{"east", "west", "north"})
+	require.NoError(t, err)
+	require.Equal(t, before, h.writes.Load(), "a second Observe with views in place writes nothing")
+
+	require.NoError(t, h.tr.Forget(t.Context(), "north"))
+	require.Zero(t, h.count(t, acm.ViewsGVR, "north"))
+}
+
+func TestObserveNeverTrustsAStaleViewResult(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east").start(t)
+	h.agent.Pause("east")
+	stale := map[string]any{
+		"result": map[string]any{"apiVersion": "skupper.io/v2alpha1", "kind": "Link", "metadata": map[string]any{"name": "hub-link"}, "status": map[string]any{"status": "Ready"}},
+		"conditions": []any{map[string]any{"type": "Processing", "status": "False", "reason": "GetResourceFailed",
+			"message": "the server is currently unable to handle the request", "lastTransitionTime": "2026-11-21T00:00:00Z"}},
+	}
+	// Views exactly as the transport wants them, so it keeps them.
+	view := func(object, kind, resource, name string, status map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "view.open-cluster-management.io/v1beta1", "kind": "ManagedClusterView",
+			"metadata": map[string]any{"name": "vanlink-hub-link-" + object, "namespace": "east",
+				"labels": map[string]any{acm.ManagedByLabel: acm.ManagedByValue, acm.PurposeLabel: "observe", acm.TokenNameLabel: "hub-link", acm.ObjectLabel: object}},
+			"spec": map[string]any{"scope": map[string]any{"apiGroup": "skupper.io", "version": "v2alpha1", "kind": kind, "resource": resource,
+				"name": name, "namespace": ns, "updateIntervalSeconds": int64(300)}},
+			"status": status,
+		}}
+	}
+	missing := map[string]any{"conditions": []any{map[string]any{"type": "Processing", "status": "False", "reason": "GetResourceFailed", "message": `sites.skupper.io "east" not found`}}}
+	for _, v := range []*unstructured.Unstructured{view("link", "Link", "links", "hub-link", stale), view("site", "Site", "sites", "east", missing)} {
+		created, err := h.client.Resource(acm.ViewsGVR).Namespace("east").Create(t.Context(), v, metav1.CreateOptions{})
+		require.NoError(t, err)
+		created.Object["status"] = v.Object["status"]
+		_, err = h.client.Resource(acm.ViewsGVR).Namespace("east").UpdateStatus(t.Context(), created, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	obs, err := h.tr.Observe(ctx, []string{"east"})
+	require.NoError(t, err)
+	require.Equal(t, transport.Unknown, obs["east"].Link.State, "an old result behind a failed GET must not be trusted")
+	require.Contains(t, obs["east"].Link.Reason, "unable to handle the request")
+	require.Equal(t, transport.Absent, obs["east"].Site.State, "a view of a missing object reads as absent")
+}
+
+func TestObserveTokenDeletesItsView(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east").start(t)
+	put(t, h.spokes["east"], "accesstokens", "hub-link", map[string]any{"status": "Error", "message": "Controller got failed response: 404 (Not Found) No such claim"})
+	got, err := h.tr.ObserveToken(t.Context(), "east")
+	require.NoError(t, err)
+	require.Equal(t, transport.Present, got.State)
+	require.True(t, got.Object.Failed())
+	require.Zero(t, h.count(t, acm.ViewsGVR, "east"), "the token view holds the code and must be deleted after the read")
+
+	got, err = h.tr.ObserveToken(t.Context(), "east")
+	require.NoError(t, err)
+	require.Equal(t, transport.Present, got.State)
+	require.NoError(t, h.spokes["east"].Delete(t.Context(), skupper.AccessTokensGVR, ns, "hub-link"))
+	got, err = h.tr.ObserveToken(t.Context(), "east")
+	require.NoError(t, err)
+	require.Equal(t, transport.Absent, got.State)
+}
+
+func TestPrepareRemovesLeftoversOfACrashedPass(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east").start(t)
+	h.agent.Pause("east")
+	leftover := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "action.open-cluster-management.io/v1beta1", "kind": "ManagedClusterAction",
+		"metadata": map[string]any{"name": "vanlink-create-token-abcde", "namespace": "east",
+			"labels": map[string]any{acm.ManagedByLabel: acm.ManagedByValue, acm.PurposeLabel: "transient"}},
+		"spec": map[string]any{"actionType": "Create", "kube": map[string]any{"template": token("hub-link").Object}},
+	}}
+	_, err := h.client.Resource(acm.ActionsGVR).Namespace("east").Create(t.Context(), leftover, metav1.CreateOptions{})
+	require.NoError(t, err)
+	fresh := acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns})
+	require.Eventually(t, func() bool {
+		require.NoError(t, fresh.Prepare(t.Context()))
+		return h.count(t, acm.ActionsGVR, "east") == 0
+	}, 5*time.Second, 50*time.Millisecond, "the next pass removes an action a crashed pass left (it carries the code)")
+}

@@ -1,0 +1,94 @@
+package acm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/vanlink/vanlink/pkg/transport"
+)
+
+// actionCompleted is done once the agent set the Completed condition.
+func actionCompleted(u *unstructured.Unstructured) bool {
+	return findCondition(u, ConditionCompleted) != nil
+}
+
+// run creates an action, waits for its Completed condition, deletes it at
+// once, and maps the outcome to a transport error.
+func (t *Transport) run(ctx context.Context, cluster, op string, a *unstructured.Unstructured) error {
+	client := t.dyn.Resource(ActionsGVR).Namespace(cluster)
+	created, err := client.Create(ctx, a, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("cluster %s: %s: creating the ManagedClusterAction: %w", cluster, op, err)
+	}
+	defer t.deleteNow(ctx, ActionsGVR.Resource, cluster, created.GetName())
+	done, err := t.waitFor(t.actions, ActionsGVR.Resource, cluster, created.GetName(), actionCompleted).wait(ctx)
+	switch {
+	case errors.Is(err, errVanished):
+		return fmt.Errorf("cluster %s: %s: ManagedClusterAction %s was collected before its result was read: %w", cluster, op, created.GetName(), transport.ErrOutcomeUnknown)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("cluster %s: %s: ManagedClusterAction %s not completed: %w", cluster, op, created.GetName(), transport.ErrAgentTimeout)
+	case err != nil:
+		return fmt.Errorf("cluster %s: %s: waiting for ManagedClusterAction %s: %w", cluster, op, created.GetName(), err)
+	}
+	c := findCondition(done, ConditionCompleted)
+	if c.Status == string(metav1.ConditionTrue) {
+		return nil
+	}
+	return &transport.SpokeError{Cluster: cluster, Op: op, Reason: c.Reason, Message: c.Message}
+}
+
+// Push creates the AccessToken on the spoke with a Create action.
+func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
+	op := "create AccessToken " + token.GetName()
+	a := newAction(spoke, ActionCreate, "token", t.opts.TokenName, map[string]any{
+		"resource":  resourceAccessTokens,
+		"name":      token.GetName(),
+		"namespace": token.GetNamespace(),
+		"template":  token.Object,
+	})
+	err := t.run(ctx, spoke, op, a)
+	var se *transport.SpokeError
+	if errors.As(err, &se) && se.Reason == ReasonCreateFailed && isAlreadyExistsMessage(se.Message) {
+		return fmt.Errorf("cluster %s: %s: %w", spoke, op, transport.ErrAlreadyExists)
+	}
+	return err
+}
+
+// Remove deletes the chosen objects with Delete actions, in parallel. An
+// object that is already gone counts as removed.
+func (t *Transport) Remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
+	type target struct{ object, resource, kind string }
+	var targets []target
+	if what.Token {
+		targets = append(targets, target{"token", resourceAccessTokens, "AccessToken"})
+	}
+	if what.Link {
+		targets = append(targets, target{"link", resourceLinks, "Link"})
+	}
+	if what.Secret {
+		targets = append(targets, target{"secret", resourceSecrets, "Secret"})
+	}
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, tg := range targets {
+		wg.Go(func() {
+			op := "delete " + tg.kind + " " + name
+			a := newAction(spoke, ActionDelete, tg.object, t.opts.TokenName, map[string]any{
+				"resource": tg.resource, "name": name, "namespace": t.opts.SpokeNamespace,
+			})
+			err := t.run(ctx, spoke, op, a)
+			var se *transport.SpokeError
+			if errors.As(err, &se) && se.Reason == ReasonDeleteFailed && isNotFoundMessage(se.Message) {
+				err = nil
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,132 @@
+package acm
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/cache"
+)
+
+// errVanished: the object was deleted (e.g. collected by the hub) before the
+// condition we waited for could be read.
+var errVanished = errors.New("deleted before its result was read")
+
+// notifier wakes the waiters of an object when a watch event for it arrives.
+type notifier struct {
+	mu      sync.Mutex
+	waiters map[string]map[chan struct{}]bool
+}
+
+func newNotifier() *notifier { return &notifier{waiters: map[string]map[chan struct{}]bool{}} }
+
+func (n *notifier) subscribe(key string) (chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	if n.waiters[key] == nil {
+		n.waiters[key] = map[chan struct{}]bool{}
+	}
+	n.waiters[key][ch] = true
+	n.mu.Unlock()
+	return ch, func() {
+		n.mu.Lock()
+		delete(n.waiters[key], ch)
+		if len(n.waiters[key]) == 0 {
+			delete(n.waiters, key)
+		}
+		n.mu.Unlock()
+	}
+}
+
+func (n *notifier) notify(key string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ch := range n.waiters[key] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (t *Transport) cached(inf cache.SharedIndexInformer, ns, name string) (*unstructured.Unstructured, bool) {
+	o, exists, err := inf.GetStore().GetByKey(ns + "/" + name)
+	if err != nil || !exists {
+		return nil, false
+	}
+	u, ok := o.(*unstructured.Unstructured)
+	return u, ok
+}
+
+// waiter waits for an object to satisfy done, woken by watch events and, as a
+// fallback for missed events, by a direct GET every ResyncCheck.
+type waiter struct {
+	t        *Transport
+	inf      cache.SharedIndexInformer
+	resource string
+	ns, name string
+	done     func(*unstructured.Unstructured) bool
+	ch       chan struct{}
+	cancel   func()
+}
+
+func (t *Transport) waitFor(inf cache.SharedIndexInformer, resource, ns, name string, done func(*unstructured.Unstructured) bool) *waiter {
+	ch, cancel := t.notify.subscribe(ns + "/" + name)
+	return &waiter{t: t, inf: inf, resource: resource, ns: ns, name: name, done: done, ch: ch, cancel: cancel}
+}
+
+// wait returns the object once done, errVanished if it disappeared, or the
+// context's error.
+func (w *waiter) wait(ctx context.Context) (*unstructured.Unstructured, error) {
+	defer w.cancel()
+	seen := false
+	tick := time.NewTicker(w.t.opts.ResyncCheck)
+	defer tick.Stop()
+	for {
+		if u, ok := w.t.cached(w.inf, w.ns, w.name); ok {
+			seen = true
+			if w.done(u) {
+				return u, nil
+			}
+		} else if seen {
+			return nil, errVanished
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-w.ch:
+		case <-tick.C:
+			u, err := w.t.get(ctx, w.resource, w.ns, w.name)
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil, errVanished
+			case err == nil && w.done(u):
+				return u, nil
+			}
+		}
+	}
+}
+
+func (t *Transport) get(ctx context.Context, resource, ns, name string) (*unstructured.Unstructured, error) {
+	gvr := ViewsGVR
+	if resource == ActionsGVR.Resource {
+		gvr = ActionsGVR
+	}
+	return t.dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+// deleteNow deletes a transient object, also after ctx has ended (it may
+// carry the code), within a short deadline of its own.
+func (t *Transport) deleteNow(ctx context.Context, resource, ns, name string) {
+	gvr := ViewsGVR
+	if resource == ActionsGVR.Resource {
+		gvr = ActionsGVR
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = t.dyn.Resource(gvr).Namespace(ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
+}
