@@ -1,0 +1,423 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	gosync "sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/clock"
+
+	"github.com/vanlink/vanlink/pkg/fleet"
+	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/transport"
+)
+
+// GrantClient reads (and, for rotation, re-creates) the hub AccessGrant; a
+// dynamic client's namespaced AccessGrant resource satisfies it.
+type GrantClient interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions, subresources ...string) (*unstructured.Unstructured, error)
+	Create(ctx context.Context, obj *unstructured.Unstructured, opts metav1.CreateOptions, subresources ...string) (*unstructured.Unstructured, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions, subresources ...string) error
+}
+
+// Locker keeps two passes from pushing at the same time.
+type Locker interface {
+	Acquire(ctx context.Context) (release func(), err error)
+}
+
+// Reporter records a pass (events, status record).
+type Reporter interface {
+	Report(ctx context.Context, r *Result) error
+}
+
+// Options of a pass.
+type Options struct {
+	// GrantNamespace and GrantName locate the hub AccessGrant.
+	GrantNamespace, GrantName string
+	// TokenName names the token, Link and Secret on each spoke.
+	TokenName string
+	// SpokeNamespace is where each spoke's Site lives.
+	SpokeNamespace string
+	// LinkCost sets spec.linkCost of pushed tokens when above zero.
+	LinkCost int64
+	// Concurrency bounds the spokes handled at once (default 16).
+	Concurrency int
+	// SpokeTimeout is the deadline of one spoke's push or prune (default 2m),
+	// and bounds the wait for first observations.
+	SpokeTimeout time.Duration
+	// Rotate re-creates an exhausted or expiring grant.
+	Rotate bool
+	// ExpiryMargin: a grant expiring within it counts as expiring.
+	ExpiryMargin time.Duration
+	// RotationTimeout bounds the wait for a re-created grant (default 2m).
+	RotationTimeout time.Duration
+	// Prune removes the token of clusters that left the selection.
+	Prune bool
+	// DryRun observes and plans but pushes, removes and records nothing.
+	DryRun bool
+}
+
+// Engine runs passes.
+type Engine struct {
+	Grants    GrantClient
+	Fleet     fleet.Source
+	Transport transport.Transport
+	Lock      Locker
+	Reporter  Reporter
+	Clock     clock.PassiveClock
+	Log       *slog.Logger
+	Opts      Options
+}
+
+// ErrGrantNotFound: the AccessGrant does not exist.
+var ErrGrantNotFound = errors.New("AccessGrant not found")
+
+func (e *Engine) defaults() {
+	if e.Opts.Concurrency < 1 {
+		e.Opts.Concurrency = 16
+	}
+	if e.Opts.SpokeTimeout == 0 {
+		e.Opts.SpokeTimeout = 2 * time.Minute
+	}
+	if e.Opts.RotationTimeout == 0 {
+		e.Opts.RotationTimeout = 2 * time.Minute
+	}
+	if e.Clock == nil {
+		e.Clock = clock.RealClock{}
+	}
+	if e.Log == nil {
+		e.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// ReadGrant reads, parses and validates the grant.
+func (e *Engine) ReadGrant(ctx context.Context) (*skupper.Grant, error) {
+	obj, err := e.Grants.Get(ctx, e.Opts.GrantName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("%w: %s/%s", ErrGrantNotFound, e.Opts.GrantNamespace, e.Opts.GrantName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading AccessGrant %s/%s: %w", e.Opts.GrantNamespace, e.Opts.GrantName, err)
+	}
+	g, err := skupper.ParseGrant(obj)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Run performs one pass. A pass-level failure (no usable grant, spokes not
+// discoverable, lease not acquired) is returned as an error and recorded in
+// the result; per-spoke failures are only in the change set.
+func (e *Engine) Run(ctx context.Context) (*Result, error) {
+	e.defaults()
+	res := &Result{Started: e.Clock.Now(), DryRun: e.Opts.DryRun,
+		Grant: GrantSummary{Namespace: e.Opts.GrantNamespace, Name: e.Opts.GrantName}}
+	err := e.run(ctx, res)
+	res.Duration = e.Clock.Since(res.Started)
+	res.sort()
+	if err != nil {
+		res.Error = err.Error()
+	}
+	if !e.Opts.DryRun && e.Reporter != nil && !errors.Is(err, errNotRun) {
+		if rerr := e.Reporter.Report(context.WithoutCancel(ctx), res); rerr != nil {
+			e.Log.Warn("recording the pass failed", "err", rerr)
+		}
+	}
+	if errors.Is(err, errNotRun) {
+		return res, errors.Unwrap(err)
+	}
+	return res, err
+}
+
+// errNotRun wraps failures that happen before the pass owns the lease: they
+// are returned but not recorded (another pass may be recording).
+var errNotRun = errors.New("pass not run")
+
+type notRunError struct{ err error }
+
+func (e notRunError) Error() string        { return e.err.Error() }
+func (e notRunError) Unwrap() error        { return e.err }
+func (e notRunError) Is(target error) bool { return target == errNotRun }
+
+func (e *Engine) run(ctx context.Context, res *Result) error {
+	if e.Lock != nil && !e.Opts.DryRun {
+		release, err := e.Lock.Acquire(ctx)
+		if err != nil {
+			return notRunError{err}
+		}
+		defer release()
+	}
+	grant, err := e.ReadGrant(ctx)
+	if err != nil {
+		return err
+	}
+	res.Grant.UID = grant.UID
+	log := e.Log.With("grant", grant.Namespace+"/"+grant.Name)
+
+	sel, err := e.Fleet.Select(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range sel.Skipped {
+		res.Changes = append(res.Changes, Change{Step: Step{Cluster: s.Name, Action: Skip, Reason: s.Reason}, Outcome: OutcomeSkipped})
+		log.Info("spoke skipped", "cluster", s.Name, "reason", s.Reason)
+	}
+	if !e.Opts.DryRun {
+		if err := e.Transport.Prepare(ctx); err != nil {
+			return fmt.Errorf("preparing the transport: %w", err)
+		}
+	}
+	names := sel.Names()
+	octx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
+	obs, err := e.Transport.Observe(octx, names)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("observing spokes: %w", err)
+	}
+	tokens := e.observeTokens(ctx, obs, names)
+	steps := make([]Step, 0, len(names))
+	for _, n := range names {
+		steps = append(steps, PlanSpoke(obs[n], tokens[n], grant.UID))
+	}
+	steps = append(steps, e.pruneSteps(ctx, sel, &res.Changes)...)
+
+	now := e.Clock.Now()
+	res.Budget = budgetFor(steps, grant.Health(now), now, e.Opts.ExpiryMargin)
+	if res.Budget.Short() && e.Opts.Rotate {
+		if e.Opts.DryRun {
+			res.Warnings = append(res.Warnings, "the grant would be rotated (dry run)")
+		} else {
+			rotated, err := e.rotate(ctx, grant)
+			if err != nil {
+				return err
+			}
+			log.Info("grant rotated", "previousUID", grant.UID, "uid", rotated.UID)
+			res.Grant.Rotated, res.Grant.PreviousUID, res.Grant.UID = true, grant.UID, rotated.UID
+			grant = rotated
+			// Tokens of the old grant that were not redeemed can no longer be.
+			for i, s := range steps {
+				if s.Action != Prune {
+					steps[i] = PlanSpoke(obs[s.Cluster], tokens[s.Cluster], grant.UID)
+				}
+			}
+			now = e.Clock.Now()
+			res.Budget = budgetFor(steps, grant.Health(now), now, e.Opts.ExpiryMargin)
+		}
+	}
+	if !(e.Opts.DryRun && e.Opts.Rotate && res.Budget.Short()) {
+		// (A dry run that would rotate shows the pushes the new grant would serve.)
+		res.Warnings = append(res.Warnings, applyBudget(steps, res.Budget)...)
+	}
+	res.Changes = append(res.Changes, e.execute(ctx, log, grant, steps)...)
+	return nil
+}
+
+// observeTokens reads the token of each spoke whose plan depends on it.
+func (e *Engine) observeTokens(ctx context.Context, obs map[string]*transport.Observation, names []string) map[string]*transport.Observed[skupper.Token] {
+	var need []string
+	for _, n := range names {
+		if NeedsToken(obs[n]) {
+			need = append(need, n)
+		}
+	}
+	out := make(map[string]*transport.Observed[skupper.Token], len(need))
+	var mu gosync.Mutex
+	e.forEach(ctx, need, func(ctx context.Context, n string) {
+		tok, err := e.Transport.ObserveToken(ctx, n)
+		if err != nil {
+			tok = transport.Observed[skupper.Token]{State: transport.Unknown, Reason: err.Error()}
+		}
+		mu.Lock()
+		out[n] = &tok
+		mu.Unlock()
+	})
+	return out
+}
+
+// pruneSteps plans the clusters the transport knows but the selection no
+// longer has (unusable clusters are still selected: they are not pruned).
+func (e *Engine) pruneSteps(ctx context.Context, sel fleet.Selection, changes *[]Change) []Step {
+	known, err := e.Transport.Known(ctx)
+	if err != nil {
+		e.Log.Warn("listing the spokes known to the transport failed; nothing pruned", "err", err)
+		return nil
+	}
+	in := map[string]bool{}
+	for _, c := range sel.Clusters {
+		in[c.Name] = true
+	}
+	for _, s := range sel.Skipped {
+		in[s.Name] = true
+	}
+	var steps []Step
+	for _, k := range known {
+		if in[k] {
+			continue
+		}
+		if e.Opts.Prune {
+			steps = append(steps, Step{Cluster: k, Action: Prune, Reason: "left the selection"})
+			continue
+		}
+		*changes = append(*changes, Change{Step: Step{Cluster: k, Action: Skip, Reason: "left the selection; run with --prune to remove its token, Link and Secret"}, Outcome: OutcomeSkipped})
+	}
+	return steps
+}
+
+// execute runs push and prune steps with bounded concurrency and a deadline
+// per spoke; other steps become changes as they are.
+func (e *Engine) execute(ctx context.Context, log *slog.Logger, grant *skupper.Grant, steps []Step) []Change {
+	changes := make([]Change, len(steps))
+	var work []string
+	index := map[string]int{}
+	for i, s := range steps {
+		changes[i] = Change{Step: s}
+		switch s.Action {
+		case InSync:
+			changes[i].Outcome = OutcomeLinked
+		case Pending:
+			changes[i].Outcome = OutcomePending
+		case Blocked:
+			changes[i].Outcome = OutcomeBlocked
+		case Push, Prune:
+			if e.Opts.DryRun {
+				changes[i].Outcome = OutcomePlanned
+				continue
+			}
+			work = append(work, s.Cluster)
+			index[s.Cluster] = i
+		}
+		if s.Action != Push && s.Action != Prune {
+			log.Info("spoke planned", "cluster", s.Cluster, "action", s.Action, "reason", s.Reason)
+		}
+	}
+	e.forEach(ctx, work, func(ctx context.Context, cluster string) {
+		c := &changes[index[cluster]]
+		start := e.Clock.Now()
+		var err error
+		if c.Action == Push {
+			err = e.push(ctx, grant, c)
+		} else {
+			err = e.prune(ctx, c)
+		}
+		c.Duration = e.Clock.Since(start)
+		l := log.With("cluster", cluster, "action", c.Action, "reason", c.Reason, "duration", c.Duration.Round(time.Millisecond))
+		if err != nil {
+			c.Outcome, c.Error = OutcomeFailed, err.Error()
+			l.Error("spoke failed", "err", err)
+			return
+		}
+		l.Info("spoke " + string(c.Outcome))
+	})
+	return changes
+}
+
+func (e *Engine) push(ctx context.Context, grant *skupper.Grant, c *Change) error {
+	if err := e.Transport.Remove(ctx, c.Cluster, e.Opts.TokenName, c.Remove); err != nil {
+		return fmt.Errorf("removing the old token, Link or Secret: %w", err)
+	}
+	tok := skupper.NewAccessToken(grant, skupper.TokenOptions{Name: e.Opts.TokenName, Namespace: e.Opts.SpokeNamespace, LinkCost: e.Opts.LinkCost})
+	err := e.Transport.Push(ctx, c.Cluster, tok)
+	switch {
+	case errors.Is(err, transport.ErrAlreadyExists):
+		// The observation was older than the spoke: leave the token to the next pass.
+		c.Outcome, c.Reason = OutcomePending, c.Reason+"; an AccessToken appeared meanwhile, left for the next pass"
+		return nil
+	case errors.Is(err, transport.ErrOutcomeUnknown):
+		c.Outcome, c.Reason = OutcomePending, c.Reason+"; pushed, but the outcome could not be read (the next pass observes it)"
+		return nil
+	case err != nil:
+		return err
+	}
+	c.Outcome = OutcomePushed
+	return nil
+}
+
+func (e *Engine) prune(ctx context.Context, c *Change) error {
+	if err := e.Transport.Remove(ctx, c.Cluster, e.Opts.TokenName, transport.All); err != nil {
+		return err
+	}
+	if err := e.Transport.Forget(ctx, c.Cluster); err != nil {
+		return err
+	}
+	c.Outcome = OutcomePruned
+	return nil
+}
+
+// forEach runs fn for every cluster, at most Concurrency at a time, each with
+// its own deadline. One cluster's failure never stops the others.
+func (e *Engine) forEach(ctx context.Context, clusters []string, fn func(ctx context.Context, cluster string)) {
+	sem := make(chan struct{}, e.Opts.Concurrency)
+	var wg gosync.WaitGroup
+	for _, c := range clusters {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
+			defer cancel()
+			fn(cctx, c)
+		})
+	}
+	wg.Wait()
+}
+
+// rotate deletes the grant and re-creates it with the same spec, labels and
+// annotations (so Helm and Argo CD still own it), then waits for the
+// controller to make the new one usable.
+func (e *Engine) rotate(ctx context.Context, old *skupper.Grant) (*skupper.Grant, error) {
+	cur, err := e.Grants.Get(ctx, old.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("rotating AccessGrant %s/%s: %w", old.Namespace, old.Name, err)
+	}
+	fresh := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": cur.GetAPIVersion(), "kind": cur.GetKind(),
+		"metadata": map[string]any{"name": cur.GetName(), "namespace": cur.GetNamespace()},
+	}}
+	fresh.SetLabels(cur.GetLabels())
+	fresh.SetAnnotations(cur.GetAnnotations())
+	if spec, ok, _ := unstructured.NestedMap(cur.Object, "spec"); ok {
+		_ = unstructured.SetNestedMap(fresh.Object, spec, "spec")
+	}
+	uid := cur.GetUID()
+	if err := e.Grants.Delete(ctx, old.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("rotating AccessGrant %s/%s: deleting it: %w", old.Namespace, old.Name, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, e.Opts.RotationTimeout)
+	defer cancel()
+	created := false
+	var last error
+	for {
+		if !created {
+			_, err := e.Grants.Create(rctx, fresh, metav1.CreateOptions{})
+			switch {
+			case err == nil:
+				created = true
+			case apierrors.IsAlreadyExists(err):
+				// The old one is still being deleted.
+			default:
+				last = err
+			}
+		}
+		if created {
+			g, err := e.ReadGrant(rctx)
+			if err == nil && g.UID != old.UID {
+				return g, nil
+			}
+			last = err
+		}
+		select {
+		case <-rctx.Done():
+			return nil, fmt.Errorf("rotating AccessGrant %s/%s: the new grant was not usable within %s: %w", old.Namespace, old.Name, e.Opts.RotationTimeout, errors.Join(last, rctx.Err()))
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
