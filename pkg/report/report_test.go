@@ -1,0 +1,82 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+func result(at time.Time, changes ...vsync.Change) *vsync.Result {
+	return &vsync.Result{Started: at, Duration: 2 * time.Second,
+		Grant:   vsync.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
+		Budget:  vsync.Budget{Allowed: 10, Used: 2, Left: 8, Expires: at.Add(720 * time.Hour)},
+		Changes: changes}
+}
+
+func change(cluster string, o vsync.Outcome, errMsg string) vsync.Change {
+	return vsync.Change{Step: vsync.Step{Cluster: cluster, Action: vsync.Push, Reason: "no AccessToken"}, Outcome: o, Error: errMsg}
+}
+
+func TestHubReport(t *testing.T) {
+	cs := fake.NewClientset()
+	hub := Hub{
+		Events: EventRecorder{Events: cs.CoreV1().Events("service-interconnect"), Component: "vanlink"},
+		Status: StatusStore{ConfigMaps: cs.CoreV1().ConfigMaps("service-interconnect"), Name: "vanlink-status"},
+	}
+	t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, hub.Report(t.Context(), result(t1, change("east", vsync.OutcomePushed, ""), change("west", vsync.OutcomeFailed, "cluster west: agent did not answer"))))
+	rec, err := hub.Status.Read(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, t1, *rec.Spokes["east"].LastPush)
+	require.Equal(t, "cluster west: agent did not answer", rec.Spokes["west"].LastError)
+	require.False(t, rec.Linked())
+
+	t2 := t1.Add(30 * time.Minute)
+	linked := change("east", vsync.OutcomeLinked, "")
+	linked.Action = vsync.InSync
+	require.NoError(t, hub.Report(t.Context(), result(t2, linked, change("west", vsync.OutcomePushed, ""))))
+	rec, err = hub.Status.Read(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, t1, *rec.Spokes["east"].LastPush, "the last push is kept across passes")
+	require.Equal(t, "cluster west: agent did not answer", rec.Spokes["west"].LastError, "the last error is kept until the spoke is linked")
+	require.Equal(t, 1, rec.Summary[vsync.OutcomeLinked])
+
+	evs, err := cs.CoreV1().Events("service-interconnect").List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err)
+	reasons := map[string]int{}
+	for _, e := range evs.Items {
+		reasons[e.Reason]++
+		require.Equal(t, "AccessGrant", e.InvolvedObject.Kind)
+		require.Equal(t, "spoke-link", e.InvolvedObject.Name)
+	}
+	require.Equal(t, map[string]int{ReasonTokenPushed: 2, ReasonPushFailed: 1}, reasons)
+}
+
+func TestEventsStayBoundedOnLargeFleets(t *testing.T) {
+	var changes []vsync.Change
+	for i := range 1000 {
+		changes = append(changes, change(strings.Repeat("s", 1)+string(rune('a'+i%26))+time.Duration(i).String(), vsync.OutcomePushed, ""))
+	}
+	evs := EventsFor(result(time.Now(), changes...))
+	require.Len(t, evs, 1, "one event per reason, not per spoke")
+	require.Contains(t, evs[0].Message, "and 980 more")
+}
+
+func TestBlockedAndRotatedEvents(t *testing.T) {
+	r := result(time.Now(), vsync.Change{Step: vsync.Step{Cluster: "east", Action: vsync.Blocked, Reason: "grant exhausted"}, Outcome: vsync.OutcomeBlocked})
+	r.Grant.Rotated, r.Grant.PreviousUID = true, "g0"
+	var reasons []string
+	for _, e := range EventsFor(r) {
+		reasons = append(reasons, e.Reason)
+	}
+	require.ElementsMatch(t, []string{ReasonGrantRotated, ReasonGrantExhausted}, reasons)
+	rec := Merge(nil, r)
+	require.NotNil(t, rec.Grant.LastRotated)
+	require.Equal(t, "grant exhausted", rec.Spokes["east"].LastError)
+}

@@ -1,0 +1,187 @@
+// Package report records a pass on the hub: Kubernetes Events on the
+// AccessGrant and a status ConfigMap that `vanlink status` reads. Neither
+// ever holds the grant code.
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+// StatusKey is the ConfigMap key holding the JSON record.
+const StatusKey = "status.json"
+
+// SpokeRecord is what the status record keeps per spoke.
+type SpokeRecord struct {
+	State  vsync.Outcome `json:"state"`
+	Action vsync.Action  `json:"action"`
+	Reason string        `json:"reason,omitempty"`
+	// LastPush is when a token was last pushed to the spoke.
+	LastPush *time.Time `json:"lastPush,omitempty"`
+	// LastError and LastErrorTime are kept until the spoke is linked again.
+	LastError     string     `json:"lastError,omitempty"`
+	LastErrorTime *time.Time `json:"lastErrorTime,omitempty"`
+}
+
+// Record is the content of the status ConfigMap.
+type Record struct {
+	Pass struct {
+		Started  time.Time `json:"started"`
+		Duration string    `json:"duration"`
+		Error    string    `json:"error,omitempty"`
+		Warnings []string  `json:"warnings,omitempty"`
+	} `json:"pass"`
+	Grant struct {
+		Namespace   string       `json:"namespace"`
+		Name        string       `json:"name"`
+		UID         types.UID    `json:"uid,omitempty"`
+		LastRotated *time.Time   `json:"lastRotated,omitempty"`
+		Budget      vsync.Budget `json:"budget"`
+	} `json:"grant"`
+	Spokes  map[string]*SpokeRecord `json:"spokes"`
+	Summary map[vsync.Outcome]int   `json:"summary"`
+}
+
+// Linked reports whether every recorded spoke is linked.
+func (r *Record) Linked() bool {
+	if r.Pass.Error != "" {
+		return false
+	}
+	for _, s := range r.Spokes {
+		if s.State != vsync.OutcomeLinked && s.State != vsync.OutcomeSkipped {
+			return false
+		}
+	}
+	return true
+}
+
+// Names returns the recorded spokes in order.
+func (r *Record) Names() []string {
+	out := make([]string, 0, len(r.Spokes))
+	for n := range r.Spokes {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Merge builds the record of res on top of the previous record (which may be
+// nil), keeping each spoke's last push and last error.
+func Merge(prev *Record, res *vsync.Result) *Record {
+	r := &Record{Spokes: map[string]*SpokeRecord{}, Summary: res.Counts()}
+	r.Pass.Started = res.Started
+	r.Pass.Duration = res.Duration.Round(time.Millisecond).String()
+	r.Pass.Error = res.Error
+	r.Pass.Warnings = res.Warnings
+	r.Grant.Namespace, r.Grant.Name, r.Grant.UID = res.Grant.Namespace, res.Grant.Name, res.Grant.UID
+	r.Grant.Budget = res.Budget
+	if prev != nil {
+		r.Grant.LastRotated = prev.Grant.LastRotated
+	}
+	if res.Grant.Rotated {
+		t := res.Started
+		r.Grant.LastRotated = &t
+	}
+	if res.Error != "" && prev != nil {
+		// A failed pass touched no spoke: keep what was known.
+		r.Spokes = prev.Spokes
+		r.Summary = prev.Summary
+		if r.Grant.UID == "" {
+			r.Grant.UID, r.Grant.Budget = prev.Grant.UID, prev.Grant.Budget
+		}
+		return r
+	}
+	for _, c := range res.Changes {
+		s := &SpokeRecord{State: c.Outcome, Action: c.Action, Reason: c.Reason}
+		if p := prevSpoke(prev, c.Cluster); p != nil {
+			s.LastPush, s.LastError, s.LastErrorTime = p.LastPush, p.LastError, p.LastErrorTime
+		}
+		t := res.Started
+		switch c.Outcome {
+		case vsync.OutcomePushed:
+			s.LastPush = &t
+		case vsync.OutcomeLinked:
+			s.LastError, s.LastErrorTime = "", nil
+		}
+		if c.Error != "" {
+			s.LastError, s.LastErrorTime = c.Error, &t
+		} else if c.Outcome == vsync.OutcomeBlocked {
+			s.LastError, s.LastErrorTime = c.Reason, &t
+		}
+		r.Spokes[c.Cluster] = s
+	}
+	return r
+}
+
+func prevSpoke(prev *Record, name string) *SpokeRecord {
+	if prev == nil {
+		return nil
+	}
+	return prev.Spokes[name]
+}
+
+// StatusStore reads and writes the status ConfigMap.
+type StatusStore struct {
+	ConfigMaps typedcorev1.ConfigMapInterface
+	Name       string
+}
+
+// Read returns the record, or nil when there is none yet.
+func (s StatusStore) Read(ctx context.Context) (*Record, error) {
+	cm, err := s.ConfigMaps.Get(ctx, s.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading status ConfigMap %s: %w", s.Name, err)
+	}
+	var r Record
+	if err := json.Unmarshal([]byte(cm.Data[StatusKey]), &r); err != nil {
+		return nil, fmt.Errorf("status ConfigMap %s: key %s is not a vanlink status record: %w", s.Name, StatusKey, err)
+	}
+	return &r, nil
+}
+
+// Write stores the record, creating the ConfigMap on first use.
+func (s StatusStore) Write(ctx context.Context, r *Record) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	cm, err := s.ConfigMaps.Get(ctx, s.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		cm = &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: map[string]string{"app.kubernetes.io/managed-by": "vanlink", "app.kubernetes.io/component": "token-sync"}},
+			Data:       map[string]string{StatusKey: string(data)},
+		}
+		_, err = s.ConfigMaps.Create(ctx, cm, metav1.CreateOptions{})
+		return wrap(err, "creating", s.Name)
+	}
+	if err != nil {
+		return wrap(err, "reading", s.Name)
+	}
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[StatusKey] = string(data)
+	_, err = s.ConfigMaps.Update(ctx, cm, metav1.UpdateOptions{})
+	return wrap(err, "updating", s.Name)
+}
+
+func wrap(err error, verb, name string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s status ConfigMap %s: %w", verb, name, err)
+}
