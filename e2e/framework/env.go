@@ -211,12 +211,12 @@ func (e *Env) Stop() {
 		var wg sync.WaitGroup
 		for _, c := range e.All() {
 			if c != nil && c.proc != nil {
-				wg.Go(func() { c.proc.stop(10 * time.Second) })
+				wg.Go(func() { c.proc.stop(3 * time.Second) })
 			}
 		}
 		wg.Wait()
 		if e.etcd != nil {
-			e.etcd.stop(10 * time.Second)
+			e.etcd.stop(3 * time.Second)
 		}
 		if e.removeDir {
 			_ = os.RemoveAll(e.Dir)

@@ -62,6 +62,9 @@ The grant code is a secret: vanlink never prints it, logs it or stores it, excep
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.AddCommand(newVersionCommand(streams))
+	g := &globalOptions{}
+	g.AddFlags(root.PersistentFlags())
+	root.AddCommand(newSyncCommand(streams, g), newRunCommand(streams, g), newStatusCommand(streams, g),
+		newTokenCommand(streams, g), newVersionCommand(streams))
 	return root
 }

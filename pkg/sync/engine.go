@@ -120,6 +120,9 @@ func (e *Engine) ReadGrant(ctx context.Context) (*skupper.Grant, error) {
 // the result; per-spoke failures are only in the change set.
 func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	e.defaults()
+	// Everything a pass starts (e.g. the transport's watches) ends with it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	res := &Result{Started: e.Clock.Now(), DryRun: e.Opts.DryRun,
 		Grant: GrantSummary{Namespace: e.Opts.GrantNamespace, Name: e.Opts.GrantName}}
 	err := e.run(ctx, res)
@@ -163,6 +166,7 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 	}
 	res.Grant.UID = grant.UID
 	log := e.Log.With("grant", grant.Namespace+"/"+grant.Name)
+	log.Debug("grant usable", "uid", grant.UID, "redemptions", grant.Redemptions, "allowed", grant.RedemptionsAllowed, "expires", grant.ExpirationTime)
 
 	sel, err := e.Fleet.Select(ctx)
 	if err != nil {
@@ -178,13 +182,18 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 		}
 	}
 	names := sel.Names()
+	log.Debug("spokes selected", "selected", len(names), "skipped", len(sel.Skipped))
 	octx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
+	t0 := e.Clock.Now()
 	obs, err := e.Transport.Observe(octx, names)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("observing spokes: %w", err)
 	}
+	log.Debug("spokes observed", "duration", e.Clock.Since(t0))
+	t0 = e.Clock.Now()
 	tokens := e.observeTokens(ctx, obs, names)
+	log.Debug("tokens observed", "count", len(tokens), "duration", e.Clock.Since(t0))
 	steps := make([]Step, 0, len(names))
 	for _, n := range names {
 		steps = append(steps, PlanSpoke(obs[n], tokens[n], grant.UID))

@@ -84,7 +84,10 @@ func (t *Transport) waitFor(inf cache.SharedIndexInformer, resource, ns, name st
 func (w *waiter) wait(ctx context.Context) (*unstructured.Unstructured, error) {
 	defer w.cancel()
 	seen := false
-	tick := time.NewTicker(w.t.opts.ResyncCheck)
+	// Direct reads back the watch up: soon at first (a fresh watch can lag
+	// its first events), then every ResyncCheck.
+	backoff := 100 * time.Millisecond
+	tick := time.NewTimer(backoff)
 	defer tick.Stop()
 	for {
 		if u, ok := w.t.cached(w.inf, w.ns, w.name); ok {
@@ -100,6 +103,10 @@ func (w *waiter) wait(ctx context.Context) (*unstructured.Unstructured, error) {
 			return nil, context.Cause(ctx)
 		case <-w.ch:
 		case <-tick.C:
+			if backoff = 2 * backoff; backoff > w.t.opts.ResyncCheck {
+				backoff = w.t.opts.ResyncCheck
+			}
+			tick.Reset(backoff)
 			u, err := w.t.get(ctx, w.resource, w.ns, w.name)
 			switch {
 			case apierrors.IsNotFound(err):

@@ -1,0 +1,62 @@
+// Package cron is the policy of periodic re-reconciliation: one pass per
+// Kubernetes CronJob run (RunOnce), or passes on an in-process schedule for
+// `vanlink run` (Schedule). A failing CronJob run turns the Argo CD app
+// Degraded, so runs fail only for real errors, as the PostSync hook does.
+package cron
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	robfig "github.com/robfig/cron/v3"
+
+	"github.com/vanlink/vanlink/jobs/postsync"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+// RunOnce runs one pass with no wait for the grant (the next run retries)
+// and returns its result and exit code.
+func RunOnce(ctx context.Context, e *vsync.Engine, failOn vsync.FailOn) (*vsync.Result, int, error) {
+	if failOn == "" {
+		failOn = vsync.FailOnError
+	}
+	res, err := e.Run(ctx)
+	return res, postsync.ExitCode(failOn, res, err), err
+}
+
+// ParseSchedule validates a five-field cron expression (or @hourly, @every 10m, ...).
+func ParseSchedule(spec string) (robfig.Schedule, error) {
+	s, err := robfig.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w (want five fields: minute hour day-of-month month day-of-week, or @hourly, @every 10m, ...)", spec, err)
+	}
+	return s, nil
+}
+
+// Schedule runs pass on the schedule until ctx ends (e.g. SIGTERM), never two
+// at once; on shutdown it waits for the running pass to finish. onPass
+// receives each outcome.
+func Schedule(ctx context.Context, spec string, log *slog.Logger, pass func(ctx context.Context)) error {
+	sched, err := ParseSchedule(spec)
+	if err != nil {
+		return err
+	}
+	c := robfig.New(robfig.WithChain(robfig.SkipIfStillRunning(robfig.DiscardLogger)))
+	var running sync.WaitGroup
+	c.Schedule(sched, robfig.FuncJob(func() {
+		running.Add(1)
+		defer running.Done()
+		// A pass in flight finishes on shutdown; each spoke has its own deadline.
+		pass(context.WithoutCancel(ctx))
+	}))
+	log.Info("running passes on a schedule", "schedule", spec, "next", sched.Next(time.Now()).Format(time.RFC3339))
+	c.Start()
+	<-ctx.Done()
+	log.Info("stopping: waiting for a running pass to finish")
+	<-c.Stop().Done()
+	running.Wait()
+	return nil
+}

@@ -1,0 +1,95 @@
+// Package postsync is the policy of the Argo CD PostSync hook (and Helm's
+// post-install/post-upgrade hook): wait, within a bound, for the grant to be
+// usable, run one pass, and fail the hook only for real errors: a failing
+// hook fails the user's whole sync, so spokes that are merely pending (no
+// Site yet, token being redeemed, router coming up) never do.
+package postsync
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/vanlink/vanlink/pkg/lease"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+// Options of the policy.
+type Options struct {
+	// GrantTimeout bounds the wait for a usable grant (default 5 min).
+	GrantTimeout time.Duration
+	// Poll is the interval between grant reads (default 2 s).
+	Poll time.Duration
+	// FailOn decides the exit code (default error).
+	FailOn vsync.FailOn
+	Log    *slog.Logger
+}
+
+// Run waits for the grant, runs one pass and returns its result and the
+// process exit code. err describes a pass-level failure (already reflected
+// in the exit code).
+func Run(ctx context.Context, e *vsync.Engine, o Options) (*vsync.Result, int, error) {
+	if o.GrantTimeout == 0 {
+		o.GrantTimeout = 5 * time.Minute
+	}
+	if o.Poll == 0 {
+		o.Poll = 2 * time.Second
+	}
+	if o.FailOn == "" {
+		o.FailOn = vsync.FailOnError
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := WaitForGrant(ctx, e, o); err != nil {
+		return nil, exit(o.FailOn, nil, err), err
+	}
+	res, err := e.Run(ctx)
+	return res, exit(o.FailOn, res, err), err
+}
+
+// WaitForGrant polls the grant until it is usable or the timeout passes.
+func WaitForGrant(ctx context.Context, e *vsync.Engine, o Options) error {
+	deadline := time.Now().Add(o.GrantTimeout)
+	lastLog := time.Time{}
+	for {
+		_, err := e.ReadGrant(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.Join(errors.New("the AccessGrant did not become usable within "+o.GrantTimeout.String()), err)
+		}
+		if time.Since(lastLog) > 15*time.Second {
+			o.Log.Info("waiting for the AccessGrant to become usable", "reason", err.Error(), "timeout", o.GrantTimeout)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(o.Poll):
+		}
+	}
+}
+
+// exit maps a pass to an exit code: 0, or 1 when the policy fails it. A pass
+// that did nothing because another pass holds the lease exits 0: that pass
+// does the work.
+func exit(f vsync.FailOn, res *vsync.Result, err error) int {
+	var held *lease.HeldError
+	switch {
+	case errors.As(err, &held):
+		return 0
+	case f == vsync.FailOnNever:
+		return 0
+	case err != nil:
+		return 1
+	case f.Failed(res):
+		return 1
+	}
+	return 0
+}
+
+// ExitCode is the exit policy shared with the cron job.
+func ExitCode(f vsync.FailOn, res *vsync.Result, err error) int { return exit(f, res, err) }

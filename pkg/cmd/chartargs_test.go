@@ -1,0 +1,53 @@
+package cmd
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/vanlink/vanlink/e2e/framework"
+	"github.com/vanlink/vanlink/pkg/charts"
+)
+
+// TestChartJobArgsAreValidCommandLines parses the arguments the hub chart
+// gives the hook Job and the CronJob with this binary's own flags, for every
+// combination of options the chart renders, so the chart and the CLI cannot
+// drift apart.
+func TestChartJobArgsAreValidCommandLines(t *testing.T) {
+	root, err := framework.RepoRoot()
+	require.NoError(t, err)
+	variants := map[string]map[string]any{
+		"shipped values": nil,
+		"every option": {
+			"token": map[string]any{"linkCost": 5},
+			"sync": map[string]any{"placement": map[string]any{"name": "vanlink-spokes", "namespace": "openshift-gitops"},
+				"rotation": map[string]any{"enabled": true}, "prune": true, "verbosity": 2, "failOn": "pending"},
+		},
+		"a cluster selector": {"sync": map[string]any{"clusterSelector": "region in (east,west)"}},
+	}
+	for name, set := range variants {
+		t.Run(name, func(t *testing.T) {
+			out, err := charts.Render(t.Context(), filepath.Join(root, charts.HubChart), charts.Options{ReleaseName: "hub", Namespace: "service-interconnect",
+				ValuesFiles: []string{filepath.Join(root, "values/catalog.yaml"), filepath.Join(root, "values/clusters/hub.yaml")}, Set: set})
+			require.NoError(t, err)
+			var job batchv1.Job
+			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Hooks[0].Object, &job))
+			var cj batchv1.CronJob
+			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Find("CronJob")[0].Object, &cj))
+			for what, args := range map[string][]string{
+				"hook Job": job.Spec.Template.Spec.Containers[0].Args,
+				"CronJob":  cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args,
+			} {
+				require.Equal(t, "sync", args[0], what)
+				g := &globalOptions{}
+				c, o := syncCommand(IOStreams{}, g)
+				g.AddFlags(c.Flags())
+				require.NoError(t, c.ParseFlags(args[1:]), "%s args must parse: %v", what, args)
+				require.NoError(t, o.Validate(), "%s args must validate: %v", what, args)
+			}
+		})
+	}
+}

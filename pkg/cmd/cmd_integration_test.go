@@ -1,0 +1,201 @@
+//go:build integration
+
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
+
+	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
+	"github.com/vanlink/vanlink/e2e/fixtures"
+	"github.com/vanlink/vanlink/e2e/framework"
+	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/pkg/skupper"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/transport/acm"
+)
+
+const (
+	ns       = "service-interconnect"
+	leakCode = "Zq7-integration-grant-c0de"
+)
+
+// cli runs vanlink in-process and keeps everything it printed.
+type cli struct {
+	t          *testing.T
+	kubeconfig string
+	all        bytes.Buffer
+}
+
+func (c *cli) run(args ...string) (int, string) {
+	var out, errOut bytes.Buffer
+	code := Main(append(args, "--kubeconfig", c.kubeconfig), IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	c.all.Write(out.Bytes())
+	c.all.Write(errOut.Bytes())
+	c.t.Logf("vanlink %s -> exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	return code, out.String()
+}
+
+// TestSyncOnTheTestBed runs the real CLI, authenticated as the hub chart's
+// ServiceAccount, against real API servers, with the ACM agent double
+// executing its actions on the spoke API servers.
+func TestSyncOnTheTestBed(t *testing.T) {
+	env := framework.StartT(t, framework.Options{Spokes: []string{"east", "west"}})
+	ctx := t.Context()
+	hub := env.Hub
+	cs := clusterclient.NewForConfigOrDie(hub.Config)
+
+	// The hub chart, rendered from the shipped values and applied: Site,
+	// grant, Listeners, the sync ServiceAccount and its RBAC.
+	root, err := framework.RepoRoot()
+	require.NoError(t, err)
+	out, err := charts.Render(ctx, filepath.Join(root, charts.HubChart), charts.Options{ReleaseName: "hub", Namespace: ns,
+		ValuesFiles: []string{filepath.Join(root, "values/catalog.yaml"), filepath.Join(root, "values/clusters/hub.yaml")}})
+	require.NoError(t, err)
+	applier, err := charts.NewApplier(hub.Config)
+	require.NoError(t, err)
+	require.NoError(t, applier.Apply(ctx, ns, out.Objects...))
+
+	ca, err := fixtures.CA()
+	require.NoError(t, err)
+	_, err = fixtures.ProcessGrant(ctx, hub.Dynamic(), ns, "spoke-link", fixtures.GrantStatus{Host: "127.0.0.1:9090", Code: leakCode, CA: ca, Expires: time.Now().Add(720 * time.Hour)})
+	require.NoError(t, err)
+	for _, name := range []string{"east", "west"} {
+		require.NoError(t, fixtures.ManagedCluster(ctx, cs, hub.Kube(), name, nil, true))
+		spoke := env.Cluster(name)
+		require.NoError(t, fixtures.Namespace(ctx, spoke.Kube(), ns))
+		require.NoError(t, fixtures.Site(ctx, spoke.Dynamic(), ns, name))
+	}
+	require.NoError(t, fixtures.ManagedCluster(ctx, cs, hub.Kube(), "local-cluster", map[string]string{"local-cluster": "true"}, true))
+
+	agent := acmagent.New(hub.Dynamic(), acmagent.Options{ViewRefresh: func(int64) time.Duration { return 200 * time.Millisecond }})
+	for _, name := range []string{"east", "west"} {
+		agent.AddSpoke(name, acmagent.APISpoke{Client: env.Cluster(name).Dynamic()})
+	}
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = agent.Run(actx) }()
+
+	// vanlink runs as the chart's ServiceAccount: a missing RBAC rule fails here.
+	saCfg, err := hub.ServiceAccountConfig(ctx, ns, "hub-service-interconnect-sync")
+	require.NoError(t, err)
+	kubeconfig := filepath.Join(t.TempDir(), "sa.kubeconfig")
+	require.NoError(t, hub.WriteKubeconfig(kubeconfig, saCfg))
+	c := &cli{t: t, kubeconfig: kubeconfig}
+
+	t.Run("dry run prints the plan and writes nothing", func(t *testing.T) {
+		start := time.Now()
+		code, stdout := c.run("sync", "--dry-run", "-o", "json", "-v", "1")
+		t.Logf("dry run took %s", time.Since(start))
+		require.Equal(t, 0, code, "planned pushes are not failures under --fail-on=error")
+		var res vsync.Result
+		require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+		got := map[string]vsync.Action{}
+		for _, ch := range res.Changes {
+			got[ch.Cluster] = ch.Action
+		}
+		require.Equal(t, map[string]vsync.Action{"east": vsync.Push, "west": vsync.Push, "local-cluster": vsync.Skip}, got)
+		require.Zero(t, agent.Executed(), "a dry run pushes nothing")
+		_, err := hub.Kube().CoreV1().ConfigMaps(ns).Get(ctx, "vanlink-status", metav1.GetOptions{})
+		require.Error(t, err, "a dry run records nothing")
+	})
+
+	t.Run("a pass pushes a token to each spoke and leaves no action behind", func(t *testing.T) {
+		code, _ := c.run("sync", "--policy", "postsync", "--grant-timeout", "30s")
+		require.Equal(t, 0, code)
+		for _, name := range []string{"east", "west"} {
+			tok, err := env.Cluster(name).Dynamic().Resource(skupper.AccessTokensGVR).Namespace(ns).Get(ctx, "hub-link", metav1.GetOptions{})
+			require.NoError(t, err, "the token must be on %s", name)
+			code, _, _ := unstructured.NestedString(tok.Object, "spec", "code")
+			require.Equal(t, leakCode, code)
+			mcas, err := hub.Dynamic().Resource(acm.ActionsGVR).Namespace(name).List(ctx, metav1.ListOptions{})
+			require.NoError(t, err)
+			require.Empty(t, mcas.Items, "every ManagedClusterAction carries the code and is deleted once read")
+		}
+	})
+
+	// Play the spokes' Skupper controllers: redeem, and a Ready Link.
+	for _, name := range []string{"east", "west"} {
+		dyn := env.Cluster(name).Dynamic()
+		tok, err := dyn.Resource(skupper.AccessTokensGVR).Namespace(ns).Get(ctx, "hub-link", metav1.GetOptions{})
+		require.NoError(t, err)
+		tok.Object["status"] = map[string]any{"redeemed": true, "status": "Ready", "message": "OK",
+			"conditions": []any{map[string]any{"type": "Redeemed", "status": "True", "reason": "Ready", "message": "OK", "lastTransitionTime": "2026-11-21T00:00:00Z"}}}
+		_, err = dyn.Resource(skupper.AccessTokensGVR).Namespace(ns).UpdateStatus(ctx, tok, metav1.UpdateOptions{})
+		require.NoError(t, err)
+		link, err := dyn.Resource(skupper.LinksGVR).Namespace(ns).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "skupper.io/v2alpha1", "kind": "Link", "metadata": map[string]any{"name": "hub-link"},
+			"spec": map[string]any{"endpoints": []any{map[string]any{"name": "inter-router", "host": "127.0.0.1", "port": "55671"}}, "tlsCredentials": "hub-link"}}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		link.Object["status"] = map[string]any{"status": "Ready", "message": "OK"}
+		_, err = dyn.Resource(skupper.LinksGVR).Namespace(ns).UpdateStatus(ctx, link, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	time.Sleep(time.Second) // the agent refreshes the Link views
+
+	t.Run("a second pass with nothing to do writes nothing to any spoke", func(t *testing.T) {
+		before := agent.Executed()
+		rv := map[string]string{}
+		for _, name := range []string{"east", "west"} {
+			tok, err := env.Cluster(name).Dynamic().Resource(skupper.AccessTokensGVR).Namespace(ns).Get(ctx, "hub-link", metav1.GetOptions{})
+			require.NoError(t, err)
+			rv[name] = tok.GetResourceVersion()
+		}
+		code, stdout := c.run("sync", "-o", "json")
+		require.Equal(t, 0, code)
+		var res vsync.Result
+		require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+		require.Equal(t, 2, res.Counts()[vsync.OutcomeLinked])
+		require.Equal(t, before, agent.Executed(), "no ManagedClusterAction in a steady pass")
+		for _, name := range []string{"east", "west"} {
+			tok, err := env.Cluster(name).Dynamic().Resource(skupper.AccessTokensGVR).Namespace(ns).Get(ctx, "hub-link", metav1.GetOptions{})
+			require.NoError(t, err)
+			require.Equal(t, rv[name], tok.GetResourceVersion(), "the token on %s is untouched", name)
+		}
+	})
+
+	t.Run("status reads the record: both spokes linked", func(t *testing.T) {
+		code, stdout := c.run("status")
+		require.Equal(t, 0, code)
+		require.Contains(t, stdout, "east")
+		require.Contains(t, stdout, "linked")
+	})
+
+	t.Run("the grant code appears nowhere but in the token command's output", func(t *testing.T) {
+		c.run("version")
+		c.run("status", "--live")
+		require.NotContains(t, c.all.String(), leakCode, "no command output may carry the code")
+		evs, err := hub.Kube().CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		require.NotEmpty(t, evs.Items)
+		data, _ := json.Marshal(evs)
+		require.NotContains(t, string(data), leakCode, "events")
+		cm, err := hub.Kube().CoreV1().ConfigMaps(ns).Get(ctx, "vanlink-status", metav1.GetOptions{})
+		require.NoError(t, err)
+		data, _ = json.Marshal(cm)
+		require.NotContains(t, string(data), leakCode, "status record")
+		for _, name := range []string{"east", "west"} {
+			views, err := hub.Dynamic().Resource(acm.ViewsGVR).Namespace(name).List(ctx, metav1.ListOptions{})
+			require.NoError(t, err)
+			data, _ = json.Marshal(views)
+			require.NotContains(t, string(data), leakCode, "views left on the hub")
+			mcas, err := hub.Dynamic().Resource(acm.ActionsGVR).Namespace(name).List(ctx, metav1.ListOptions{})
+			require.NoError(t, err)
+			require.Empty(t, mcas.Items)
+		}
+		code, stdout := c.run("token", "--cluster", "east")
+		require.Equal(t, 0, code)
+		require.Contains(t, stdout, leakCode, "the token command prints the code, on request")
+		require.Contains(t, stdout, "kind: AccessToken")
+	})
+}

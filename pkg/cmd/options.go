@@ -1,0 +1,105 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// globalOptions are the flags every subcommand shares.
+type globalOptions struct {
+	kubeconfig string
+	context    string
+	verbosity  int
+	logFormat  string
+}
+
+func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "path of the hub kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	fs.StringVar(&o.context, "context", "", "kubeconfig context to use")
+	fs.IntVarP(&o.verbosity, "v", "v", 0, "log verbosity: 0 info, 1 or more debug")
+	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (JSON in a pod, text elsewhere), text or json")
+}
+
+func (o *globalOptions) Validate() error {
+	switch o.logFormat {
+	case "auto", "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: must be auto, text or json", o.logFormat)
+	}
+	if o.verbosity < 0 {
+		return fmt.Errorf("-v %d: must be 0 or more", o.verbosity)
+	}
+	return nil
+}
+
+// logger builds the structured logger: progress goes to errOut.
+func (o *globalOptions) logger(errOut io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if o.verbosity > 0 {
+		level = slog.LevelDebug
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	format := o.logFormat
+	if format == "auto" {
+		format = "text"
+		if os.Getenv("KUBERNETES_SERVICE_HOST") != "" && !isTerminal(errOut) {
+			format = "json"
+		}
+	}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(errOut, hopts))
+	}
+	return slog.New(slog.NewTextHandler(errOut, hopts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// restConfig loads the hub connection the way kubectl does.
+func (o *globalOptions) restConfig() (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.kubeconfig
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading the hub kubeconfig: %w", err)
+	}
+	cfg.UserAgent = "vanlink"
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	return cfg, nil
+}
+
+// enumValue is a string flag restricted to a set, validated when set.
+type enumValue struct {
+	value   *string
+	allowed []string
+}
+
+func newEnum(p *string, def string, allowed ...string) *enumValue {
+	*p = def
+	return &enumValue{value: p, allowed: allowed}
+}
+
+func (e *enumValue) String() string { return *e.value }
+func (e *enumValue) Type() string   { return strings.Join(e.allowed, "|") }
+func (e *enumValue) Set(s string) error {
+	for _, a := range e.allowed {
+		if s == a {
+			*e.value = s
+			return nil
+		}
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(e.allowed, ", "))
+}

@@ -1,0 +1,123 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vanlink/vanlink/pkg/report"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+var outcomeOrder = []vsync.Outcome{vsync.OutcomeLinked, vsync.OutcomePushed, vsync.OutcomePending, vsync.OutcomePlanned,
+	vsync.OutcomePruned, vsync.OutcomeFailed, vsync.OutcomeBlocked, vsync.OutcomeSkipped}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printResult writes a pass result as a table (one line per spoke and a
+// summary) or as JSON.
+func printResult(w io.Writer, format string, res *vsync.Result) error {
+	if format == "json" {
+		return writeJSON(w, res)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tACTION\tOUTCOME\tSITE\tTOKEN\tLINK\tREASON")
+	for _, c := range res.Changes {
+		reason := c.Reason
+		if c.Error != "" {
+			reason += " | error: " + c.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Cluster, c.Action, c.Outcome, dash(c.Site), dash(c.Token), dash(c.Link), reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	printGrant(w, res.Grant.Namespace, res.Grant.Name, string(res.Grant.UID), res.Budget)
+	if res.Grant.Rotated {
+		fmt.Fprintf(w, "grant rotated: uid %s replaced %s\n", res.Grant.UID, res.Grant.PreviousUID)
+	}
+	for _, warn := range res.Warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
+	if res.Error != "" {
+		fmt.Fprintln(w, "error:", res.Error)
+	}
+	prefix := "summary"
+	if res.DryRun {
+		prefix = "summary (dry run: nothing pushed, removed or recorded)"
+	}
+	fmt.Fprintf(w, "%s: %s in %s\n", prefix, counts(res.Counts()), res.Duration.Round(time.Millisecond))
+	return nil
+}
+
+func printGrant(w io.Writer, ns, name, uid string, b vsync.Budget) {
+	exp := "unknown"
+	if !b.Expires.IsZero() {
+		exp = b.Expires.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "grant %s/%s (uid %s): %d of %d redemptions left, %d in flight, expires %s\n", ns, name, uid, b.Left, b.Allowed, b.InFlight, exp)
+}
+
+func counts(m map[vsync.Outcome]int) string {
+	var parts []string
+	for _, o := range outcomeOrder {
+		if m[o] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[o], o))
+		}
+	}
+	if len(parts) == 0 {
+		return "no spokes"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// printRecord writes the status record of the last pass.
+func printRecord(w io.Writer, format string, rec *report.Record) error {
+	if format == "json" {
+		return writeJSON(w, rec)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tSTATE\tLAST PUSH\tLAST ERROR\tREASON")
+	for _, n := range rec.Names() {
+		s := rec.Spokes[n]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, s.State, timeOrDash(s.LastPush), dash(s.LastError), s.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	printGrant(w, rec.Grant.Namespace, rec.Grant.Name, string(rec.Grant.UID), rec.Grant.Budget)
+	if rec.Grant.LastRotated != nil {
+		fmt.Fprintf(w, "grant last rotated %s\n", rec.Grant.LastRotated.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "last pass %s (took %s): %s\n", rec.Pass.Started.UTC().Format(time.RFC3339), rec.Pass.Duration, counts(rec.Summary))
+	for _, warn := range rec.Pass.Warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
+	if rec.Pass.Error != "" {
+		fmt.Fprintln(w, "last pass failed:", rec.Pass.Error)
+	}
+	return nil
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

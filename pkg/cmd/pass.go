@@ -1,0 +1,159 @@
+package cmd
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
+
+	"github.com/vanlink/vanlink/pkg/fleet"
+	"github.com/vanlink/vanlink/pkg/lease"
+	"github.com/vanlink/vanlink/pkg/report"
+	"github.com/vanlink/vanlink/pkg/skupper"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/transport"
+	"github.com/vanlink/vanlink/pkg/transport/acm"
+)
+
+// passOptions configure a reconcile pass; sync, run and status --live share them.
+type passOptions struct {
+	namespace       string
+	grant           string
+	tokenName       string
+	spokeNamespace  string
+	linkCost        int64
+	transport       string
+	clusterSelector string
+	placement       string
+	concurrency     int
+	spokeTimeout    time.Duration
+	rotate          bool
+	expiryMargin    time.Duration
+	rotationTimeout time.Duration
+	prune           bool
+	statusConfigMap string
+	lease           string
+	leaseWait       time.Duration
+	viewInterval    time.Duration
+}
+
+func (o *passOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.namespace, "namespace", "n", "service-interconnect", "hub namespace of the AccessGrant, the status record and the lease")
+	fs.StringVar(&o.grant, "grant", "spoke-link", "name of the hub AccessGrant")
+	fs.StringVar(&o.tokenName, "token-name", "hub-link", "name of the AccessToken (and of its Link and Secret) on each spoke")
+	fs.StringVar(&o.spokeNamespace, "spoke-namespace", "service-interconnect", "namespace of each spoke's Site")
+	fs.Int64Var(&o.linkCost, "link-cost", 0, "spec.linkCost of pushed tokens (0: Skupper's default)")
+	fs.Var(newEnum(&o.transport, "acm", "acm"), "transport", "how tokens reach spokes: acm (ManagedClusterAction/View)")
+	fs.StringVar(&o.clusterSelector, "cluster-selector", "", "label selector of the ManagedClusters to link (empty: all joined and available; the hub, label local-cluster=true, never)")
+	fs.StringVar(&o.placement, "placement", "", "NAMESPACE/NAME of an OCM Placement whose decisions choose the spokes (instead of --cluster-selector)")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "spokes handled at the same time")
+	fs.DurationVar(&o.spokeTimeout, "spoke-timeout", 2*time.Minute, "deadline of one spoke in a pass")
+	fs.BoolVar(&o.rotate, "rotate-grant", false, "re-create the grant when it cannot cover the pushes needed or expires within --expiry-margin")
+	fs.DurationVar(&o.expiryMargin, "expiry-margin", 72*time.Hour, "a grant expiring within this is treated as expiring")
+	fs.DurationVar(&o.rotationTimeout, "rotation-timeout", 2*time.Minute, "how long to wait for a re-created grant to become usable")
+	fs.BoolVar(&o.prune, "prune", false, "remove the token, Link and Secret from clusters that left the selection")
+	fs.StringVar(&o.statusConfigMap, "status-configmap", "vanlink-status", "name of the ConfigMap where passes record their result")
+	fs.StringVar(&o.lease, "lease", "vanlink-sync", "name of the Lease that keeps two passes from pushing at once")
+	fs.DurationVar(&o.leaseWait, "lease-wait", 2*time.Minute, "how long to wait for another pass holding the lease")
+	fs.DurationVar(&o.viewInterval, "view-interval", 5*time.Minute, "refresh interval of the ManagedClusterViews of each spoke's Site and Link")
+}
+
+func (o *passOptions) Validate() error {
+	for flag, v := range map[string]string{"--namespace": o.namespace, "--token-name": o.tokenName, "--spoke-namespace": o.spokeNamespace, "--grant": o.grant} {
+		if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+			return fmt.Errorf("%s %q: %s", flag, v, strings.Join(errs, "; "))
+		}
+	}
+	if o.clusterSelector != "" && o.placement != "" {
+		return fmt.Errorf("--cluster-selector and --placement choose spokes in two ways: set one")
+	}
+	if _, err := labels.Parse(o.clusterSelector); err != nil {
+		return fmt.Errorf("--cluster-selector %q: %w", o.clusterSelector, err)
+	}
+	if o.placement != "" {
+		if ns, name, ok := strings.Cut(o.placement, "/"); !ok || ns == "" || name == "" {
+			return fmt.Errorf("--placement %q: want NAMESPACE/NAME", o.placement)
+		}
+	}
+	if o.concurrency < 1 {
+		return fmt.Errorf("--concurrency %d: must be at least 1", o.concurrency)
+	}
+	if o.spokeTimeout <= 0 || o.leaseWait < 0 || o.expiryMargin < 0 || o.rotationTimeout <= 0 {
+		return fmt.Errorf("--spoke-timeout and --rotation-timeout must be positive, --lease-wait and --expiry-margin not negative")
+	}
+	if o.linkCost < 0 {
+		return fmt.Errorf("--link-cost %d: must not be negative", o.linkCost)
+	}
+	if o.viewInterval < time.Second {
+		return fmt.Errorf("--view-interval %s: must be at least 1s", o.viewInterval)
+	}
+	return nil
+}
+
+// clients are the hub clients of a pass.
+type clients struct {
+	kube    kubernetes.Interface
+	dyn     dynamic.Interface
+	cluster clusterclient.Interface
+}
+
+func newClients(cfg *rest.Config) (*clients, error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := clusterclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &clients{kube: kube, dyn: dyn, cluster: cc}, nil
+}
+
+func (o *passOptions) fleet(c *clients) fleet.Source {
+	if o.placement != "" {
+		ns, name, _ := strings.Cut(o.placement, "/")
+		return fleet.ByPlacement{Clusters: c.cluster.ClusterV1().ManagedClusters(), Decisions: c.cluster.ClusterV1beta1().PlacementDecisions(ns), Namespace: ns, Name: name}
+	}
+	return fleet.BySelector{Clusters: c.cluster.ClusterV1().ManagedClusters(), Selector: o.clusterSelector}
+}
+
+func (o *passOptions) transportFor(c *clients) transport.Transport {
+	return acm.New(c.dyn, acm.Options{TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, ViewInterval: o.viewInterval, Concurrency: o.concurrency})
+}
+
+// engine builds a pass over the hub clients.
+func (o *passOptions) engine(c *clients, log *slog.Logger, dryRun bool) *vsync.Engine {
+	host, _ := os.Hostname()
+	holder := host + "-" + rand.String(5)
+	return &vsync.Engine{
+		Grants:    c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.namespace),
+		Fleet:     o.fleet(c),
+		Transport: o.transportFor(c),
+		Lock: &lease.Lease{Client: c.kube.CoordinationV1().Leases(o.namespace), Namespace: o.namespace, Name: o.lease,
+			Holder: holder, Wait: o.leaseWait, Log: log},
+		Reporter: report.Hub{
+			Events: report.EventRecorder{Events: c.kube.CoreV1().Events(o.namespace), Component: "vanlink", Host: host},
+			Status: report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(o.namespace), Name: o.statusConfigMap},
+		},
+		Log: log,
+		Opts: vsync.Options{
+			GrantNamespace: o.namespace, GrantName: o.grant, TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace,
+			LinkCost: o.linkCost, Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, Rotate: o.rotate,
+			ExpiryMargin: o.expiryMargin, RotationTimeout: o.rotationTimeout, Prune: o.prune, DryRun: dryRun,
+		},
+	}
+}

@@ -1,0 +1,73 @@
+package cmd
+
+import (
+	"context"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vanlink/vanlink/jobs/cron"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+type runOptions struct {
+	global   *globalOptions
+	pass     passOptions
+	schedule string
+	failOn   string
+}
+
+func newRunCommand(streams IOStreams, g *globalOptions) *cobra.Command {
+	o := &runOptions{global: g}
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Run passes on a cron schedule until stopped (SIGTERM or Ctrl-C)",
+		Long: `run keeps running and starts a pass (as 'vanlink sync --policy cron') on the
+given schedule, never two at once. SIGTERM or Ctrl-C stops it after the pass in
+flight has finished. Each pass's result is logged; the status record holds the
+latest.`,
+		Example: `  vanlink run --schedule "*/30 * * * *"
+  vanlink run --schedule "@every 10m" --placement openshift-gitops/vanlink-spokes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context(), streams) },
+	}
+	o.pass.AddFlags(c.Flags())
+	c.Flags().StringVar(&o.schedule, "schedule", "*/30 * * * *", "cron schedule: five fields (minute hour day-of-month month day-of-week), or @hourly, @every 10m, ...")
+	c.Flags().Var(newEnum(&o.failOn, "error", "error", "pending", "never"), "fail-on", "which passes are logged as failed: error, pending or never")
+	return c
+}
+
+func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
+	if err := o.global.Validate(); err != nil {
+		return err
+	}
+	if err := o.pass.Validate(); err != nil {
+		return err
+	}
+	if _, err := cron.ParseSchedule(o.schedule); err != nil {
+		return err
+	}
+	log := o.global.logger(streams.ErrOut)
+	cfg, err := o.global.restConfig()
+	if err != nil {
+		return err
+	}
+	c, err := newClients(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return cron.Schedule(ctx, o.schedule, log, func(ctx context.Context) {
+		res, code, err := cron.RunOnce(ctx, o.pass.engine(c, log, false), vsync.FailOn(o.failOn))
+		switch {
+		case err != nil:
+			log.Error("pass failed", "err", err)
+		case code != 0:
+			log.Warn("pass finished with failures", "summary", counts(res.Counts()))
+		default:
+			log.Info("pass finished", "summary", counts(res.Counts()), "duration", res.Duration.String())
+		}
+	})
+}

@@ -1,0 +1,118 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vanlink/vanlink/jobs/cron"
+	"github.com/vanlink/vanlink/jobs/postsync"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+type syncOptions struct {
+	global       *globalOptions
+	pass         passOptions
+	policy       string
+	failOn       string
+	grantTimeout string
+	dryRun       bool
+	output       string
+}
+
+func newSyncCommand(streams IOStreams, g *globalOptions) *cobra.Command {
+	c, _ := syncCommand(streams, g)
+	return c
+}
+
+func syncCommand(streams IOStreams, g *globalOptions) (*cobra.Command, *syncOptions) {
+	o := &syncOptions{global: g}
+	c := &cobra.Command{
+		Use:   "sync",
+		Short: "Run one pass: push AccessTokens to the spokes that need one",
+		Long: `sync runs one reconcile pass on the hub:
+
+  1. read the AccessGrant and refuse it unless it is Ready with an https url,
+     a code and a CA of PEM certificates;
+  2. choose the spokes (ManagedClusters by label selector, or a Placement),
+     skipping the hub itself and clusters not joined and available;
+  3. observe each spoke's Site, Link and, when needed, AccessToken;
+  4. plan per spoke: in-sync, pending, push, prune; check the grant's
+     redemptions and expiry (rotating it with --rotate-grant);
+  5. push and prune with bounded concurrency and a deadline per spoke;
+  6. print one line per spoke and a summary, record Events on the grant and
+     a status ConfigMap that 'vanlink status' reads.
+
+--policy postsync (the Argo CD PostSync hook) first waits up to
+--grant-timeout for the grant; --policy cron runs at once. The exit code is 0
+unless --fail-on says otherwise: error (default; failed or blocked spokes and
+pass errors), pending (also spokes not linked yet), never.
+
+The grant code is never printed or logged.`,
+		Example: `  # what would a pass do?
+  vanlink sync --dry-run
+
+  # the PostSync hook of the hub chart
+  vanlink sync --policy postsync --grant-timeout 5m --placement openshift-gitops/vanlink-spokes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd, streams) },
+	}
+	o.pass.AddFlags(c.Flags())
+	c.Flags().Var(newEnum(&o.policy, "cron", "postsync", "cron"), "policy", "job policy: postsync (wait for the grant first) or cron (one pass now)")
+	c.Flags().Var(newEnum(&o.failOn, "error", "error", "pending", "never"), "fail-on", "when the exit code is non-zero: error, pending or never")
+	c.Flags().StringVar(&o.grantTimeout, "grant-timeout", "5m", "with --policy postsync: how long to wait for a usable grant")
+	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "observe and print the plan; push, remove and record nothing")
+	c.Flags().VarP(newEnum(&o.output, "table", "table", "json"), "output", "o", "output format: table or json")
+	return c, o
+}
+
+// Validate checks every flag before anything connects to the hub.
+func (o *syncOptions) Validate() error {
+	if err := o.global.Validate(); err != nil {
+		return err
+	}
+	if err := o.pass.Validate(); err != nil {
+		return err
+	}
+	_, err := parsePositiveDuration("--grant-timeout", o.grantTimeout)
+	return err
+}
+
+func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	grantTimeout, _ := parsePositiveDuration("--grant-timeout", o.grantTimeout)
+	log := o.global.logger(streams.ErrOut)
+	cfg, err := o.global.restConfig()
+	if err != nil {
+		return err
+	}
+	c, err := newClients(cfg)
+	if err != nil {
+		return err
+	}
+	engine := o.pass.engine(c, log, o.dryRun)
+	ctx := cmd.Context()
+	var (
+		res  *vsync.Result
+		code int
+	)
+	if o.policy == "postsync" {
+		res, code, err = postsync.Run(ctx, engine, postsync.Options{GrantTimeout: grantTimeout, FailOn: vsync.FailOn(o.failOn), Log: log})
+	} else {
+		res, code, err = cron.RunOnce(ctx, engine, vsync.FailOn(o.failOn))
+	}
+	if res != nil {
+		if perr := printResult(streams.Out, o.output, res); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
+		log.Error("pass failed", "err", err)
+	}
+	if code != 0 {
+		return &ExitError{Code: code, Err: fmt.Errorf("the pass failed by --fail-on=%s (see the lines above)", o.failOn)}
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vanlink/vanlink/pkg/skupper"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+type tokenOptions struct {
+	global  *globalOptions
+	pass    passOptions
+	cluster string
+}
+
+func newTokenCommand(streams IOStreams, g *globalOptions) *cobra.Command {
+	o := &tokenOptions{global: g}
+	c := &cobra.Command{
+		Use:   "token --cluster NAME",
+		Short: "Print the AccessToken YAML for one spoke (manual fallback; prints the grant code)",
+		Long: `token builds, from the live hub AccessGrant, the AccessToken a spoke needs and
+prints it as YAML on standard output, for linking a spoke by hand without ACM:
+
+  vanlink token --cluster east | kubectl --context east apply -f -
+
+This is the one vanlink command that prints the grant code. The output is a
+secret: do not commit it or paste it into logs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd, streams) },
+	}
+	o.pass.AddFlags(c.Flags())
+	c.Flags().StringVar(&o.cluster, "cluster", "", "the spoke the token is for (required)")
+	return c
+}
+
+func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
+	if err := o.global.Validate(); err != nil {
+		return err
+	}
+	if err := o.pass.Validate(); err != nil {
+		return err
+	}
+	if o.cluster == "" {
+		return fmt.Errorf("--cluster is required: the spoke the token is for")
+	}
+	if errs := validation.IsDNS1123Label(o.cluster); len(errs) > 0 {
+		return fmt.Errorf("--cluster %q: %v", o.cluster, errs)
+	}
+	cfg, err := o.global.restConfig()
+	if err != nil {
+		return err
+	}
+	c, err := newClients(cfg)
+	if err != nil {
+		return err
+	}
+	e := &vsync.Engine{Grants: c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.pass.namespace),
+		Opts: vsync.Options{GrantNamespace: o.pass.namespace, GrantName: o.pass.grant}}
+	g, err := e.ReadGrant(cmd.Context())
+	if err != nil {
+		return err
+	}
+	h := g.Health(timeNow())
+	if h.Left == 0 || h.Expired {
+		return fmt.Errorf("AccessGrant %s/%s cannot be redeemed (%d of %d redemptions left, expired: %v): a token built from it would fail", g.Namespace, g.Name, h.Left, h.Allowed, h.Expired)
+	}
+	tok := skupper.NewAccessToken(g, skupper.TokenOptions{Name: o.pass.tokenName, Namespace: o.pass.spokeNamespace, LinkCost: o.pass.linkCost})
+	tok.SetLabels(map[string]string{skupper.ManagedByLabel: skupper.ManagedByValue, "vanlink.io/spoke": o.cluster})
+	data, err := yaml.Marshal(tok.Object)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(streams.Out, "# AccessToken for spoke %s from AccessGrant %s/%s. Contains the grant code: keep it secret.\n", o.cluster, g.Namespace, g.Name)
+	_, err = streams.Out.Write(data)
+	return err
+}
