@@ -53,7 +53,7 @@ func (c *Cluster) LogPath() string { return c.proc.logPath }
 // Stop stops the API server; its data stays in etcd. Start brings it back on
 // the same address, so clients and kubeconfigs stay valid.
 func (c *Cluster) Stop() {
-	c.proc.stop(10 * time.Second)
+	c.proc.stop(3 * time.Second)
 	c.running = false
 }
 

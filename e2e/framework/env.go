@@ -60,6 +60,8 @@ type Env struct {
 	etcdPorts  []int
 	removeDir  bool
 	stopOnce   sync.Once
+	spokeCRDs  []*apiextensionsv1.CustomResourceDefinition
+	mu         sync.Mutex
 }
 
 // Start brings up etcd, the hub and the spokes, installs the CRDs, and
@@ -106,6 +108,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
+	e.spokeCRDs = spokeCRDs
 	if err := e.startEtcd(ctx); err != nil {
 		return nil, err
 	}
@@ -143,6 +146,36 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	return e, nil
 }
 
+// AddSpoke starts one more spoke API server on the running bed (a cluster
+// that joins late) and installs the spoke CRDs on it.
+func (e *Env) AddSpoke(ctx context.Context, name string) (*Cluster, error) {
+	e.mu.Lock()
+	names := []string{}
+	for _, c := range e.Spokes {
+		names = append(names, c.Name)
+	}
+	e.mu.Unlock()
+	if err := validateNames(append(names, name)); err != nil {
+		return nil, err
+	}
+	c, err := e.newCluster(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.startWithRetry(ctx); err != nil {
+		c.proc.stop(3 * time.Second)
+		return nil, err
+	}
+	if err := InstallCRDs(ctx, c.Config, e.spokeCRDs); err != nil {
+		c.proc.stop(3 * time.Second)
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	e.mu.Lock()
+	e.Spokes = append(e.Spokes, c)
+	e.mu.Unlock()
+	return c, nil
+}
+
 // StartT starts a bed for a test and stops it when the test ends, printing the
 // API server logs when the test failed.
 func StartT(t testing.TB, opts Options) *Env {
@@ -163,7 +196,11 @@ func StartT(t testing.TB, opts Options) *Env {
 }
 
 // All returns the hub followed by the spokes.
-func (e *Env) All() []*Cluster { return append([]*Cluster{e.Hub}, e.Spokes...) }
+func (e *Env) All() []*Cluster {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*Cluster{e.Hub}, e.Spokes...)
+}
 
 // Cluster returns the cluster with the given name (the hub is "hub"), or nil.
 func (e *Env) Cluster(name string) *Cluster {

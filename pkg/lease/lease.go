@@ -35,7 +35,7 @@ type Lease struct {
 	Name      string
 	// Holder identifies this pass (e.g. the pod name).
 	Holder string
-	// Duration: a holder that did not renew for this long has died (default 60 s).
+	// Duration: a holder that did not renew for this long has died (default 30 s).
 	Duration time.Duration
 	// Wait bounds how long Acquire waits for another holder (default 2 min).
 	Wait time.Duration
@@ -47,7 +47,7 @@ type Lease struct {
 
 func (l *Lease) defaults() {
 	if l.Duration == 0 {
-		l.Duration = 60 * time.Second
+		l.Duration = 30 * time.Second
 	}
 	if l.Wait == 0 {
 		l.Wait = 2 * time.Minute

@@ -319,7 +319,7 @@ func (e *Engine) execute(ctx context.Context, log *slog.Logger, grant *skupper.G
 			err = e.prune(ctx, c)
 		}
 		c.Duration = e.Clock.Since(start)
-		l := log.With("cluster", cluster, "action", c.Action, "reason", c.Reason, "duration", c.Duration.Round(time.Millisecond))
+		l := log.With("cluster", cluster, "action", c.Action, "reason", c.Reason, "duration", c.Duration.Round(time.Millisecond).String())
 		if err != nil {
 			c.Outcome, c.Error = OutcomeFailed, err.Error()
 			l.Error("spoke failed", "err", err)
@@ -336,6 +336,18 @@ func (e *Engine) push(ctx context.Context, grant *skupper.Grant, c *Change) erro
 	}
 	tok := skupper.NewAccessToken(grant, skupper.TokenOptions{Name: e.Opts.TokenName, Namespace: e.Opts.SpokeNamespace, LinkCost: e.Opts.LinkCost})
 	err := e.Transport.Push(ctx, c.Cluster, tok)
+	// A token just deleted may still be terminating on the spoke: retry a
+	// few times within the spoke's deadline.
+	for wait := time.Second; errors.Is(err, transport.ErrAlreadyExists) && c.Remove.Token && wait <= 4*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+			err = e.Transport.Push(ctx, c.Cluster, tok)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
 	switch {
 	case errors.Is(err, transport.ErrAlreadyExists):
 		// The observation was older than the spoke: leave the token to the next pass.

@@ -51,9 +51,13 @@ func (s APISpoke) MergePatch(ctx context.Context, gvr schema.GroupVersionResourc
 	return s.ri(gvr, ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 }
 
+// Delete deletes in the background. The real agent uses foreground
+// propagation, which needs the garbage collector; the test bed runs none, and
+// the objects vanlink deletes (AccessToken, Link, Secret) have no dependents,
+// so both end the same way.
 func (s APISpoke) Delete(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) error {
-	fg := metav1.DeletePropagationForeground
-	return s.ri(gvr, ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg})
+	bg := metav1.DeletePropagationBackground
+	return s.ri(gvr, ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
 }
 
 // MemorySpoke is a Spoke kept in memory (for fleets of simulated spokes).

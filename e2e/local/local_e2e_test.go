@@ -1,0 +1,65 @@
+//go:build e2e
+
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/vanlink/vanlink/e2e/framework"
+	"github.com/vanlink/vanlink/e2e/local"
+	"github.com/vanlink/vanlink/e2e/scenarios"
+)
+
+var binary string
+
+// TestMain builds the real vanlink binary once for every scenario.
+func TestMain(m *testing.M) {
+	root, err := framework.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "vanlink-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "vanlink")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/vanlink")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building vanlink:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestScenarios runs every scenario on a fresh local hub, east and west.
+func TestScenarios(t *testing.T) {
+	root, err := framework.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range scenarios.All {
+		t.Run(sc.Name, func(t *testing.T) {
+			p, err := local.Start(context.Background(), local.Options{Spokes: []string{"east", "west"}})
+			if err != nil {
+				t.Fatalf("starting the local provider: %v", err)
+			}
+			t.Cleanup(func() {
+				if t.Failed() {
+					p.Env.DumpLogs(t, 20)
+				}
+				p.Close()
+			})
+			sc.Run(t, scenarios.NewHarness(t, p, root, binary))
+		})
+	}
+}

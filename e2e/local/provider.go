@@ -1,0 +1,152 @@
+// Package local is the cluster provider of the e2e scenarios on real local
+// API servers (the test bed): a hub and spokes, each a real kube-apiserver,
+// with the two components that cannot run here played by faithful doubles:
+// ACM's work-manager agent and the Skupper controller (with an in-process
+// HTTPS grant server on 127.0.0.1).
+package local
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
+
+	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
+	skupperdouble "github.com/vanlink/vanlink/e2e/doubles/skupper"
+	"github.com/vanlink/vanlink/e2e/fixtures"
+	"github.com/vanlink/vanlink/e2e/framework"
+	"github.com/vanlink/vanlink/e2e/scenarios"
+)
+
+// Options of the local provider.
+type Options struct {
+	Spokes []string
+	// Log receives the doubles' lines; nil discards them.
+	Log *slog.Logger
+	// Dir keeps the bed's files (logs) there; empty uses a temporary folder.
+	Dir string
+	// ViewScale maps one second of a view's refresh interval to this much
+	// time (default 1 ms: vanlink's 300 s views refresh every 300 ms).
+	ViewScale time.Duration
+	// AgentGCDelay is the hub's garbage-collection delay of completed
+	// actions (default 60 s, as ACM).
+	AgentGCDelay time.Duration
+}
+
+// Provider runs the bed and the doubles.
+type Provider struct {
+	Env    *framework.Env
+	Agent  *acmagent.Agent
+	Grants *skupperdouble.Hub
+
+	opts   Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	spokes map[string]*skupperdouble.Spoke
+}
+
+var _ scenarios.Provider = (*Provider)(nil)
+
+// Start brings up the bed, registers the spokes with the hub and starts the doubles.
+func Start(ctx context.Context, o Options) (p *Provider, err error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ViewScale == 0 {
+		o.ViewScale = time.Millisecond
+	}
+	env, err := framework.Start(ctx, framework.Options{Spokes: o.Spokes, Dir: o.Dir, KeepDir: o.Dir != ""})
+	if err != nil {
+		return nil, err
+	}
+	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}}
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	hub := env.Hub
+	cs := clusterclient.NewForConfigOrDie(hub.Config)
+	if err := fixtures.ManagedCluster(ctx, cs, hub.Kube(), "local-cluster", map[string]string{"local-cluster": "true"}, true); err != nil {
+		return nil, err
+	}
+	p.Agent = acmagent.New(hub.Dynamic(), acmagent.Options{GCDelay: o.AgentGCDelay, Log: o.Log,
+		ViewRefresh: func(s int64) time.Duration { return time.Duration(s) * o.ViewScale }})
+	if p.Grants, err = skupperdouble.NewHub(hub.Dynamic(), o.Log); err != nil {
+		return nil, err
+	}
+	p.goRun(func(ctx context.Context) { _ = p.Agent.Run(ctx) })
+	p.goRun(p.Grants.Run)
+	for _, c := range env.Spokes {
+		if err := p.register(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *Provider) goRun(f func(context.Context)) {
+	p.wg.Go(func() { f(p.ctx) })
+}
+
+// register makes a spoke known to the hub and starts its doubles.
+func (p *Provider) register(ctx context.Context, c *framework.Cluster) error {
+	hub := p.Env.Hub
+	if err := fixtures.ManagedCluster(ctx, clusterclient.NewForConfigOrDie(hub.Config), hub.Kube(), c.Name, map[string]string{"vanlink.io/interconnect": "spoke"}, true); err != nil {
+		return fmt.Errorf("registering %s: %w", c.Name, err)
+	}
+	p.Agent.AddSpoke(c.Name, acmagent.APISpoke{Client: c.Dynamic()})
+	s := skupperdouble.NewSpoke(c.Name, c.Dynamic(), p.opts.Log)
+	p.mu.Lock()
+	p.spokes[c.Name] = s
+	p.mu.Unlock()
+	p.goRun(s.Run)
+	return nil
+}
+
+// Close stops the doubles and the bed.
+func (p *Provider) Close() {
+	p.cancel()
+	p.wg.Wait()
+	if p.Grants != nil {
+		p.Grants.Close()
+	}
+	p.Env.Stop()
+}
+
+func toCluster(c *framework.Cluster) scenarios.Cluster {
+	return scenarios.Cluster{Name: c.Name, Config: c.Config, Kubeconfig: c.Kubeconfig}
+}
+
+func (p *Provider) Hub() scenarios.Cluster { return toCluster(p.Env.Hub) }
+
+func (p *Provider) Spokes() []scenarios.Cluster {
+	var out []scenarios.Cluster
+	for _, c := range p.Env.All()[1:] {
+		out = append(out, toCluster(c))
+	}
+	return out
+}
+
+func (p *Provider) AddSpoke(ctx context.Context, name string) (scenarios.Cluster, error) {
+	c, err := p.Env.AddSpoke(ctx, name)
+	if err != nil {
+		return scenarios.Cluster{}, err
+	}
+	return toCluster(c), p.register(ctx, c)
+}
+
+func (p *Provider) StopHub(context.Context) error      { p.Env.Hub.Stop(); return nil }
+func (p *Provider) StartHub(ctx context.Context) error { return p.Env.Hub.Start(ctx) }
+func (p *Provider) PauseAgent(spoke string)            { p.Agent.Pause(spoke) }
+func (p *Provider) ResumeAgent(spoke string)           { p.Agent.Resume(spoke) }
+
+func (p *Provider) Describe() string {
+	return fmt.Sprintf("local API servers (real kube-apiserver and etcd: hub + %d spokes); SIMULATED: ACM work-manager agent, Skupper controller and router, grant server on %s", len(p.Env.Spokes), p.Grants.Addr())
+}

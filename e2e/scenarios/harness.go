@@ -1,0 +1,324 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/pkg/report"
+	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/transport/acm"
+)
+
+// Names used by the shipped values.
+const (
+	Namespace   = "service-interconnect"
+	GrantName   = "spoke-link"
+	TokenName   = "hub-link"
+	HubRelease  = "hub"
+	SyncAccount = "hub-service-interconnect-sync"
+)
+
+// Harness runs the real artefacts against a provider: the charts installed
+// with the Helm SDK from the shipped values, and the real vanlink binary run
+// with the hook's and the CronJob's arguments as the chart's ServiceAccount.
+type Harness struct {
+	T      *testing.T
+	P      Provider
+	Root   string
+	Binary string
+
+	hubSet  map[string]any
+	saKube  string
+	output  bytes.Buffer
+	codes   map[string]bool
+	Timeout time.Duration
+}
+
+// NewHarness returns a harness; binary is a built vanlink.
+func NewHarness(t *testing.T, p Provider, root, binary string) *Harness {
+	h := &Harness{T: t, P: p, Root: root, Binary: binary, codes: map[string]bool{}, Timeout: 30 * time.Second}
+	t.Logf("clusters: %s", p.Describe())
+	t.Cleanup(func() {
+		if !t.Failed() {
+			h.AssertNoCodeLeak()
+		}
+	})
+	return h
+}
+
+func (h *Harness) path(rel string) string { return filepath.Join(h.Root, filepath.FromSlash(rel)) }
+
+func (h *Harness) hubOptions(set map[string]any) charts.Options {
+	return charts.Options{ReleaseName: HubRelease, Namespace: "default", Set: set,
+		ValuesFiles: []string{h.path("values/catalog.yaml"), h.path("values/clusters/hub.yaml")}}
+}
+
+// InstallHub installs the hub chart (hooks are run by Hook, as the bed has
+// no Job controller) and remembers set for the hook's arguments.
+func (h *Harness) InstallHub(ctx context.Context, set map[string]any) {
+	h.T.Helper()
+	h.hubSet = set
+	_, err := charts.Install(ctx, h.path(charts.HubChart), charts.InstallOptions{Options: h.hubOptions(set), Kubeconfig: h.P.Hub().Kubeconfig, DisableHooks: true})
+	require.NoError(h.T, err, "helm install of the hub chart")
+	h.saKube = ""
+}
+
+// InstallSpoke installs the spoke chart on a spoke from the shipped values
+// (values/clusters/<name>.yaml when it exists) plus set.
+func (h *Harness) InstallSpoke(ctx context.Context, spoke Cluster, set map[string]any) {
+	h.T.Helper()
+	files := []string{h.path("values/catalog.yaml")}
+	if f := h.path("values/clusters/" + spoke.Name + ".yaml"); fileExists(f) {
+		files = append(files, f)
+	} else {
+		if set == nil {
+			set = map[string]any{}
+		}
+		set["clusterName"] = spoke.Name
+	}
+	_, err := charts.Install(ctx, h.path(charts.SpokeChart), charts.InstallOptions{Kubeconfig: spoke.Kubeconfig,
+		Options: charts.Options{ReleaseName: spoke.Name, Namespace: "default", ValuesFiles: files, Set: set}})
+	require.NoError(h.T, err, "helm install of the spoke chart on %s", spoke.Name)
+}
+
+// catalogWith returns the shipped catalog with one more spoke declared.
+func (h *Harness) catalogWith(spoke string) map[string]any {
+	h.T.Helper()
+	data, err := os.ReadFile(h.path("values/catalog.yaml"))
+	require.NoError(h.T, err)
+	var v map[string]any
+	require.NoError(h.T, yaml.Unmarshal(data, &v))
+	cat := v["catalog"].(map[string]any)
+	cat["spokes"] = append(cat["spokes"].([]any), spoke)
+	return cat
+}
+
+// Run is one execution of the vanlink binary.
+type Run struct {
+	Code           int
+	Stdout, Stderr string
+	Took           time.Duration
+}
+
+// jobArgs renders the hub chart and returns the arguments of the hook Job or the CronJob.
+func (h *Harness) jobArgs(hook bool) []string {
+	h.T.Helper()
+	out, err := charts.Render(context.Background(), h.path(charts.HubChart), h.hubOptions(h.hubSet))
+	require.NoError(h.T, err)
+	if hook {
+		var job batchv1.Job
+		require.NoError(h.T, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Hooks[0].Object, &job))
+		return job.Spec.Template.Spec.Containers[0].Args
+	}
+	var cj batchv1.CronJob
+	require.NoError(h.T, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Find("CronJob")[0].Object, &cj))
+	return cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+}
+
+// Hook runs vanlink as the chart's PostSync hook Job would.
+func (h *Harness) Hook(ctx context.Context) Run { return h.Vanlink(ctx, h.jobArgs(true)...) }
+
+// Cron runs vanlink as one run of the chart's CronJob would.
+func (h *Harness) Cron(ctx context.Context) Run { return h.Vanlink(ctx, h.jobArgs(false)...) }
+
+// Start starts vanlink in the background; wait returns its Run.
+func (h *Harness) Start(ctx context.Context, args ...string) (wait func() Run) {
+	h.T.Helper()
+	cmd := exec.CommandContext(ctx, h.Binary, append(args, "--kubeconfig", h.serviceAccountKubeconfig(ctx))...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	require.NoError(h.T, cmd.Start())
+	return func() Run {
+		err := cmd.Wait()
+		r := Run{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String(), Took: time.Since(start)}
+		if err != nil && r.Code == 0 {
+			r.Code = -1
+		}
+		h.output.WriteString(r.Stdout + r.Stderr)
+		h.T.Logf("vanlink %s -> exit %d in %s\n%s%s", strings.Join(args, " "), r.Code, r.Took.Round(time.Millisecond), r.Stdout, tail(r.Stderr, 30))
+		return r
+	}
+}
+
+// Vanlink runs the binary with args as the chart's ServiceAccount.
+func (h *Harness) Vanlink(ctx context.Context, args ...string) Run { return h.Start(ctx, args...)() }
+
+// serviceAccountKubeconfig writes a kubeconfig for the sync ServiceAccount:
+// vanlink gets exactly the RBAC the chart grants.
+func (h *Harness) serviceAccountKubeconfig(ctx context.Context) string {
+	h.T.Helper()
+	if h.saKube != "" {
+		return h.saKube
+	}
+	hub := h.P.Hub()
+	tr, err := kubernetes.NewForConfigOrDie(hub.Config).CoreV1().ServiceAccounts(Namespace).CreateToken(ctx, SyncAccount,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}, metav1.CreateOptions{})
+	require.NoError(h.T, err, "a token for the chart's ServiceAccount")
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["hub"] = &clientcmdapi.Cluster{Server: hub.Config.Host, CertificateAuthorityData: hub.Config.CAData}
+	kc.AuthInfos["sync"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	kc.Contexts["hub"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "sync"}
+	kc.CurrentContext = "hub"
+	h.saKube = filepath.Join(h.T.TempDir(), "sync.kubeconfig")
+	require.NoError(h.T, clientcmd.WriteToFile(*kc, h.saKube))
+	return h.saKube
+}
+
+func dyn(c Cluster) dynamic.Interface        { return dynamic.NewForConfigOrDie(c.Config) }
+func kube(c Cluster) kubernetes.Interface    { return kubernetes.NewForConfigOrDie(c.Config) }
+func fileExists(p string) bool               { _, err := os.Stat(p); return err == nil }
+func (h *Harness) Grant() *skupper.Grant     { return h.grant(context.Background()) }
+func (h *Harness) Spoke(name string) Cluster { return spokeByName(h.P, name) }
+
+func spokeByName(p Provider, name string) Cluster {
+	for _, s := range p.Spokes() {
+		if s.Name == name {
+			return s
+		}
+	}
+	return Cluster{}
+}
+
+// grant reads the hub grant and remembers its code for the leak check.
+func (h *Harness) grant(ctx context.Context) *skupper.Grant {
+	h.T.Helper()
+	obj, err := dyn(h.P.Hub()).Resource(skupper.AccessGrantsGVR).Namespace(Namespace).Get(ctx, GrantName, metav1.GetOptions{})
+	require.NoError(h.T, err)
+	g, err := skupper.ParseGrant(obj)
+	require.NoError(h.T, err)
+	if g.Code() != "" {
+		h.codes[g.Code()] = true
+	}
+	return g
+}
+
+// WaitGrantReady waits for the grant to be processed and returns it.
+func (h *Harness) WaitGrantReady(ctx context.Context) *skupper.Grant {
+	h.T.Helper()
+	var g *skupper.Grant
+	require.Eventually(h.T, func() bool { g = h.grant(ctx); return g.Status == skupper.StatusReady }, h.Timeout, 100*time.Millisecond, "the grant must be processed")
+	return g
+}
+
+// Object returns a spoke object in the namespace, or nil.
+func (h *Harness) Object(ctx context.Context, spoke Cluster, resource, name string) *unstructured.Unstructured {
+	gvr := skupper.GroupVersion.WithResource(resource)
+	if resource == "secrets" {
+		gvr = skupperSecretGVR
+	}
+	o, err := dyn(spoke).Resource(gvr).Namespace(Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	return o
+}
+
+// WaitLinked waits until each spoke's Link is Ready.
+func (h *Harness) WaitLinked(ctx context.Context, spokes ...Cluster) {
+	h.T.Helper()
+	for _, s := range spokes {
+		require.Eventually(h.T, func() bool {
+			l := h.Object(ctx, s, "links", TokenName)
+			if l == nil {
+				return false
+			}
+			st, _, _ := unstructured.NestedString(l.Object, "status", "status")
+			return st == skupper.StatusReady
+		}, h.Timeout, 100*time.Millisecond, "spoke %s must be linked", s.Name)
+	}
+}
+
+// Versions returns the resourceVersion of every AccessToken, Link and Secret
+// in the spoke namespaces: equal snapshots mean nothing was written.
+func (h *Harness) Versions(ctx context.Context) map[string]string {
+	h.T.Helper()
+	out := map[string]string{}
+	for _, s := range h.P.Spokes() {
+		for _, gvr := range []schema.GroupVersionResource{skupper.AccessTokensGVR, skupper.LinksGVR, skupperSecretGVR} {
+			list, err := dyn(s).Resource(gvr).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+			require.NoError(h.T, err)
+			for _, o := range list.Items {
+				out[fmt.Sprintf("%s/%s/%s", s.Name, o.GetKind(), o.GetName())] = o.GetResourceVersion() + "/" + string(o.GetUID())
+			}
+		}
+	}
+	return out
+}
+
+// Record reads the status record of the last pass.
+func (h *Harness) Record(ctx context.Context) *report.Record {
+	h.T.Helper()
+	rec, err := report.StatusStore{ConfigMaps: kube(h.P.Hub()).CoreV1().ConfigMaps(Namespace), Name: "vanlink-status"}.Read(ctx)
+	require.NoError(h.T, err)
+	require.NotNil(h.T, rec, "a pass must have recorded its result")
+	return rec
+}
+
+// States returns each spoke's recorded state.
+func (h *Harness) States(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	for n, s := range h.Record(ctx).Spokes {
+		out[n] = string(s.State)
+	}
+	return out
+}
+
+// AssertNoCodeLeak fails when any grant code the scenario saw appears in
+// vanlink's output, in Events, in ConfigMaps of the hub namespace, or in any
+// ManagedClusterAction or ManagedClusterView on the hub.
+func (h *Harness) AssertNoCodeLeak() {
+	h.T.Helper()
+	ctx := context.Background()
+	if len(h.codes) == 0 {
+		return
+	}
+	var hay bytes.Buffer
+	hay.Write(h.output.Bytes())
+	hub := h.P.Hub()
+	if evs, err := kube(hub).CoreV1().Events(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		_ = json.NewEncoder(&hay).Encode(evs)
+	}
+	if cms, err := kube(hub).CoreV1().ConfigMaps(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		_ = json.NewEncoder(&hay).Encode(cms)
+	}
+	for _, gvr := range []schema.GroupVersionResource{acm.ActionsGVR, acm.ViewsGVR} {
+		if list, err := dyn(hub).Resource(gvr).List(ctx, metav1.ListOptions{}); err == nil {
+			_ = json.NewEncoder(&hay).Encode(list)
+		}
+	}
+	for code := range h.codes {
+		require.NotContains(h.T, hay.String(), code, "the grant code must appear in no output, event, status record, action or view")
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

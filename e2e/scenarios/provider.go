@@ -1,0 +1,39 @@
+// Package scenarios holds vanlink's end-to-end scenarios, written once
+// against a Provider of clusters, so the same code runs on local API servers
+// (e2e/local, everywhere) and on kind clusters (where Docker runs).
+package scenarios
+
+import (
+	"context"
+
+	"k8s.io/client-go/rest"
+)
+
+// Cluster is one cluster of a provider.
+type Cluster struct {
+	Name string
+	// Config has admin rights.
+	Config *rest.Config
+	// Kubeconfig is a kubeconfig file equivalent to Config.
+	Kubeconfig string
+}
+
+// Provider is what a scenario needs from the clusters under test.
+type Provider interface {
+	// Hub is the hub cluster.
+	Hub() Cluster
+	// Spokes are the spoke clusters, registered with the hub as
+	// ManagedClusters (joined and available) with hub namespaces.
+	Spokes() []Cluster
+	// AddSpoke brings up one more spoke cluster and registers it.
+	AddSpoke(ctx context.Context, name string) (Cluster, error)
+	// StopHub stops the hub API server; StartHub brings it back.
+	StopHub(ctx context.Context) error
+	StartHub(ctx context.Context) error
+	// PauseAgent makes a spoke unreachable from the hub (its agent stops
+	// answering); ResumeAgent brings it back.
+	PauseAgent(spoke string)
+	ResumeAgent(spoke string)
+	// Describe says what is real and what is simulated, for logs.
+	Describe() string
+}

@@ -1,0 +1,378 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/transport/acm"
+)
+
+// Scenario is one end-to-end scenario; its name says what it proves.
+type Scenario struct {
+	Name string
+	Run  func(t *testing.T, h *Harness)
+}
+
+// All are the scenarios every provider runs.
+var All = []Scenario{
+	{"cold start links east and west in one pass", ColdStart},
+	{"steady state: a second pass writes nothing to any spoke", SteadyState},
+	{"a late spoke is linked by the next pass, the others untouched", LateSpokeJoins},
+	{"a spoke without a Site stays pending and spends no redemption", SpokeWithoutSite},
+	{"a re-created grant leaves working links alone and re-links a broken spoke", GrantRecreated},
+	{"an exhausted grant blocks the push with a clear report", GrantExhausted},
+	{"an exhausted grant is rotated when rotation is enabled", GrantExhaustedRotated},
+	{"a stale token, Link and Secret are cleaned without extra redemptions", StaleLeftovers},
+	{"a paused agent hits its deadline while the other spoke links", AgentPaused},
+	{"a hub API server restart mid-pass leaves no duplicate and the next pass converges", HubRestartMidPass},
+	{"hook and cron started together push once", HookAndCronTogether},
+	{"an invalid grant status pushes nothing and names the field", InvalidGrant},
+}
+
+func ctxFor(t *testing.T) context.Context { return t.Context() }
+
+// setup installs the hub chart (with hubSet) and the spoke chart on every spoke.
+func setup(t *testing.T, h *Harness, hubSet map[string]any, spokeSets map[string]map[string]any) *skupper.Grant {
+	ctx := ctxFor(t)
+	h.InstallHub(ctx, hubSet)
+	g := h.WaitGrantReady(ctx)
+	for _, s := range h.P.Spokes() {
+		h.InstallSpoke(ctx, s, spokeSets[s.Name])
+	}
+	return g
+}
+
+func syncSet(kv map[string]any) map[string]any { return map[string]any{"sync": kv} }
+
+// linkedFleet is the state after a cold start: every spoke linked.
+func linkedFleet(t *testing.T, h *Harness, hubSet map[string]any) {
+	setup(t, h, hubSet, nil)
+	r := h.Hook(ctxFor(t))
+	require.Equal(t, 0, r.Code, "the hook must succeed")
+	h.WaitLinked(ctxFor(t), h.P.Spokes()...)
+	// Let the views refresh, so the next pass sees the links.
+	time.Sleep(time.Second)
+}
+
+// ColdStart: one hook run pushes a token to east and west and both link.
+func ColdStart(t *testing.T, h *Harness) {
+	setup(t, h, nil, nil)
+	r := h.Hook(ctxFor(t))
+	require.Equal(t, 0, r.Code)
+	require.Equal(t, map[string]string{"east": "pushed", "west": "pushed", "local-cluster": "skipped"}, h.States(ctxFor(t)))
+	h.WaitLinked(ctxFor(t), h.P.Spokes()...)
+	require.EqualValues(t, 2, h.Grant().Redemptions, "one redemption per spoke")
+	time.Sleep(time.Second)
+	st := h.Vanlink(ctxFor(t), "status", "--live", "-n", Namespace)
+	require.Equal(t, 0, st.Code, "status --live reports every spoke linked")
+}
+
+// SteadyState: with every spoke linked, a CronJob pass writes nothing.
+func SteadyState(t *testing.T, h *Harness) {
+	linkedFleet(t, h, nil)
+	before := h.Versions(ctxFor(t))
+	used := h.Grant().Redemptions
+	r := h.Cron(ctxFor(t))
+	require.Equal(t, 0, r.Code)
+	require.Equal(t, map[string]string{"east": "linked", "west": "linked", "local-cluster": "skipped"}, h.States(ctxFor(t)))
+	require.Equal(t, before, h.Versions(ctxFor(t)), "no token, Link or Secret on any spoke changed")
+	require.Equal(t, used, h.Grant().Redemptions)
+	assertNoActions(t, h)
+}
+
+// LateSpokeJoins: a spoke registered after the first pass is linked by the next.
+func LateSpokeJoins(t *testing.T, h *Harness) {
+	linkedFleet(t, h, nil)
+	before := h.Versions(ctxFor(t))
+	north := h.joinSpoke(t, "north", nil)
+	r := h.Cron(ctxFor(t))
+	require.Equal(t, 0, r.Code)
+	require.Equal(t, "pushed", h.States(ctxFor(t))["north"])
+	h.WaitLinked(ctxFor(t), north)
+	after := h.Versions(ctxFor(t))
+	for k, v := range before {
+		require.Equal(t, v, after[k], "%s must be untouched", k)
+	}
+}
+
+// SpokeWithoutSite: no Site on west: pending, and no redemption spent there.
+func SpokeWithoutSite(t *testing.T, h *Harness) {
+	setup(t, h, nil, map[string]map[string]any{"west": {"site": map[string]any{"enabled": false}}})
+	r := h.Hook(ctxFor(t))
+	require.Equal(t, 0, r.Code, "a spoke without Site is pending, not an error")
+	rec := h.Record(ctxFor(t))
+	require.Equal(t, "pending", string(rec.Spokes["west"].State))
+	require.Contains(t, rec.Spokes["west"].Reason, "no Site")
+	h.WaitLinked(ctxFor(t), h.Spoke("east"))
+	time.Sleep(time.Second)
+	require.EqualValues(t, 1, h.Grant().Redemptions, "only east redeemed")
+	require.Nil(t, h.Object(ctxFor(t), h.Spoke("west"), "accesstokens", TokenName), "no token pushed to a spoke without Site")
+}
+
+// GrantRecreated: the grant is deleted and re-created (new uid, url, code);
+// linked spokes stay untouched, a spoke that lost its link is re-linked.
+func GrantRecreated(t *testing.T, h *Harness) {
+	linkedFleet(t, h, nil)
+	ctx := ctxFor(t)
+	grants := dyn(h.P.Hub()).Resource(skupper.AccessGrantsGVR).Namespace(Namespace)
+	old, err := grants.Get(ctx, GrantName, metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, grants.Delete(ctx, GrantName, metav1.DeleteOptions{}))
+	fresh := &unstructured.Unstructured{Object: map[string]any{"apiVersion": old.GetAPIVersion(), "kind": old.GetKind(),
+		"metadata": map[string]any{"name": GrantName, "namespace": Namespace, "labels": toAny(old.GetLabels()), "annotations": toAny(old.GetAnnotations())},
+		"spec":     old.Object["spec"]}}
+	_, err = grants.Create(ctx, fresh, metav1.CreateOptions{})
+	require.NoError(t, err)
+	g := h.WaitGrantReady(ctx)
+	require.NotEqual(t, old.GetUID(), g.UID)
+
+	// west's router lost its link.
+	west := h.Spoke("west")
+	require.NoError(t, dyn(west).Resource(skupper.LinksGVR).Namespace(Namespace).Delete(ctx, TokenName, metav1.DeleteOptions{}))
+	time.Sleep(time.Second)
+	before := h.Versions(ctx)
+	r := h.Cron(ctx)
+	require.Equal(t, 0, r.Code)
+	require.Equal(t, map[string]string{"east": "linked", "west": "pushed", "local-cluster": "skipped"}, h.States(ctx))
+	h.WaitLinked(ctx, west)
+	after := h.Versions(ctx)
+	for k, v := range before {
+		if strings.HasPrefix(k, "east/") {
+			require.Equal(t, v, after[k], "%s must be untouched", k)
+		}
+	}
+	tok := h.Object(ctx, west, "accesstokens", TokenName)
+	require.Equal(t, string(g.UID), tok.GetAnnotations()[skupper.GrantUIDAnnotation], "west was re-linked with the new grant")
+	require.EqualValues(t, 1, h.Grant().Redemptions)
+}
+
+// exhaust links east and west with a grant of 2 redemptions, then adds north.
+func exhaust(t *testing.T, h *Harness, rotate bool) {
+	hubSet := map[string]any{"grant": map[string]any{"redemptionsAllowed": 2}}
+	if rotate {
+		hubSet["sync"] = map[string]any{"rotation": map[string]any{"enabled": true}}
+	}
+	linkedFleet(t, h, hubSet)
+	require.EqualValues(t, 2, h.Grant().Redemptions)
+	h.joinSpoke(t, "north", hubSet)
+}
+
+// joinSpoke adds a spoke as a user would: a new cluster, its name added to
+// catalog.spokes in Git (so the hub gets its Listeners on upgrade), and the
+// spoke chart installed on it.
+func (h *Harness) joinSpoke(t *testing.T, name string, hubSet map[string]any) Cluster {
+	ctx := ctxFor(t)
+	c, err := h.P.AddSpoke(ctx, name)
+	require.NoError(t, err)
+	cat := h.catalogWith(name)
+	set := map[string]any{"catalog": cat}
+	for k, v := range hubSet {
+		set[k] = v
+	}
+	h.InstallHub(ctx, set)
+	h.InstallSpoke(ctx, c, map[string]any{"catalog": cat})
+	return c
+}
+
+// GrantExhausted: no redemption left and no rotation: north is blocked with a
+// clear report, nothing that would fail is pushed, and the run fails.
+func GrantExhausted(t *testing.T, h *Harness) {
+	exhaust(t, h, false)
+	r := h.Cron(ctxFor(t))
+	require.Equal(t, 1, r.Code, "a blocked spoke is a real error under --fail-on=error")
+	rec := h.Record(ctxFor(t))
+	require.Equal(t, "blocked", string(rec.Spokes["north"].State))
+	require.Contains(t, rec.Spokes["north"].Reason, "grant exhausted: 0 redemption(s) left")
+	require.Contains(t, r.Stdout, "grant exhausted")
+	require.Nil(t, h.Object(ctxFor(t), h.Spoke("north"), "accesstokens", TokenName), "no token that would fail")
+	requireEvent(t, h, "GrantExhausted")
+}
+
+// GrantExhaustedRotated: with rotation the grant is re-created and north linked.
+func GrantExhaustedRotated(t *testing.T, h *Harness) {
+	exhaust(t, h, true)
+	old := h.Grant().UID
+	r := h.Cron(ctxFor(t))
+	require.Equal(t, 0, r.Code)
+	g := h.Grant()
+	require.NotEqual(t, old, g.UID, "the grant was rotated")
+	require.Equal(t, "pushed", h.States(ctxFor(t))["north"])
+	h.WaitLinked(ctxFor(t), h.Spoke("north"))
+	require.Equal(t, map[string]string{"east": "linked", "west": "linked", "north": "pushed", "local-cluster": "skipped"}, h.States(ctxFor(t)),
+		"spokes linked with the old grant are untouched")
+	requireEvent(t, h, "GrantRotated")
+}
+
+// StaleLeftovers: west carries a failed token, a broken Link and a Secret
+// named hub-link; the pass removes them first, so one redemption links it.
+func StaleLeftovers(t *testing.T, h *Harness) {
+	g := setup(t, h, nil, nil)
+	ctx := ctxFor(t)
+	west := h.Spoke("west")
+	d := dyn(west)
+	_, err := kube(west).CoreV1().Secrets(Namespace).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: TokenName},
+		Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("old"), "tls.key": []byte("old")}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	link, err := d.Resource(skupper.LinksGVR).Namespace(Namespace).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "skupper.io/v2alpha1", "kind": "Link", "metadata": map[string]any{"name": TokenName},
+		"spec": map[string]any{"endpoints": []any{map[string]any{"name": "inter-router", "host": "10.0.0.1", "port": "55671"}}, "tlsCredentials": TokenName}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	link.Object["status"] = map[string]any{"status": "Error", "message": "connection refused"}
+	_, err = d.Resource(skupper.LinksGVR).Namespace(Namespace).UpdateStatus(ctx, link, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	url := g.URL[:strings.LastIndex(g.URL, "/")] + "/an-old-grant"
+	_, err = d.Resource(skupper.AccessTokensGVR).Namespace(Namespace).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "skupper.io/v2alpha1", "kind": "AccessToken", "metadata": map[string]any{"name": TokenName},
+		"spec": map[string]any{"url": url, "code": "old-code", "ca": g.CA}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	// The spoke controller tries the stale token: 404 from the hub.
+	require.Eventually(t, func() bool {
+		tok := h.Object(ctx, west, "accesstokens", TokenName)
+		s, _, _ := unstructured.NestedString(tok.Object, "status", "status")
+		return s == "Error"
+	}, h.Timeout, 100*time.Millisecond)
+	time.Sleep(time.Second)
+
+	r := h.Hook(ctx)
+	require.Equal(t, 0, r.Code)
+	require.Equal(t, "pushed", h.States(ctx)["west"])
+	h.WaitLinked(ctx, h.P.Spokes()...)
+	require.EqualValues(t, 2, h.Grant().Redemptions, "exactly one redemption per spoke: the leftovers burnt none")
+	tok := h.Object(ctx, west, "accesstokens", TokenName)
+	require.Equal(t, string(g.UID), tok.GetAnnotations()[skupper.GrantUIDAnnotation])
+}
+
+// AgentPaused: west's agent stops answering: west hits its deadline and is
+// reported, east links, and the exit code follows --fail-on.
+func AgentPaused(t *testing.T, h *Harness) {
+	setup(t, h, syncSet(map[string]any{"spokeTimeout": "3s"}), nil)
+	ctx := ctxFor(t)
+	h.P.PauseAgent("west")
+	r := h.Hook(ctx)
+	require.Equal(t, 0, r.Code, "an unreachable spoke is not an error under --fail-on=error")
+	require.GreaterOrEqual(t, r.Took, 3*time.Second, "west hit its deadline")
+	rec := h.Record(ctx)
+	require.Equal(t, "pushed", string(rec.Spokes["east"].State))
+	require.Equal(t, "pending", string(rec.Spokes["west"].State))
+	require.Contains(t, rec.Spokes["west"].Reason, "not observed")
+	h.WaitLinked(ctx, h.Spoke("east"))
+
+	r = h.Vanlink(ctx, append(h.jobArgs(false), "--fail-on", "pending")...)
+	require.Equal(t, 1, r.Code, "with --fail-on=pending an unreachable spoke fails the run")
+
+	h.P.ResumeAgent("west")
+	time.Sleep(time.Second)
+	require.Equal(t, 0, h.Cron(ctx).Code)
+	h.WaitLinked(ctx, h.Spoke("west"))
+}
+
+// HubRestartMidPass: the hub API server goes away while a pass is pushing;
+// no spoke ends up with a duplicate token and the next pass converges.
+func HubRestartMidPass(t *testing.T, h *Harness) {
+	setup(t, h, syncSet(map[string]any{"spokeTimeout": "10s"}), nil)
+	ctx := ctxFor(t)
+	hubDyn := dyn(h.P.Hub())
+	wait := h.Start(ctx, h.jobArgs(true)...)
+	require.Eventually(t, func() bool {
+		l, err := hubDyn.Resource(acm.ActionsGVR).List(ctx, metav1.ListOptions{})
+		return err == nil && len(l.Items) > 0
+	}, h.Timeout, 5*time.Millisecond, "the pass must start pushing")
+	require.NoError(t, h.P.StopHub(ctx))
+	time.Sleep(2 * time.Second)
+	require.NoError(t, h.P.StartHub(ctx))
+	r := wait()
+	t.Logf("the interrupted pass exited %d", r.Code)
+
+	time.Sleep(time.Second)
+	require.Equal(t, 0, h.Cron(ctx).Code, "the next pass runs cleanly")
+	h.WaitLinked(ctx, h.P.Spokes()...)
+	for _, s := range h.P.Spokes() {
+		list, err := dyn(s).Resource(skupper.AccessTokensGVR).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		require.Len(t, list.Items, 1, "%s holds exactly one token", s.Name)
+	}
+	require.LessOrEqual(t, h.Grant().Redemptions, int64(2), "no redemption burnt twice")
+	time.Sleep(time.Second)
+	require.Equal(t, 0, h.Cron(ctx).Code)
+	require.Equal(t, map[string]string{"east": "linked", "west": "linked", "local-cluster": "skipped"}, h.States(ctx), "the fleet converged")
+}
+
+// HookAndCronTogether: the hook and a CronJob run start at once; the lease
+// makes one push and the other wait (or exit cleanly): one token each.
+func HookAndCronTogether(t *testing.T, h *Harness) {
+	setup(t, h, nil, nil)
+	ctx := ctxFor(t)
+	hook := h.Start(ctx, h.jobArgs(true)...)
+	cron := h.Start(ctx, h.jobArgs(false)...)
+	rh, rc := hook(), cron()
+	require.Equal(t, 0, rh.Code)
+	require.Equal(t, 0, rc.Code)
+	pushed := strings.Count(rh.Stdout, " pushed ") + strings.Count(rc.Stdout, " pushed ")
+	require.Equal(t, 2, pushed, "two pushes in all, one per spoke")
+	h.WaitLinked(ctx, h.P.Spokes()...)
+	require.EqualValues(t, 2, h.Grant().Redemptions)
+}
+
+// InvalidGrant: a grant with an http url or a garbage CA is refused, nothing
+// is pushed, and the error names the field.
+func InvalidGrant(t *testing.T, h *Harness) {
+	setup(t, h, syncSet(map[string]any{"hook": map[string]any{"grantTimeout": "2s"}}), nil)
+	ctx := ctxFor(t)
+	grants := dyn(h.P.Hub()).Resource(skupper.AccessGrantsGVR).Namespace(Namespace)
+	for field, bad := range map[string]any{"status.url": "http://127.0.0.1:9090/x", "status.ca": "not a certificate"} {
+		g, err := grants.Get(ctx, GrantName, metav1.GetOptions{})
+		require.NoError(t, err)
+		good, _, _ := unstructured.NestedString(g.Object, strings.Split(field, ".")...)
+		require.NoError(t, unstructured.SetNestedField(g.Object, bad, strings.Split(field, ".")...))
+		_, err = grants.UpdateStatus(ctx, g, metav1.UpdateOptions{})
+		require.NoError(t, err)
+		r := h.Hook(ctx)
+		require.Equal(t, 1, r.Code, "an unusable grant fails the hook")
+		require.Contains(t, r.Stderr, field, "the error names the field")
+		for _, s := range h.P.Spokes() {
+			require.Nil(t, h.Object(ctx, s, "accesstokens", TokenName), "nothing pushed to %s", s.Name)
+		}
+		g, err = grants.Get(ctx, GrantName, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.NoError(t, unstructured.SetNestedField(g.Object, good, strings.Split(field, ".")...))
+		_, err = grants.UpdateStatus(ctx, g, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	h.grant(ctx)
+}
+
+func assertNoActions(t *testing.T, h *Harness) {
+	l, err := dyn(h.P.Hub()).Resource(acm.ActionsGVR).List(ctxFor(t), metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Empty(t, l.Items, "no ManagedClusterAction (they carry the code) is left on the hub")
+}
+
+func requireEvent(t *testing.T, h *Harness, reason string) {
+	evs, err := kube(h.P.Hub()).CoreV1().Events(Namespace).List(ctxFor(t), metav1.ListOptions{})
+	require.NoError(t, err)
+	var seen []string
+	for _, e := range evs.Items {
+		if e.Reason == reason && e.InvolvedObject.Kind == "AccessGrant" {
+			return
+		}
+		seen = append(seen, e.Reason)
+	}
+	t.Fatalf("no %s event on the AccessGrant; events: %s", reason, fmt.Sprint(seen))
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
