@@ -24,6 +24,12 @@ help: ## Show this list of targets
 	  /^[a-zA-Z0-9_.-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
+##@ Run
+
+.PHONY: demo
+demo: tools ## Local demo: hub, east and west API servers, charts installed, hook run, both spokes linked (Ctrl-C stops)
+	$(GO) run ./e2e/demo
+
 ##@ Build
 
 .PHONY: build
@@ -44,7 +50,7 @@ $(BIN_DIR)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum
 ##@ Test
 
 .PHONY: test
-test: tools test-unit test-integration ## Run every test tier that needs no Docker
+test: tools test-unit test-integration test-e2e ## Run every test tier that needs no Docker (unit, integration, e2e)
 
 .PHONY: test-unit
 test-unit: ## Run unit tests (fakes only, no API server)
@@ -54,12 +60,17 @@ test-unit: ## Run unit tests (fakes only, no API server)
 test-integration: tools ## Run integration tests on the local API-server test bed
 	$(GO) test -tags integration $(TEST_FLAGS) ./...
 
+.PHONY: test-e2e
+test-e2e: tools ## Run the end-to-end scenarios on local API servers (Skupper and ACM agent simulated)
+	$(GO) test -tags e2e -timeout 15m $(TEST_FLAGS) ./e2e/...
+
 .PHONY: lint
 lint: ## Check formatting, go vet (every build tag), and helm lint --strict every chart with every values file
 	@unformatted="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	$(GO) vet -tags e2e ./...
 	$(HELM) lint --strict charts/service-interconnect
 	$(HELM) lint --strict charts/service-interconnect -f values/catalog.yaml -f values/clusters/hub.yaml
 	@for spoke in $$(ls values/clusters/*.yaml | grep -v '/hub.yaml$$'); do \

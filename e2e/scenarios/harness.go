@@ -13,19 +13,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	authenticationv1 "k8s.io/api/authentication/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/pkg/charts"
 	"github.com/vanlink/vanlink/pkg/report"
 	"github.com/vanlink/vanlink/pkg/skupper"
@@ -128,14 +123,9 @@ func (h *Harness) jobArgs(hook bool) []string {
 	h.T.Helper()
 	out, err := charts.Render(context.Background(), h.path(charts.HubChart), h.hubOptions(h.hubSet))
 	require.NoError(h.T, err)
-	if hook {
-		var job batchv1.Job
-		require.NoError(h.T, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Hooks[0].Object, &job))
-		return job.Spec.Template.Spec.Containers[0].Args
-	}
-	var cj batchv1.CronJob
-	require.NoError(h.T, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Find("CronJob")[0].Object, &cj))
-	return cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+	args, err := out.JobArgs(hook)
+	require.NoError(h.T, err)
+	return args
 }
 
 // Hook runs vanlink as the chart's PostSync hook Job would.
@@ -171,20 +161,11 @@ func (h *Harness) Vanlink(ctx context.Context, args ...string) Run { return h.St
 // vanlink gets exactly the RBAC the chart grants.
 func (h *Harness) serviceAccountKubeconfig(ctx context.Context) string {
 	h.T.Helper()
-	if h.saKube != "" {
-		return h.saKube
+	if h.saKube == "" {
+		path := filepath.Join(h.T.TempDir(), "sync.kubeconfig")
+		require.NoError(h.T, fixtures.ServiceAccountKubeconfig(ctx, h.P.Hub().Config, Namespace, SyncAccount, path))
+		h.saKube = path
 	}
-	hub := h.P.Hub()
-	tr, err := kubernetes.NewForConfigOrDie(hub.Config).CoreV1().ServiceAccounts(Namespace).CreateToken(ctx, SyncAccount,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}, metav1.CreateOptions{})
-	require.NoError(h.T, err, "a token for the chart's ServiceAccount")
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["hub"] = &clientcmdapi.Cluster{Server: hub.Config.Host, CertificateAuthorityData: hub.Config.CAData}
-	kc.AuthInfos["sync"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
-	kc.Contexts["hub"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "sync"}
-	kc.CurrentContext = "hub"
-	h.saKube = filepath.Join(h.T.TempDir(), "sync.kubeconfig")
-	require.NoError(h.T, clientcmd.WriteToFile(*kc, h.saKube))
 	return h.saKube
 }
 

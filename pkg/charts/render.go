@@ -209,3 +209,26 @@ func deepCopy(m map[string]any) map[string]any {
 	}
 	return out
 }
+
+// JobArgs returns the container arguments of the rendered token-sync hook
+// Job (hook true) or CronJob of the hub chart.
+func (r *Rendered) JobArgs(hook bool) ([]string, error) {
+	kind := "CronJob"
+	path := []string{"spec", "jobTemplate", "spec", "template", "spec", "containers"}
+	if hook {
+		kind, path = "Job", []string{"spec", "template", "spec", "containers"}
+	}
+	for _, o := range r.All() {
+		if o.GetKind() != kind {
+			continue
+		}
+		containers, _, err := unstructured.NestedSlice(o.Object, path...)
+		if err != nil || len(containers) == 0 {
+			return nil, fmt.Errorf("%s %s has no containers", kind, o.GetName())
+		}
+		c, _ := containers[0].(map[string]any)
+		raw, _, _ := unstructured.NestedStringSlice(c, "args")
+		return raw, nil
+	}
+	return nil, fmt.Errorf("the chart rendered no %s (is it disabled?)", kind)
+}

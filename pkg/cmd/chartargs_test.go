@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	batchv1 "k8s.io/api/batch/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/charts"
@@ -33,14 +31,9 @@ func TestChartJobArgsAreValidCommandLines(t *testing.T) {
 			out, err := charts.Render(t.Context(), filepath.Join(root, charts.HubChart), charts.Options{ReleaseName: "hub", Namespace: "service-interconnect",
 				ValuesFiles: []string{filepath.Join(root, "values/catalog.yaml"), filepath.Join(root, "values/clusters/hub.yaml")}, Set: set})
 			require.NoError(t, err)
-			var job batchv1.Job
-			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Hooks[0].Object, &job))
-			var cj batchv1.CronJob
-			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Find("CronJob")[0].Object, &cj))
-			for what, args := range map[string][]string{
-				"hook Job": job.Spec.Template.Spec.Containers[0].Args,
-				"CronJob":  cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args,
-			} {
+			for what, hook := range map[string]bool{"hook Job": true, "CronJob": false} {
+				args, err := out.JobArgs(hook)
+				require.NoError(t, err)
 				require.Equal(t, "sync", args[0], what)
 				g := &globalOptions{}
 				c, o := syncCommand(IOStreams{}, g)
