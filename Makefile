@@ -64,6 +64,11 @@ test-integration: tools ## Run integration tests on the local API-server test be
 test-e2e: tools ## Run the end-to-end scenarios on local API servers (Skupper and ACM agent simulated)
 	$(GO) test -tags e2e -timeout 15m $(TEST_FLAGS) ./e2e/...
 
+.PHONY: bench
+bench: tools ## Fleet-scale benchmark (N=10,100,1000 simulated spokes, 200 ms agent latency) and the planner benchmark; writes BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/sync
+	$(GO) run ./e2e/bench
+
 .PHONY: lint
 lint: ## Check formatting, go vet (every build tag), and helm lint --strict every chart with every values file
 	@unformatted="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \

@@ -64,6 +64,9 @@ type Transport struct {
 	views     cache.SharedIndexInformer
 	actions   cache.SharedIndexInformer
 	notify    *notifier
+
+	mu         sync.Mutex
+	prefetched map[string]prefetched
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -82,7 +85,7 @@ func New(dyn dynamic.Interface, opts Options) *Transport {
 	if opts.SiteName == nil {
 		opts.SiteName = func(c string) string { return c }
 	}
-	return &Transport{dyn: dyn, opts: opts, notify: newNotifier()}
+	return &Transport{dyn: dyn, opts: opts, notify: newNotifier(), prefetched: map[string]prefetched{}}
 }
 
 // start runs the informers of vanlink's views and actions until ctx ends.

@@ -43,6 +43,26 @@ func (t *Transport) Observe(ctx context.Context, spokes []string) (map[string]*t
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, t.opts.Concurrency)
 	)
+	// A spoke seen for the first time almost always needs its token read:
+	// read it now, alongside its first views, so the agent's round trips
+	// overlap instead of adding up.
+	prefetch := make(chan struct{}, max(t.opts.Concurrency, 64))
+	var pwg sync.WaitGroup
+	for _, c := range spokes {
+		if _, ok := t.cached(t.views, c, t.viewName("link")); !ok {
+			pwg.Add(1)
+			go func() {
+				defer pwg.Done()
+				prefetch <- struct{}{}
+				defer func() { <-prefetch }()
+				tok, err := t.readToken(ctx, c)
+				t.mu.Lock()
+				t.prefetched[c] = prefetched{tok, err}
+				t.mu.Unlock()
+			}()
+		}
+	}
+	defer pwg.Wait()
 	for _, c := range spokes {
 		for _, want := range t.desiredViews(c) {
 			if cur, ok := t.cached(t.views, c, want.GetName()); ok && reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
@@ -156,6 +176,24 @@ func (t *Transport) ObserveToken(ctx context.Context, spoke string) (transport.O
 	if err := t.start(ctx); err != nil {
 		return transport.Observed[skupper.Token]{}, err
 	}
+	t.mu.Lock()
+	p, ok := t.prefetched[spoke]
+	delete(t.prefetched, spoke)
+	t.mu.Unlock()
+	if ok {
+		return p.token, p.err
+	}
+	return t.readToken(ctx, spoke)
+}
+
+// prefetched is a token read made during Observe.
+type prefetched struct {
+	token transport.Observed[skupper.Token]
+	err   error
+}
+
+// readToken reads the token through a view deleted right after the read.
+func (t *Transport) readToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
 	want := newView(spoke, "vanlink-token-", true, "AccessToken", "accesstokens", t.opts.TokenName, t.opts.SpokeNamespace, "token", t.opts.TokenName, "transient", 0)
 	client := t.dyn.Resource(ViewsGVR).Namespace(spoke)
 	created, err := client.Create(ctx, want, metav1.CreateOptions{})

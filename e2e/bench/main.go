@@ -1,0 +1,443 @@
+// Command bench measures a vanlink pass as the fleet grows (make bench).
+//
+// For each fleet size N it starts a real hub API server (the test bed),
+// registers N ManagedClusters with their hub namespaces, and plays ACM's
+// agent for N simulated spokes whose Site, AccessToken, Link and Secret live
+// in memory (no spoke API servers), with a per-action latency (default
+// 200 ms); a token pushed to a spoke with a Site becomes a Ready Link, as the
+// Skupper controller and router would make it. It then runs the real vanlink
+// binary (`vanlink sync`) through a counting proxy in front of the hub: a
+// cold pass (every spoke needs a token) and a steady pass (every spoke
+// linked), and for small N a cold pass with --concurrency 1. It prints a
+// table, checks the targets, and writes BENCHMARKS.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
+
+	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
+	"github.com/vanlink/vanlink/e2e/fixtures"
+	"github.com/vanlink/vanlink/e2e/framework"
+	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/transport/acm"
+)
+
+const ns = "service-interconnect"
+
+type options struct {
+	sizes       []int
+	latency     time.Duration
+	concurrency int
+	serialUpTo  int
+	out         string
+	binary      string
+}
+
+// row is one measured pass.
+type row struct {
+	n           int
+	pass        string
+	concurrency int
+	wall        time.Duration
+	total       int
+	lists       int
+	gets        int
+	writes      int
+	detail      string
+	spokeWrites int64
+	rssMiB      float64
+	outcome     string
+}
+
+func main() {
+	var sizes string
+	o := options{}
+	flag.StringVar(&sizes, "sizes", "10,100,1000", "fleet sizes")
+	flag.DurationVar(&o.latency, "latency", 200*time.Millisecond, "agent latency per action and view read")
+	flag.IntVar(&o.concurrency, "concurrency", 16, "vanlink --concurrency of the measured passes")
+	flag.IntVar(&o.serialUpTo, "serial-up-to", 100, "also measure a cold pass with --concurrency 1 up to this fleet size")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report file (empty: do not write)")
+	flag.Parse()
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -sizes %q: %v\n", sizes, err)
+			os.Exit(2)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	if err := run(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	root, err := framework.RepoRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "vanlink-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	o.binary = filepath.Join(dir, "vanlink")
+	build := exec.Command("go", "build", "-o", o.binary, "./cmd/vanlink")
+	build.Dir, build.Stderr = root, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building vanlink: %w", err)
+	}
+	var rows []row
+	for _, n := range o.sizes {
+		fmt.Fprintf(os.Stderr, "== fleet of %d spokes\n", n)
+		r, err := measure(ctx, o, n, dir)
+		if err != nil {
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+		rows = append(rows, r...)
+	}
+	table := render(rows)
+	fmt.Println(table)
+	checks, failed := check(rows)
+	fmt.Println(checks)
+	if o.out != "" {
+		if err := os.WriteFile(filepath.Join(root, o.out), []byte(report(o, table, checks)), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "wrote", o.out)
+	}
+	if failed {
+		return fmt.Errorf("a target was missed (see above)")
+	}
+	return nil
+}
+
+// fleet is one measured environment.
+type fleet struct {
+	env    *framework.Env
+	agent  *acmagent.Agent
+	spokes []*acmagent.MemorySpoke
+	proxy  *countingProxy
+	kube   string
+	cancel context.CancelFunc
+}
+
+func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
+	env, err := framework.Start(ctx, framework.Options{})
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{env: env}
+	hub := env.Hub
+	if err := fixtures.Namespace(ctx, hub.Kube(), ns); err != nil {
+		return f, err
+	}
+	if err := fixtures.Grant(ctx, hub.Dynamic(), ns, "spoke-link", int64(3*n+10), "720h"); err != nil {
+		return f, err
+	}
+	ca, err := fixtures.CA()
+	if err != nil {
+		return f, err
+	}
+	if _, err := fixtures.ProcessGrant(ctx, hub.Dynamic(), ns, "spoke-link", fixtures.GrantStatus{Host: "127.0.0.1:9090", Code: "bench-code", CA: ca, Expires: time.Now().Add(720 * time.Hour)}); err != nil {
+		return f, err
+	}
+	// One agent for the whole fleet; views refresh every 300 s in vanlink's
+	// terms, scaled so the steady pass sees the links made by the cold one.
+	f.agent = acmagent.New(hub.Dynamic(), acmagent.Options{Latency: o.latency, ViewRefresh: func(s int64) time.Duration { return time.Duration(s) * 30 * time.Millisecond }})
+	cs := clusterclient.NewForConfigOrDie(hub.Config)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i := range n {
+		name := fmt.Sprintf("spoke-%04d", i)
+		s := acmagent.NewMemorySpoke(name)
+		s.AfterWrite = playSkupper
+		if _, err := s.Create(ctx, skupper.SitesGVR, ns, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "metadata": map[string]any{"name": name}}}); err != nil {
+			return f, err
+		}
+		f.spokes = append(f.spokes, s)
+		f.agent.AddSpoke(name, s)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fixtures.ManagedCluster(ctx, cs, hub.Kube(), name, nil, true); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return f, err
+	}
+	actx, cancel := context.WithCancel(ctx)
+	f.cancel = cancel
+	go func() { _ = f.agent.Run(actx) }()
+	if f.proxy, err = newCountingProxy(hub.URL, hub.Config.CAData); err != nil {
+		return f, err
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["hub"] = &clientcmdapi.Cluster{Server: f.proxy.URL()}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: hub.Config.BearerToken}
+	kc.Contexts["hub"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "admin"}
+	kc.CurrentContext = "hub"
+	f.kube = filepath.Join(dir, fmt.Sprintf("hub-%d.kubeconfig", n))
+	return f, clientcmd.WriteToFile(*kc, f.kube)
+}
+
+func (f *fleet) close() {
+	if f.cancel != nil {
+		f.cancel()
+	}
+	if f.proxy != nil {
+		f.proxy.Close()
+	}
+	f.env.Stop()
+}
+
+// playSkupper turns a token pushed to a spoke with a Site into a Ready Link
+// and its Secret, as the Skupper controller and router would.
+func playSkupper(ctx context.Context, s *acmagent.MemorySpoke, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, deleted bool) {
+	if deleted || gvr.Resource != "accesstokens" || obj.Object["status"] != nil {
+		return
+	}
+	if _, err := s.Get(ctx, skupper.SitesGVR, obj.GetNamespace(), s.Name); err != nil {
+		return
+	}
+	_, _ = s.MergePatch(ctx, gvr, obj.GetNamespace(), obj.GetName(), []byte(`{"status":{"redeemed":true,"status":"Ready","conditions":[{"type":"Redeemed","status":"True","reason":"Ready"}]}}`))
+	_, _ = s.Create(ctx, schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, obj.GetNamespace(), &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": obj.GetName()}}})
+	_, _ = s.Create(ctx, skupper.LinksGVR, obj.GetNamespace(), &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "skupper.io/v2alpha1", "kind": "Link", "metadata": map[string]any{"name": obj.GetName()},
+		"spec":   map[string]any{"endpoints": []any{map[string]any{"name": "inter-router", "host": "hub", "port": "55671"}}},
+		"status": map[string]any{"status": "Ready", "message": "OK"}}})
+}
+
+func measure(ctx context.Context, o options, n int, dir string) ([]row, error) {
+	var rows []row
+	if n <= o.serialUpTo {
+		f, err := setup(ctx, o, n, dir)
+		if err != nil {
+			if f != nil {
+				f.close()
+			}
+			return nil, err
+		}
+		r, err := f.pass(ctx, o, n, "cold", 1)
+		f.close()
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	f, err := setup(ctx, o, n, dir)
+	if err != nil {
+		if f != nil {
+			f.close()
+		}
+		return nil, err
+	}
+	defer f.close()
+	cold, err := f.pass(ctx, o, n, "cold", o.concurrency)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.waitViewsReady(ctx, n); err != nil {
+		return nil, err
+	}
+	steady, err := f.pass(ctx, o, n, "steady", o.concurrency)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, cold, steady), nil
+}
+
+// pass runs `vanlink sync` once as a child process and measures it.
+func (f *fleet) pass(ctx context.Context, o options, n int, name string, concurrency int) (row, error) {
+	f.proxy.reset()
+	before := f.spokeActions()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, o.binary, "sync", "--kubeconfig", f.kube, "--concurrency", strconv.Itoa(concurrency),
+		"--spoke-timeout", "10m", "--fail-on", "never", "--log-format", "json")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return row{}, fmt.Errorf("%s pass: %w\n%s", name, err, tailOf(stderr.String()))
+	}
+	r := row{n: n, pass: name, concurrency: concurrency, wall: time.Since(start), spokeWrites: f.spokeActions() - before}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.rssMiB = float64(ru.Maxrss) / 1024
+	}
+	r.total, r.lists, r.gets, r.writes, r.detail = summarize(f.proxy.reset())
+	r.outcome = lastLine(stdout.String())
+	fmt.Fprintf(os.Stderr, "   %s pass, concurrency %d: %s, %d hub requests, %d spoke writes, %.1f MiB; %s\n",
+		name, concurrency, r.wall.Round(time.Millisecond), r.total, r.spokeWrites, r.rssMiB, r.outcome)
+	return r, nil
+}
+
+// spokeActions counts what the agent wrote to spokes on vanlink's behalf.
+func (f *fleet) spokeActions() int64 { return f.agent.Executed() }
+
+// waitViewsReady waits until every Link view shows a Ready Link.
+func (f *fleet) waitViewsReady(ctx context.Context, n int) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		list, err := f.env.Hub.Dynamic().Resource(acm.ViewsGVR).List(ctx, metav1.ListOptions{LabelSelector: acm.ObjectLabel + "=link"})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for _, v := range list.Items {
+			if s, _, _ := unstructured.NestedString(v.Object, "status", "result", "status", "status"); s == "Ready" {
+				ready++
+			}
+		}
+		if ready == n {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+	return fmt.Errorf("the Link views did not all show Ready within 3 minutes")
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func tailOf(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func render(rows []row) string {
+	var b strings.Builder
+	b.WriteString("| spokes | pass | concurrency | wall time | hub requests | lists | gets | hub writes | spoke writes | peak RSS |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %d | %d | %d | %d | %d | %.1f MiB |\n",
+			r.n, r.pass, r.concurrency, r.wall.Round(10*time.Millisecond), r.total, r.lists, r.gets, r.writes, r.spokeWrites, r.rssMiB)
+	}
+	return b.String()
+}
+
+// check applies the targets to the rows of the largest fleet.
+func check(rows []row) (string, bool) {
+	var b strings.Builder
+	failed := false
+	verdict := func(ok bool, format string, a ...any) {
+		mark := "PASS"
+		if !ok {
+			mark, failed = "MISS", true
+		}
+		fmt.Fprintf(&b, "- %s: %s\n", mark, fmt.Sprintf(format, a...))
+	}
+	var steady []row
+	for _, r := range rows {
+		if r.pass == "steady" {
+			steady = append(steady, r)
+		}
+	}
+	for _, r := range rows {
+		if r.pass == "steady" {
+			verdict(r.spokeWrites == 0, "steady pass at N=%d writes nothing to spokes (%d spoke writes)", r.n, r.spokeWrites)
+			verdict(r.gets <= 10, "steady pass at N=%d makes no per-spoke GETs (%d GETs, %d LISTs): %s", r.n, r.gets, r.lists, r.detail)
+		}
+		if r.pass == "cold" && r.n >= 1000 && r.concurrency > 1 {
+			verdict(r.wall < 30*time.Second, "cold pass at N=%d under 30 s with the agent's latency (%s)", r.n, r.wall.Round(10*time.Millisecond))
+		}
+		if r.n >= 1000 {
+			verdict(r.rssMiB < 100, "peak RSS at N=%d under 100 MiB (%s pass: %.1f MiB)", r.n, r.pass, r.rssMiB)
+		}
+	}
+	if len(steady) >= 2 {
+		a, z := steady[0], steady[len(steady)-1]
+		verdict(z.lists <= a.lists+4, "steady-pass LISTs stay flat from N=%d to N=%d (%d -> %d; pagination adds one per 500 objects)", a.n, z.n, a.lists, z.lists)
+	}
+	return b.String(), failed
+}
+
+func report(o options, table, checks string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# vanlink fleet-scale benchmark
+
+Generated by `+"`make bench`"+` on %s. Re-run it to reproduce; figures vary with the machine.
+
+## Method
+
+For each fleet size N: a real kube-apiserver and etcd (the test bed) as the hub, N
+ManagedClusters (joined, available) with their hub namespaces, and ACM's agent played by
+the project's double for N simulated spokes whose Site, AccessToken, Link and Secret live
+in memory, with **%s latency per action and per view read**. A token pushed to a spoke
+with a Site becomes a Ready Link at once (the Skupper controller and router, simulated).
+The real vanlink binary runs `+"`vanlink sync --concurrency %d`"+` (the default) through a counting
+proxy in front of the hub:
+
+- **cold**: no spoke holds a token; every spoke gets one (views created, token read,
+  Secret removed, token created: three agent round trips per spoke after the first views);
+- **steady**: every spoke linked; the pass reads its views from one LIST + WATCH;
+- **cold, concurrency 1**: the cold pass one spoke at a time, for N <= %d, to show the scaling.
+
+Hub requests are counted by verb and resource; "spoke writes" are the actions the agent
+executed on spokes; peak RSS is the vanlink process's maximum resident set (getrusage).
+
+## Machine
+
+%d CPU cores (GOMAXPROCS %d), %s/%s, %s. The hub API server, etcd, the agent double and
+vanlink share these cores.
+
+## Results
+
+%s
+## Targets
+
+%s
+## What limits the figures
+
+- The cold pass is bound by the agent's latency: each spoke needs its views and token read
+  (overlapped on the first pass) and then two sequential actions (remove a leftover Secret,
+  create the token), so wall time is about N / concurrency x 2 x latency. Raising
+  `+"`--concurrency`"+` (a flag and a chart value) shortens it; the hub writes stay at about four
+  per spoke (two actions created and deleted) plus two persistent views created once.
+- ACM forces a per-spoke cost on reads: a ManagedClusterView GETs exactly one object. vanlink
+  keeps it bounded by making the Site and Link views persistent (created once per spoke,
+  refreshed by the agent every 300 s) and reading them all with one paginated LIST and a
+  WATCH, so a steady pass makes no per-spoke request at all; the AccessToken is read only
+  for spokes whose Link is not Ready, through a view deleted at once (it holds the code).
+- The hub API server runs on the same 2 cores as everything else; on a real hub the
+  request latency, not the CPU, dominates.
+- Steady-pass LISTs grow only by pagination (500 objects a page).
+
+A Go benchmark of the planner alone: `+"`go test -run x -bench Plan ./pkg/sync`"+`.
+`, time.Now().UTC().Format("2006-01-02"), o.latency, o.concurrency, o.serialUpTo,
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), table, checks)
+	return b.String()
+}
+
