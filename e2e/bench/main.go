@@ -127,7 +127,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Fprintln(os.Stderr, "wrote", o.out)
 	}
 	if failed {
-		return fmt.Errorf("a target was missed (see above)")
+		return fmt.Errorf("a design invariant failed (see above)")
 	}
 	return nil
 }
@@ -196,12 +196,12 @@ func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
 	actx, cancel := context.WithCancel(ctx)
 	f.cancel = cancel
 	go func() { _ = f.agent.Run(actx) }()
-	if f.proxy, err = newCountingProxy(hub.URL, hub.Config.CAData); err != nil {
+	if f.proxy, err = newCountingProxy(hub.URL, hub.Config.CAData, hub.Config.BearerToken); err != nil {
 		return f, err
 	}
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["hub"] = &clientcmdapi.Cluster{Server: f.proxy.URL()}
-	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: hub.Config.BearerToken}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{}
 	kc.Contexts["hub"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "admin"}
 	kc.CurrentContext = "hub"
 	f.kube = filepath.Join(dir, fmt.Sprintf("hub-%d.kubeconfig", n))
@@ -292,7 +292,13 @@ func (f *fleet) pass(ctx context.Context, o options, n int, name string, concurr
 		r.rssMiB = float64(ru.Maxrss) / 1024
 	}
 	r.total, r.lists, r.gets, r.writes, r.detail = summarize(f.proxy.reset())
+	if os.Getenv("BENCH_LOGS") != "" {
+		_ = os.WriteFile(filepath.Join(os.Getenv("BENCH_LOGS"), fmt.Sprintf("%d-%s-%d.log", n, name, concurrency)), stderr.Bytes(), 0o644)
+	}
 	r.outcome = lastLine(stdout.String())
+	if strings.Contains(stdout.String(), "error:") {
+		return r, fmt.Errorf("%s pass failed:\n%s\n%s", name, stdout.String(), tailOf(stderr.String()))
+	}
 	fmt.Fprintf(os.Stderr, "   %s pass, concurrency %d: %s, %d hub requests, %d spoke writes, %.1f MiB; %s\n",
 		name, concurrency, r.wall.Round(time.Millisecond), r.total, r.spokeWrites, r.rssMiB, r.outcome)
 	return r, nil
@@ -352,12 +358,20 @@ func render(rows []row) string {
 func check(rows []row) (string, bool) {
 	var b strings.Builder
 	failed := false
+	// Invariants of the design fail the run; time and memory targets depend
+	// on the machine and are reported.
 	verdict := func(ok bool, format string, a ...any) {
 		mark := "PASS"
 		if !ok {
-			mark, failed = "MISS", true
+			mark = "MISS"
 		}
 		fmt.Fprintf(&b, "- %s: %s\n", mark, fmt.Sprintf(format, a...))
+	}
+	invariant := func(ok bool, format string, a ...any) {
+		if !ok {
+			failed = true
+		}
+		verdict(ok, format, a...)
 	}
 	var steady []row
 	for _, r := range rows {
@@ -367,8 +381,8 @@ func check(rows []row) (string, bool) {
 	}
 	for _, r := range rows {
 		if r.pass == "steady" {
-			verdict(r.spokeWrites == 0, "steady pass at N=%d writes nothing to spokes (%d spoke writes)", r.n, r.spokeWrites)
-			verdict(r.gets <= 10, "steady pass at N=%d makes no per-spoke GETs (%d GETs, %d LISTs): %s", r.n, r.gets, r.lists, r.detail)
+			invariant(r.spokeWrites == 0, "steady pass at N=%d writes nothing to spokes (%d spoke writes)", r.n, r.spokeWrites)
+			invariant(r.gets <= 10, "steady pass at N=%d makes no per-spoke GETs (%d GETs, %d LISTs): %s", r.n, r.gets, r.lists, r.detail)
 		}
 		if r.pass == "cold" && r.n >= 1000 && r.concurrency > 1 {
 			verdict(r.wall < 30*time.Second, "cold pass at N=%d under 30 s with the agent's latency (%s)", r.n, r.wall.Round(10*time.Millisecond))
@@ -379,7 +393,7 @@ func check(rows []row) (string, bool) {
 	}
 	if len(steady) >= 2 {
 		a, z := steady[0], steady[len(steady)-1]
-		verdict(z.lists <= a.lists+4, "steady-pass LISTs stay flat from N=%d to N=%d (%d -> %d; pagination adds one per 500 objects)", a.n, z.n, a.lists, z.lists)
+		invariant(z.lists <= a.lists+4, "steady-pass LISTs stay flat from N=%d to N=%d (%d -> %d; pagination adds one per 500 objects)", a.n, z.n, a.lists, z.lists)
 	}
 	return b.String(), failed
 }
@@ -440,4 +454,3 @@ A Go benchmark of the planner alone: `+"`go test -run x -bench Plan ./pkg/sync`"
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), table, checks)
 	return b.String()
 }
-

@@ -12,8 +12,9 @@ import (
 	"sync"
 )
 
-// countingProxy sits between vanlink and the hub API server on 127.0.0.1
-// and counts every request by verb and resource.
+// countingProxy sits between vanlink and the hub API server on 127.0.0.1,
+// authenticates to the hub as the admin, and counts every request by verb
+// and resource.
 type countingProxy struct {
 	lis    net.Listener
 	srv    *http.Server
@@ -21,7 +22,7 @@ type countingProxy struct {
 	counts map[string]int
 }
 
-func newCountingProxy(target string, caPEM []byte) (*countingProxy, error) {
+func newCountingProxy(target string, caPEM []byte, token string) (*countingProxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
@@ -38,6 +39,7 @@ func newCountingProxy(target string, caPEM []byte) (*countingProxy, error) {
 	p := &countingProxy{lis: lis, counts: map[string]int{}}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.count(r)
+		r.Header.Set("Authorization", "Bearer "+token)
 		rp.ServeHTTP(w, r)
 	})}
 	go func() { _ = p.srv.Serve(lis) }()

@@ -417,6 +417,9 @@ func TestSyncRBACIsLeastPrivilege(t *testing.T) {
 			"rotation":  map[string]any{"enabled": true},
 			"placement": map[string]any{"name": "vanlink-spokes", "namespace": "openshift-gitops"},
 		}},
+		"the direct transport": {"sync": map[string]any{
+			"transport": "direct", "direct": map[string]any{"secretNamespace": "argocd"},
+		}},
 	}
 	for name, set := range variants {
 		t.Run(name, func(t *testing.T) {
@@ -450,7 +453,22 @@ func TestSyncRBACIsLeastPrivilege(t *testing.T) {
 						require.NotEmpty(t, r.ResourceNames, "ConfigMaps and Leases are changed only by name")
 					}
 				}
-				require.NotContains(t, r.Resources, "secrets", "the acm transport never needs Secrets")
+				if name == "the direct transport" {
+					require.NotContains(t, r.Resources, "managedclusteractions", "the direct transport needs no ACM")
+					if slices.Contains(r.Resources, "secrets") {
+						require.Equal(t, []string{"get", "list"}, r.Verbs, "credential Secrets are read-only")
+					}
+				} else {
+					require.NotContains(t, r.Resources, "secrets", "the acm transport never needs Secrets")
+				}
+			}
+			if name == "the direct transport" {
+				var ns []string
+				for _, o := range out.Find("Role") {
+					ns = append(ns, o.GetNamespace())
+				}
+				require.Contains(t, ns, "argocd", "the credentials Role lives where the Secrets are")
+				require.Empty(t, out.Find("ClusterRole"), "no cluster-wide rights with the direct transport")
 			}
 		})
 	}

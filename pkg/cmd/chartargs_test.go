@@ -24,7 +24,8 @@ func TestChartJobArgsAreValidCommandLines(t *testing.T) {
 			"sync": map[string]any{"placement": map[string]any{"name": "vanlink-spokes", "namespace": "openshift-gitops"},
 				"rotation": map[string]any{"enabled": true}, "prune": true, "verbosity": 2, "failOn": "pending"},
 		},
-		"a cluster selector": {"sync": map[string]any{"clusterSelector": "region in (east,west)"}},
+		"a cluster selector":   {"sync": map[string]any{"clusterSelector": "region in (east,west)"}},
+		"the direct transport": {"sync": map[string]any{"transport": "direct", "direct": map[string]any{"secretNamespace": "argocd", "secretSelector": "env=demo"}}},
 	}
 	for name, set := range variants {
 		t.Run(name, func(t *testing.T) {

@@ -19,6 +19,8 @@ type globalOptions struct {
 	context    string
 	verbosity  int
 	logFormat  string
+	qps        float32
+	burst      int
 }
 
 func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
@@ -26,6 +28,8 @@ func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.context, "context", "", "kubeconfig context to use")
 	fs.IntVarP(&o.verbosity, "v", "v", 0, "log verbosity: 0 info, 1 or more debug")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (JSON in a pod, text elsewhere), text or json")
+	fs.Float32Var(&o.qps, "kube-api-qps", 500, "client-side limit of requests per second to the hub API server (the server's priority and fairness still applies)")
+	fs.IntVar(&o.burst, "kube-api-burst", 1000, "client-side burst of requests to the hub API server")
 }
 
 func (o *globalOptions) Validate() error {
@@ -36,6 +40,9 @@ func (o *globalOptions) Validate() error {
 	}
 	if o.verbosity < 0 {
 		return fmt.Errorf("-v %d: must be 0 or more", o.verbosity)
+	}
+	if o.qps <= 0 || o.burst < 1 {
+		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive")
 	}
 	return nil
 }
@@ -75,9 +82,7 @@ func (o *globalOptions) restConfig() (*rest.Config, error) {
 		return nil, fmt.Errorf("loading the hub kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "vanlink"
-	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 50, 100
-	}
+	cfg.QPS, cfg.Burst = o.qps, o.burst
 	return cfg, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	vsync "github.com/vanlink/vanlink/pkg/sync"
 	"github.com/vanlink/vanlink/pkg/transport"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
+	"github.com/vanlink/vanlink/pkg/transport/direct"
 )
 
 // passOptions configure a reconcile pass; sync, run and status --live share them.
@@ -45,6 +46,8 @@ type passOptions struct {
 	lease           string
 	leaseWait       time.Duration
 	viewInterval    time.Duration
+	credsNamespace  string
+	credsSelector   string
 }
 
 func (o *passOptions) AddFlags(fs *pflag.FlagSet) {
@@ -53,7 +56,7 @@ func (o *passOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.tokenName, "token-name", "hub-link", "name of the AccessToken (and of its Link and Secret) on each spoke")
 	fs.StringVar(&o.spokeNamespace, "spoke-namespace", "service-interconnect", "namespace of each spoke's Site")
 	fs.Int64Var(&o.linkCost, "link-cost", 0, "spec.linkCost of pushed tokens (0: Skupper's default)")
-	fs.Var(newEnum(&o.transport, "acm", "acm"), "transport", "how tokens reach spokes: acm (ManagedClusterAction/View)")
+	fs.Var(newEnum(&o.transport, "acm", "acm", "direct"), "transport", "how tokens reach spokes: acm (ManagedClusterAction/View) or direct (spoke credentials held in hub Secrets)")
 	fs.StringVar(&o.clusterSelector, "cluster-selector", "", "label selector of the ManagedClusters to link (empty: all joined and available; the hub, label local-cluster=true, never)")
 	fs.StringVar(&o.placement, "placement", "", "NAMESPACE/NAME of an OCM Placement whose decisions choose the spokes (instead of --cluster-selector)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "spokes handled at the same time")
@@ -66,6 +69,8 @@ func (o *passOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.lease, "lease", "vanlink-sync", "name of the Lease that keeps two passes from pushing at once")
 	fs.DurationVar(&o.leaseWait, "lease-wait", 2*time.Minute, "how long to wait for another pass holding the lease")
 	fs.DurationVar(&o.viewInterval, "view-interval", 5*time.Minute, "refresh interval of the ManagedClusterViews of each spoke's Site and Link")
+	fs.StringVar(&o.credsNamespace, "credentials-namespace", "", "with --transport direct: hub namespace of the spoke credential Secrets (Argo CD cluster Secrets or kubeconfig Secrets; default: --namespace)")
+	fs.StringVar(&o.credsSelector, "credentials-selector", "vanlink.io/interconnect=spoke", "with --transport direct: label selector of the spoke credential Secrets (they also choose the spokes)")
 }
 
 func (o *passOptions) Validate() error {
@@ -73,6 +78,12 @@ func (o *passOptions) Validate() error {
 		if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
 			return fmt.Errorf("%s %q: %s", flag, v, strings.Join(errs, "; "))
 		}
+	}
+	if o.transport == "direct" && (o.clusterSelector != "" || o.placement != "") {
+		return fmt.Errorf("--transport direct chooses spokes with --credentials-selector: --cluster-selector and --placement are for --transport acm")
+	}
+	if _, err := labels.Parse(o.credsSelector); err != nil {
+		return fmt.Errorf("--credentials-selector %q: %w", o.credsSelector, err)
 	}
 	if o.clusterSelector != "" && o.placement != "" {
 		return fmt.Errorf("--cluster-selector and --placement choose spokes in two ways: set one")
@@ -123,7 +134,17 @@ func newClients(cfg *rest.Config) (*clients, error) {
 	return &clients{kube: kube, dyn: dyn, cluster: cc}, nil
 }
 
+func (o *passOptions) credentialsNamespace() string {
+	if o.credsNamespace != "" {
+		return o.credsNamespace
+	}
+	return o.namespace
+}
+
 func (o *passOptions) fleet(c *clients) fleet.Source {
+	if o.transport == "direct" {
+		return fleet.BySecrets{Secrets: c.kube.CoreV1().Secrets(o.credentialsNamespace()), Selector: o.credsSelector}
+	}
 	if o.placement != "" {
 		ns, name, _ := strings.Cut(o.placement, "/")
 		return fleet.ByPlacement{Clusters: c.cluster.ClusterV1().ManagedClusters(), Decisions: c.cluster.ClusterV1beta1().PlacementDecisions(ns), Namespace: ns, Name: name}
@@ -132,6 +153,10 @@ func (o *passOptions) fleet(c *clients) fleet.Source {
 }
 
 func (o *passOptions) transportFor(c *clients) transport.Transport {
+	if o.transport == "direct" {
+		return direct.New(direct.Options{Secrets: c.kube.CoreV1().Secrets(o.credentialsNamespace()), Selector: o.credsSelector,
+			TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, Concurrency: o.concurrency})
+	}
 	return acm.New(c.dyn, acm.Options{TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, ViewInterval: o.viewInterval, Concurrency: o.concurrency})
 }
 

@@ -125,7 +125,10 @@ spec:
         - --link-cost={{ $v.token.linkCost }}
         {{- end }}
         - --transport={{ $v.sync.transport }}
-        {{- if $v.sync.placement.name }}
+        {{- if eq $v.sync.transport "direct" }}
+        - --credentials-namespace={{ $v.sync.direct.secretNamespace | default $ns }}
+        - --credentials-selector={{ $v.sync.direct.secretSelector }}
+        {{- else if $v.sync.placement.name }}
         - --placement={{ $v.sync.placement.namespace | default $ns }}/{{ $v.sync.placement.name }}
         {{- else if $v.sync.clusterSelector }}
         - --cluster-selector={{ $v.sync.clusterSelector }}

@@ -24,7 +24,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
@@ -44,7 +43,8 @@ type Options struct {
 	// ViewRefresh maps a view's updateIntervalSeconds (30 when unset) to the
 	// refresh period used; nil means seconds as they are.
 	ViewRefresh func(seconds int64) time.Duration
-	// Tick is how often the agent scans for work (default 20 ms).
+	// Tick is how often the agent sweeps for due work (default 250 ms);
+	// new actions and views are handled on their watch events.
 	Tick time.Duration
 	// Log receives one line per action; nil discards.
 	Log *slog.Logger
@@ -58,8 +58,9 @@ type Agent struct {
 	mu       sync.Mutex
 	spokes   map[string]Spoke
 	paused   map[string]bool
-	inFlight map[types.UID]bool
-	viewRead map[types.UID]time.Time
+	inFlight map[string]bool
+	ran      map[string]bool
+	viewRead map[string]time.Time
 
 	actions, views cache.SharedIndexInformer
 	executed       atomic.Int64
@@ -72,7 +73,7 @@ func New(hub dynamic.Interface, opts Options) *Agent {
 		opts.GCDelay = 60 * time.Second
 	}
 	if opts.Tick == 0 {
-		opts.Tick = 20 * time.Millisecond
+		opts.Tick = 250 * time.Millisecond
 	}
 	if opts.ViewRefresh == nil {
 		opts.ViewRefresh = func(s int64) time.Duration { return time.Duration(s) * time.Second }
@@ -81,7 +82,7 @@ func New(hub dynamic.Interface, opts Options) *Agent {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Agent{hub: hub, opts: opts, spokes: map[string]Spoke{}, paused: map[string]bool{},
-		inFlight: map[types.UID]bool{}, viewRead: map[types.UID]time.Time{}}
+		inFlight: map[string]bool{}, ran: map[string]bool{}, viewRead: map[string]time.Time{}}
 }
 
 // AddSpoke registers the spoke whose hub namespace is cluster.
@@ -117,6 +118,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	f := dynamicinformer.NewDynamicSharedInformerFactory(a.hub, 0)
 	a.actions = f.ForResource(actionsGVR).Informer()
 	a.views = f.ForResource(viewsGVR).Informer()
+	// Work starts on watch events; the sweep catches the rest.
+	for inf, on := range map[cache.SharedIndexInformer]func(context.Context, any, time.Time){a.actions: a.onAction, a.views: a.onView} {
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { on(ctx, o, time.Now()) },
+			UpdateFunc: func(_, o any) { on(ctx, o, time.Now()) },
+		}); err != nil {
+			return err
+		}
+	}
 	f.Start(ctx.Done())
 	for gvr, ok := range f.WaitForCacheSync(ctx.Done()) {
 		if !ok {
@@ -144,7 +154,7 @@ func (a *Agent) spoke(cluster string) (Spoke, bool) {
 }
 
 // claim marks an object as being handled; false if it already is.
-func (a *Agent) claim(uid types.UID) bool {
+func (a *Agent) claim(uid string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.inFlight[uid] {
@@ -154,48 +164,79 @@ func (a *Agent) claim(uid types.UID) bool {
 	return true
 }
 
-func (a *Agent) release(uid types.UID) {
+// claimAction marks an action as taken: an action runs once, ever (its
+// status may reach the watch cache after the next scan).
+func (a *Agent) claimAction(uid string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ran[uid] {
+		return false
+	}
+	a.ran[uid] = true
+	return true
+}
+
+func (a *Agent) release(uid string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.inFlight, uid)
 }
 
+// scan is the periodic sweep: the hub's garbage collection of completed
+// actions, view refreshes that came due, and anything a watch event missed
+// (or that waited for a paused cluster).
 func (a *Agent) scan(ctx context.Context) {
 	now := time.Now()
 	for _, o := range a.actions.GetStore().List() {
-		mca := o.(*unstructured.Unstructured)
-		if c := condition(mca, "Completed"); c != nil {
-			// The hub's garbage collection, independent of the agent.
-			if t, err := time.Parse(time.RFC3339, c["lastTransitionTime"]); err == nil && now.Sub(t) >= a.opts.GCDelay {
-				_ = a.hub.Resource(actionsGVR).Namespace(mca.GetNamespace()).Delete(ctx, mca.GetName(), metav1.DeleteOptions{})
-			}
-			continue
-		}
-		s, ok := a.spoke(mca.GetNamespace())
-		if !ok || !a.claim(mca.GetUID()) {
-			continue
-		}
-		go func() {
-			defer a.release(mca.GetUID())
-			a.execute(ctx, s, mca.DeepCopy())
-		}()
+		a.onAction(ctx, o, now)
 	}
 	for _, o := range a.views.GetStore().List() {
-		mcv := o.(*unstructured.Unstructured)
-		s, ok := a.spoke(mcv.GetNamespace())
-		if !ok || !a.viewDue(mcv, now) || !a.claim(mcv.GetUID()) {
-			continue
-		}
-		go func() {
-			defer a.release(mcv.GetUID())
-			a.refresh(ctx, s, mcv.DeepCopy())
-		}()
+		a.onView(ctx, o, now)
 	}
+}
+
+// onAction executes a new action once, or garbage-collects a completed one.
+func (a *Agent) onAction(ctx context.Context, o any, now time.Time) {
+	mca, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	if c := condition(mca, "Completed"); c != nil {
+		// The hub's garbage collection, independent of the agent.
+		if t, err := time.Parse(time.RFC3339, c["lastTransitionTime"]); err == nil && now.Sub(t) >= a.opts.GCDelay && a.claim(key(mca)) {
+			go func() {
+				defer a.release(key(mca))
+				_ = a.hub.Resource(actionsGVR).Namespace(mca.GetNamespace()).Delete(ctx, mca.GetName(), metav1.DeleteOptions{})
+			}()
+		}
+		return
+	}
+	s, ok := a.spoke(mca.GetNamespace())
+	if !ok || !a.claimAction(key(mca)) {
+		return
+	}
+	go a.execute(ctx, s, mca.DeepCopy())
+}
+
+// onView refreshes a view that is new or due.
+func (a *Agent) onView(ctx context.Context, o any, now time.Time) {
+	mcv, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	s, ok := a.spoke(mcv.GetNamespace())
+	if !ok || !a.viewDue(mcv, now) || !a.claim(key(mcv)) {
+		return
+	}
+	go func() {
+		defer a.release(key(mcv))
+		a.refresh(ctx, s, mcv.DeepCopy())
+	}()
 }
 
 func (a *Agent) viewDue(mcv *unstructured.Unstructured, now time.Time) bool {
 	a.mu.Lock()
-	last, seen := a.viewRead[mcv.GetUID()]
+	last, seen := a.viewRead[key(mcv)]
 	a.mu.Unlock()
 	if !seen || condition(mcv, "Processing") == nil {
 		return true
@@ -334,7 +375,7 @@ func (a *Agent) refresh(ctx context.Context, s Spoke, mcv *unstructured.Unstruct
 	status["conditions"] = []any{cond}
 	a.refreshed.Add(1)
 	a.mu.Lock()
-	a.viewRead[mcv.GetUID()] = time.Now()
+	a.viewRead[key(mcv)] = time.Now()
 	a.mu.Unlock()
 	a.writeStatus(ctx, viewsGVR, mcv, status)
 }
@@ -357,6 +398,12 @@ func (a *Agent) writeStatus(ctx context.Context, gvr schema.GroupVersionResource
 		}
 		obj = fresh
 	}
+}
+
+// key identifies an object for the agent's bookkeeping (UIDs are not set by
+// every fake API).
+func key(o *unstructured.Unstructured) string {
+	return o.GetNamespace() + "/" + o.GetName() + "/" + string(o.GetUID())
 }
 
 func condition(obj *unstructured.Unstructured, t string) map[string]string {

@@ -97,6 +97,10 @@ func (t *Transport) start(ctx context.Context) error {
 		t.views = f.ForResource(ViewsGVR).Informer()
 		t.actions = f.ForResource(ActionsGVR).Informer()
 		for _, inf := range []cache.SharedIndexInformer{t.views, t.actions} {
+			if err := inf.SetTransform(slim); err != nil {
+				t.startErr = err
+				return
+			}
 			if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 				AddFunc:    t.notifyObj,
 				UpdateFunc: func(_, o any) { t.notifyObj(o) },
@@ -150,4 +154,60 @@ func (t *Transport) Prepare(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// slim keeps in the watch cache only what vanlink reads: metadata without
+// managed fields, the view's scope, the conditions, and of a view's result
+// its identity and status. Actions lose their template (it carries the code)
+// and views of a token their spec (the code), so no code stays in memory
+// longer than a read, and a 1,000-spoke fleet stays small.
+func slim(o any) (any, error) {
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return o, nil
+	}
+	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
+	meta := map[string]any{"name": u.GetName(), "namespace": u.GetNamespace(), "uid": string(u.GetUID()), "resourceVersion": u.GetResourceVersion()}
+	if l := u.GetLabels(); len(l) > 0 {
+		meta["labels"] = toAnyMap(l)
+	}
+	out.Object["metadata"] = meta
+	if scope, found, _ := unstructured.NestedMap(u.Object, "spec", "scope"); found {
+		out.Object["spec"] = map[string]any{"scope": scope}
+	}
+	status := map[string]any{}
+	if conds, found, _ := unstructured.NestedSlice(u.Object, "status", "conditions"); found {
+		status["conditions"] = conds
+	}
+	if res, found, _ := unstructured.NestedMap(u.Object, "status", "result"); found && u.GetKind() == "ManagedClusterView" {
+		r := &unstructured.Unstructured{Object: res}
+		kept := map[string]any{"apiVersion": r.GetAPIVersion(), "kind": r.GetKind(),
+			"metadata": map[string]any{"name": r.GetName(), "namespace": r.GetNamespace(), "uid": string(r.GetUID())}}
+		if a := r.GetAnnotations(); len(a) > 0 {
+			kept["metadata"].(map[string]any)["annotations"] = toAnyMap(a)
+		}
+		if l := r.GetLabels(); len(l) > 0 {
+			kept["metadata"].(map[string]any)["labels"] = toAnyMap(l)
+		}
+		if st, found, _ := unstructured.NestedMap(res, "status"); found {
+			kept["status"] = st
+		}
+		if url, found, _ := unstructured.NestedString(res, "spec", "url"); found {
+			// A token's url names its grant (the code is dropped).
+			kept["spec"] = map[string]any{"url": url}
+		}
+		status["result"] = kept
+	}
+	if len(status) > 0 {
+		out.Object["status"] = status
+	}
+	return out, nil
+}
+
+func toAnyMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

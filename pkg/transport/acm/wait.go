@@ -84,9 +84,9 @@ func (t *Transport) waitFor(inf cache.SharedIndexInformer, resource, ns, name st
 func (w *waiter) wait(ctx context.Context) (*unstructured.Unstructured, error) {
 	defer w.cancel()
 	seen := false
-	// Direct reads back the watch up: soon at first (a fresh watch can lag
-	// its first events), then every ResyncCheck.
-	backoff := 100 * time.Millisecond
+	// Direct reads back the watch up, in case an event is late or lost: a
+	// first one after half a ResyncCheck, then every ResyncCheck.
+	backoff := w.t.opts.ResyncCheck / 2
 	tick := time.NewTimer(backoff)
 	defer tick.Stop()
 	for {
