@@ -36,6 +36,15 @@ demo: tools ## Local demo: hub, east and west API servers, charts installed, hoo
 build: ## Build the vanlink binary into bin/vanlink
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/vanlink ./cmd/vanlink
 
+.PHONY: image-archive
+image-archive: ## Build the vanlink image without Docker into _output/vanlink-image.tar (OCI layout; kind load image-archive)
+	$(GO) run ./hack/image -o _output/vanlink-image.tar -version $(VERSION) -revision "$$(git rev-parse HEAD 2>/dev/null || true)"
+
+.PHONY: image
+image: ## Build the vanlink image with Docker (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make image needs a running Docker engine; use 'make image-archive' to build the same image without Docker"; exit 1; }
+	docker build --build-arg VERSION=$(VERSION) -t ghcr.io/vanlink/vanlink:$(VERSION) .
+
 .PHONY: tools
 tools: $(BIN_DIR)/kube-apiserver $(BIN_DIR)/etcd ## Build the test-bed binaries (kube-apiserver, etcd) into bin/
 

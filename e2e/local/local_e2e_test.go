@@ -41,15 +41,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestScenarios runs every scenario on a fresh local hub, east and west.
+// TestScenarios runs every scenario on a fresh local hub, east and west,
+// once with each transport.
 func TestScenarios(t *testing.T) {
+	for _, tr := range []string{"acm", "direct"} {
+		t.Run(tr, func(t *testing.T) { runScenarios(t, tr) })
+	}
+}
+
+func runScenarios(t *testing.T, transport string) {
 	root, err := framework.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, sc := range scenarios.All {
 		t.Run(sc.Name, func(t *testing.T) {
-			p, err := local.Start(context.Background(), local.Options{Spokes: []string{"east", "west"}})
+			p, err := local.Start(context.Background(), local.Options{Spokes: []string{"east", "west"}, Transport: transport})
 			if err != nil {
 				t.Fatalf("starting the local provider: %v", err)
 			}

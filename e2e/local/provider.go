@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
 	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
@@ -19,6 +20,7 @@ import (
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/e2e/scenarios"
+	"github.com/vanlink/vanlink/pkg/spokecreds"
 )
 
 // Options of the local provider.
@@ -34,7 +36,14 @@ type Options struct {
 	// AgentGCDelay is the hub's garbage-collection delay of completed
 	// actions (default 60 s, as ACM).
 	AgentGCDelay time.Duration
+	// Transport is "acm" (default: spokes reached through the agent double)
+	// or "direct" (spokes reached with Argo CD cluster Secrets on the hub).
+	Transport string
 }
+
+// CredentialsNamespace is where the direct transport's Argo CD cluster
+// Secrets live on the hub.
+const CredentialsNamespace = "argocd"
 
 // Provider runs the bed and the doubles.
 type Provider struct {
@@ -63,6 +72,9 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	env, err := framework.Start(ctx, framework.Options{Spokes: o.Spokes, Dir: o.Dir, KeepDir: o.Dir != ""})
 	if err != nil {
 		return nil, err
+	}
+	if o.Transport == "" {
+		o.Transport = "acm"
 	}
 	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -102,6 +114,19 @@ func (p *Provider) register(ctx context.Context, c *framework.Cluster) error {
 		return fmt.Errorf("registering %s: %w", c.Name, err)
 	}
 	p.Agent.AddSpoke(c.Name, acmagent.APISpoke{Client: c.Dynamic()})
+	if p.opts.Transport == "direct" {
+		// Register the spoke as Argo CD does: a cluster Secret on the hub.
+		if err := fixtures.Namespace(ctx, hub.Kube(), CredentialsNamespace); err != nil {
+			return err
+		}
+		sec, err := spokecreds.ArgoSecret(CredentialsNamespace, c.Name, c.URL, c.Config, map[string]string{"vanlink.io/interconnect": "spoke"})
+		if err != nil {
+			return err
+		}
+		if _, err := hub.Kube().CoreV1().Secrets(CredentialsNamespace).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("registering %s with Argo CD: %w", c.Name, err)
+		}
+	}
 	s := skupperdouble.NewSpoke(c.Name, c.Dynamic(), p.opts.Log)
 	p.mu.Lock()
 	p.spokes[c.Name] = s
@@ -144,9 +169,34 @@ func (p *Provider) AddSpoke(ctx context.Context, name string) (scenarios.Cluster
 
 func (p *Provider) StopHub(context.Context) error      { p.Env.Hub.Stop(); return nil }
 func (p *Provider) StartHub(ctx context.Context) error { return p.Env.Hub.Start(ctx) }
-func (p *Provider) PauseAgent(spoke string)            { p.Agent.Pause(spoke) }
-func (p *Provider) ResumeAgent(spoke string)           { p.Agent.Resume(spoke) }
+
+// PauseAgent makes a spoke unreachable: its agent double stops answering
+// (acm), or its API server stops (direct).
+func (p *Provider) PauseAgent(spoke string) {
+	if p.opts.Transport == "direct" {
+		p.Env.Cluster(spoke).Stop()
+		return
+	}
+	p.Agent.Pause(spoke)
+}
+
+// ResumeAgent reverses PauseAgent.
+func (p *Provider) ResumeAgent(spoke string) {
+	if p.opts.Transport == "direct" {
+		_ = p.Env.Cluster(spoke).Start(p.ctx)
+		return
+	}
+	p.Agent.Resume(spoke)
+}
+
+// HubValues selects the provider's transport in the hub chart.
+func (p *Provider) HubValues() map[string]any {
+	if p.opts.Transport == "direct" {
+		return map[string]any{"sync": map[string]any{"transport": "direct", "direct": map[string]any{"secretNamespace": CredentialsNamespace}}}
+	}
+	return nil
+}
 
 func (p *Provider) Describe() string {
-	return fmt.Sprintf("local API servers (real kube-apiserver and etcd: hub + %d spokes); SIMULATED: ACM work-manager agent, Skupper controller and router, grant server on %s", len(p.Env.Spokes), p.Grants.Addr())
+	return fmt.Sprintf("local API servers (real kube-apiserver and etcd: hub + %d spokes), transport %s; SIMULATED: ACM work-manager agent, Skupper controller and router, grant server on %s", len(p.Env.Spokes), p.opts.Transport, p.Grants.Addr())
 }

@@ -67,7 +67,7 @@ func NewHarness(t *testing.T, p Provider, root, binary string) *Harness {
 func (h *Harness) path(rel string) string { return filepath.Join(h.Root, filepath.FromSlash(rel)) }
 
 func (h *Harness) hubOptions(set map[string]any) charts.Options {
-	return charts.Options{ReleaseName: HubRelease, Namespace: "default", Set: set,
+	return charts.Options{ReleaseName: HubRelease, Namespace: "default", Set: Merge(h.P.HubValues(), set),
 		ValuesFiles: []string{h.path("values/catalog.yaml"), h.path("values/clusters/hub.yaml")}}
 }
 

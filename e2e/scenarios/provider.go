@@ -34,6 +34,27 @@ type Provider interface {
 	// answering); ResumeAgent brings it back.
 	PauseAgent(spoke string)
 	ResumeAgent(spoke string)
+	// HubValues are hub chart values the provider needs (e.g. the
+	// transport), merged under every scenario's own values.
+	HubValues() map[string]any
 	// Describe says what is real and what is simulated, for logs.
 	Describe() string
+}
+
+// Merge deep-merges maps: values of b win, nested maps are merged.
+func Merge(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if bm, ok := v.(map[string]any); ok {
+			if am, ok := out[k].(map[string]any); ok {
+				out[k] = Merge(am, bm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }

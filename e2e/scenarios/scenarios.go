@@ -251,15 +251,15 @@ func StaleLeftovers(t *testing.T, h *Harness) {
 	require.Equal(t, string(g.UID), tok.GetAnnotations()[skupper.GrantUIDAnnotation])
 }
 
-// AgentPaused: west's agent stops answering: west hits its deadline and is
-// reported, east links, and the exit code follows --fail-on.
+// AgentPaused: west becomes unreachable (its agent stops answering, or its
+// API server stops for the direct transport): west is reported, within its
+// deadline, as not observed; east links; the exit code follows --fail-on.
 func AgentPaused(t *testing.T, h *Harness) {
 	setup(t, h, syncSet(map[string]any{"spokeTimeout": "3s"}), nil)
 	ctx := ctxFor(t)
 	h.P.PauseAgent("west")
 	r := h.Hook(ctx)
 	require.Equal(t, 0, r.Code, "an unreachable spoke is not an error under --fail-on=error")
-	require.GreaterOrEqual(t, r.Took, 3*time.Second, "west hit its deadline")
 	rec := h.Record(ctx)
 	require.Equal(t, "pushed", string(rec.Spokes["east"].State))
 	require.Equal(t, "pending", string(rec.Spokes["west"].State))
@@ -282,9 +282,18 @@ func HubRestartMidPass(t *testing.T, h *Harness) {
 	ctx := ctxFor(t)
 	hubDyn := dyn(h.P.Hub())
 	wait := h.Start(ctx, h.jobArgs(true)...)
+	// Stop the hub as soon as the pass pushes: an action on the hub (ACM) or a
+	// token on a spoke (direct).
 	require.Eventually(t, func() bool {
-		l, err := hubDyn.Resource(acm.ActionsGVR).List(ctx, metav1.ListOptions{})
-		return err == nil && len(l.Items) > 0
+		if l, err := hubDyn.Resource(acm.ActionsGVR).List(ctx, metav1.ListOptions{}); err == nil && len(l.Items) > 0 {
+			return true
+		}
+		for _, s := range h.P.Spokes() {
+			if h.Object(ctx, s, "accesstokens", TokenName) != nil {
+				return true
+			}
+		}
+		return false
 	}, h.Timeout, 5*time.Millisecond, "the pass must start pushing")
 	require.NoError(t, h.P.StopHub(ctx))
 	time.Sleep(2 * time.Second)

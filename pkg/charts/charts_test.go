@@ -582,3 +582,30 @@ func jobImage(t *testing.T, o *unstructured.Unstructured) string {
 	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &job))
 	return job.Spec.Template.Spec.Containers[0].Image
 }
+
+func TestHubToSpokeServicesPairAHubConnectorWithSpokeListeners(t *testing.T) {
+	set := withService(t, map[string]any{"name": "hub-registry", "direction": "hub-to-spoke", "port": 5000,
+		"backend": map[string]any{"host": "registry.hub-infra.svc.cluster.local", "port": 443}})
+	hub := render(t, hubRelease, set)
+	var conn *unstructured.Unstructured
+	for _, c := range hub.Find("Connector") {
+		if c.GetName() == "hub-registry" {
+			conn = c
+		}
+	}
+	require.NotNil(t, conn, "the hub offers the service with a Connector")
+	require.EqualValues(t, 443, num(conn, "spec", "port"), "the Connector targets the backend port")
+	require.Equal(t, "registry.hub-infra.svc.cluster.local", str(conn, "spec", "host"))
+	require.Len(t, hub.Find("Listener"), 10, "no hub Listener for a hub-to-spoke service")
+	for _, r := range []release{eastRelease, westRelease} {
+		var l *unstructured.Unstructured
+		for _, o := range render(t, r, set).Find("Listener") {
+			if o.GetName() == "hub-registry" {
+				l = o
+			}
+		}
+		require.NotNil(t, l, "spoke %s listens for the hub service", r.name)
+		require.Equal(t, str(conn, "spec", "routingKey"), str(l, "spec", "routingKey"), "one routing key on both sides")
+		require.EqualValues(t, 5000, num(l, "spec", "port"))
+	}
+}
