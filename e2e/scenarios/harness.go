@@ -259,11 +259,15 @@ func (h *Harness) Record(ctx context.Context) *report.Record {
 	return rec
 }
 
-// States returns each spoke's recorded state.
+// States returns the recorded state of each of the provider's spokes
+// (clusters a provider has besides, such as ACM's local-cluster, are left out).
 func (h *Harness) States(ctx context.Context) map[string]string {
 	out := map[string]string{}
-	for n, s := range h.Record(ctx).Spokes {
-		out[n] = string(s.State)
+	rec := h.Record(ctx)
+	for _, s := range h.P.Spokes() {
+		if r, ok := rec.Spokes[s.Name]; ok {
+			out[s.Name] = string(r.State)
+		}
 	}
 	return out
 }

@@ -246,8 +246,23 @@ func (e *Engine) observeTokens(ctx context.Context, obs map[string]*transport.Ob
 		if err != nil {
 			tok = transport.Observed[skupper.Token]{State: transport.Unknown, Reason: err.Error()}
 		}
+		// A redeemed token means a Link was made: before acting on a Link
+		// that looks absent or unready, read it as it is now (a cached read
+		// can predate the redemption, and a re-push would break the link).
+		var link *transport.Observed[skupper.Link]
+		if tok.State == transport.Present && tok.Object.Redeemed {
+			if l, err := e.Transport.ObserveLink(ctx, n); err == nil {
+				link = &l
+			} else {
+				l = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: err.Error()}
+				link = &l
+			}
+		}
 		mu.Lock()
 		out[n] = &tok
+		if link != nil {
+			obs[n].Link = *link
+		}
 		mu.Unlock()
 	})
 	return out

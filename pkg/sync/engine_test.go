@@ -48,6 +48,8 @@ type spoke struct {
 	// failures
 	pushErr   error
 	observeNA bool
+	// staleLink: Observe serves an old read without the Link (a cached view).
+	staleLink bool
 }
 
 // fakeTransport is a stateful transport over in-memory spokes.
@@ -91,7 +93,7 @@ func (f *fakeTransport) Observe(_ context.Context, names []string) (map[string]*
 				o.Site = transport.Observed[skupper.Site]{State: transport.Present, Object: &skupper.Site{Name: n}}
 			}
 			o.Link.State = transport.Absent
-			if s.link != nil {
+			if s.link != nil && !s.staleLink {
 				l := *s.link
 				o.Link = transport.Observed[skupper.Link]{State: transport.Present, Object: &l}
 			}
@@ -109,6 +111,16 @@ func (f *fakeTransport) ObserveToken(_ context.Context, n string) (transport.Obs
 		return transport.Observed[skupper.Token]{State: transport.Present, Object: &t}, nil
 	}
 	return transport.Observed[skupper.Token]{State: transport.Absent}, nil
+}
+
+func (f *fakeTransport) ObserveLink(_ context.Context, n string) (transport.Observed[skupper.Link], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s := f.spokes[n]; s.link != nil {
+		l := *s.link
+		return transport.Observed[skupper.Link]{State: transport.Present, Object: &l}, nil
+	}
+	return transport.Observed[skupper.Link]{State: transport.Absent}, nil
 }
 
 func (f *fakeTransport) Push(ctx context.Context, n string, tok *unstructured.Unstructured) error {
@@ -479,5 +491,15 @@ func TestAPassThatCannotTakeTheLeaseDoesNothing(t *testing.T) {
 	h.engine.Lock = failingLock{}
 	_, err := h.engine.Run(t.Context())
 	require.ErrorContains(t, err, "another pass holds")
+	require.Zero(t, tr.writes.Load())
+}
+
+func TestARedeemedTokenWithAStaleLinkReadIsNotRePushed(t *testing.T) {
+	tr := newFake(map[string]*spoke{"east": {site: true, staleLink: true,
+		token: &skupper.Token{Name: "hub-link", Redeemed: true, GrantUID: "grant-1"}, link: &skupper.Link{Name: "hub-link", Status: "Pending"}}})
+	h := newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), nil)
+	res := h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomePending}, outcomes(res),
+		"the Link is read as it is now before a redeemed token is replaced")
 	require.Zero(t, tr.writes.Load())
 }

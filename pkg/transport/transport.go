@@ -63,6 +63,9 @@ type Transport interface {
 	// ObserveToken reads the AccessToken of one spoke (needed only when its
 	// Link is not Ready).
 	ObserveToken(ctx context.Context, spoke string) (Observed[skupper.Token], error)
+	// ObserveLink reads the spoke's Link as it is now, bypassing any cache
+	// (Observe may serve a Link read up to a refresh interval ago).
+	ObserveLink(ctx context.Context, spoke string) (Observed[skupper.Link], error)
 	// Push creates the AccessToken on the spoke. It returns ErrAlreadyExists
 	// when a token of that name is there.
 	Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error

@@ -194,21 +194,36 @@ type prefetched struct {
 
 // readToken reads the token through a view deleted right after the read.
 func (t *Transport) readToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
-	want := newView(spoke, "vanlink-token-", true, "AccessToken", "accesstokens", t.opts.TokenName, t.opts.SpokeNamespace, "token", t.opts.TokenName, "transient", 0)
+	return readOnce(ctx, t, spoke, "AccessToken", "accesstokens", "token", skupper.ParseToken)
+}
+
+// ObserveLink reads the spoke's Link now, through a view made for this read
+// and deleted right after it: the persistent Link view may be a refresh
+// interval old.
+func (t *Transport) ObserveLink(ctx context.Context, spoke string) (transport.Observed[skupper.Link], error) {
+	if err := t.start(ctx); err != nil {
+		return transport.Observed[skupper.Link]{}, err
+	}
+	return readOnce(ctx, t, spoke, "Link", "links", "link-now", skupper.ParseLink)
+}
+
+// readOnce reads one spoke object through a transient view.
+func readOnce[T any](ctx context.Context, t *Transport, spoke, kind, resource, object string, parse func(*unstructured.Unstructured) (*T, error)) (transport.Observed[T], error) {
+	want := newView(spoke, "vanlink-"+object+"-", true, kind, resource, t.opts.TokenName, t.opts.SpokeNamespace, object, t.opts.TokenName, "transient", 0)
 	client := t.dyn.Resource(ViewsGVR).Namespace(spoke)
 	created, err := client.Create(ctx, want, metav1.CreateOptions{})
 	if err != nil {
-		return transport.Observed[skupper.Token]{}, fmt.Errorf("cluster %s: creating a view of AccessToken %s: %w", spoke, t.opts.TokenName, err)
+		return transport.Observed[T]{}, fmt.Errorf("cluster %s: creating a view of %s %s: %w", spoke, kind, t.opts.TokenName, err)
 	}
 	defer t.deleteNow(ctx, ViewsGVR.Resource, spoke, created.GetName())
 	v, err := t.waitFor(t.views, ViewsGVR.Resource, spoke, created.GetName(), viewProcessed).wait(ctx)
 	if err != nil {
 		if errors.Is(err, errVanished) {
-			return transport.Observed[skupper.Token]{}, fmt.Errorf("cluster %s: the view of AccessToken %s was deleted before it was read: %w", spoke, t.opts.TokenName, transport.ErrOutcomeUnknown)
+			return transport.Observed[T]{}, fmt.Errorf("cluster %s: the view of %s %s was deleted before it was read: %w", spoke, kind, t.opts.TokenName, transport.ErrOutcomeUnknown)
 		}
-		return transport.Observed[skupper.Token]{}, fmt.Errorf("cluster %s: reading AccessToken %s: %w", spoke, t.opts.TokenName, err)
+		return transport.Observed[T]{}, fmt.Errorf("cluster %s: reading %s %s: %w", spoke, kind, t.opts.TokenName, err)
 	}
-	return viewResult(v, skupper.ParseToken), nil
+	return viewResult(v, parse), nil
 }
 
 // Known returns the spokes that have persistent views of this token name.

@@ -176,6 +176,11 @@ func (t *Transport) ObserveToken(ctx context.Context, spoke string) (transport.O
 	return observe(ctx, t, spoke, skupper.AccessTokensGVR, t.opts.TokenName, skupper.ParseToken), nil
 }
 
+// ObserveLink reads the spoke's Link.
+func (t *Transport) ObserveLink(ctx context.Context, spoke string) (transport.Observed[skupper.Link], error) {
+	return observe(ctx, t, spoke, skupper.LinksGVR, t.opts.TokenName, skupper.ParseLink), nil
+}
+
 // Push creates the AccessToken on the spoke.
 func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
 	op := "create AccessToken " + token.GetName()
