@@ -182,3 +182,18 @@ func (o *passOptions) engine(c *clients, log *slog.Logger, dryRun bool) *vsync.E
 		},
 	}
 }
+
+// connect validates the shared flags and returns the hub clients.
+func connect(g *globalOptions, p *passOptions) (*clients, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := g.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	return newClients(cfg)
+}

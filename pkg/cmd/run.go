@@ -42,21 +42,14 @@ func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
 	if err := o.global.Validate(); err != nil {
 		return err
 	}
-	if err := o.pass.Validate(); err != nil {
-		return err
-	}
 	if _, err := cron.ParseSchedule(o.schedule); err != nil {
 		return err
 	}
+	c, err := connect(o.global, &o.pass)
+	if err != nil {
+		return err
+	}
 	log := o.global.logger(streams.ErrOut)
-	cfg, err := o.global.restConfig()
-	if err != nil {
-		return err
-	}
-	c, err := newClients(cfg)
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return cron.Schedule(ctx, o.schedule, log, func(ctx context.Context) {

@@ -43,17 +43,7 @@ Exit code: 0 when every spoke is linked, 2 when some are not, 1 on error.`,
 }
 
 func (o *statusOptions) Run(cmd *cobra.Command, streams IOStreams) error {
-	if err := o.global.Validate(); err != nil {
-		return err
-	}
-	if err := o.pass.Validate(); err != nil {
-		return err
-	}
-	cfg, err := o.global.restConfig()
-	if err != nil {
-		return err
-	}
-	c, err := newClients(cfg)
+	c, err := connect(o.global, &o.pass)
 	if err != nil {
 		return err
 	}

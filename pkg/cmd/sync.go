@@ -83,15 +83,11 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 		return err
 	}
 	grantTimeout, _ := parsePositiveDuration("--grant-timeout", o.grantTimeout)
+	c, err := connect(o.global, &o.pass)
+	if err != nil {
+		return err
+	}
 	log := o.global.logger(streams.ErrOut)
-	cfg, err := o.global.restConfig()
-	if err != nil {
-		return err
-	}
-	c, err := newClients(cfg)
-	if err != nil {
-		return err
-	}
 	engine := o.pass.engine(c, log, o.dryRun)
 	ctx := cmd.Context()
 	var (

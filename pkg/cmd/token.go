@@ -41,20 +41,13 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err := o.global.Validate(); err != nil {
 		return err
 	}
-	if err := o.pass.Validate(); err != nil {
-		return err
-	}
 	if o.cluster == "" {
 		return fmt.Errorf("--cluster is required: the spoke the token is for")
 	}
 	if errs := validation.IsDNS1123Label(o.cluster); len(errs) > 0 {
 		return fmt.Errorf("--cluster %q: %v", o.cluster, errs)
 	}
-	cfg, err := o.global.restConfig()
-	if err != nil {
-		return err
-	}
-	c, err := newClients(cfg)
+	c, err := connect(o.global, &o.pass)
 	if err != nil {
 		return err
 	}

@@ -167,20 +167,7 @@ func (h *Hub) processGrants(ctx context.Context) {
 }
 
 func (h *Hub) processSites(ctx context.Context) {
-	list, err := h.client.Resource(sitesGVR).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return
-	}
-	for i := range list.Items {
-		s := &list.Items[i]
-		if st, _, _ := unstructured.NestedString(s.Object, "status", "status"); st == "Ready" {
-			continue
-		}
-		s.Object["status"] = map[string]any{"status": "Ready", "message": "OK", "sitesInNetwork": int64(1),
-			"endpoints":  []any{map[string]any{"name": "inter-router", "host": "127.0.0.1", "port": RouterEndpoint, "group": "skupper-router"}},
-			"conditions": []any{cond("Configured", "True", "Ready", "OK"), cond("Running", "True", "Ready", "OK"), cond("Ready", "True", "Ready", "OK")}}
-		_, _ = h.client.Resource(sitesGVR).Namespace(s.GetNamespace()).UpdateStatus(ctx, s, metav1.UpdateOptions{})
-	}
+	readySites(ctx, h.client, []any{map[string]any{"name": "inter-router", "host": "127.0.0.1", "port": RouterEndpoint, "group": "skupper-router"}})
 }
 
 // redeem serves POST /<grant uid> with the code as body and the token name

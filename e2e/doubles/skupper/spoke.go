@@ -80,8 +80,12 @@ func (s *Spoke) Run(ctx context.Context) {
 	}
 }
 
-func (s *Spoke) processSites(ctx context.Context) {
-	list, err := s.client.Resource(sitesGVR).List(ctx, metav1.ListOptions{})
+func (s *Spoke) processSites(ctx context.Context) { readySites(ctx, s.client, nil) }
+
+// readySites plays the controller and router for Sites: each becomes Ready,
+// advertising endpoints when given (the hub's inter-router endpoint).
+func readySites(ctx context.Context, client dynamic.Interface, endpoints []any) {
+	list, err := client.Resource(sitesGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return
 	}
@@ -90,9 +94,13 @@ func (s *Spoke) processSites(ctx context.Context) {
 		if st, _, _ := unstructured.NestedString(site.Object, "status", "status"); st == "Ready" {
 			continue
 		}
-		site.Object["status"] = map[string]any{"status": "Ready", "message": "OK", "sitesInNetwork": int64(1),
+		status := map[string]any{"status": "Ready", "message": "OK", "sitesInNetwork": int64(1),
 			"conditions": []any{cond("Configured", "True", "Ready", "OK"), cond("Running", "True", "Ready", "OK"), cond("Ready", "True", "Ready", "OK")}}
-		_, _ = s.client.Resource(sitesGVR).Namespace(site.GetNamespace()).UpdateStatus(ctx, site, metav1.UpdateOptions{})
+		if endpoints != nil {
+			status["endpoints"] = endpoints
+		}
+		site.Object["status"] = status
+		_, _ = client.Resource(sitesGVR).Namespace(site.GetNamespace()).UpdateStatus(ctx, site, metav1.UpdateOptions{})
 	}
 }
 
