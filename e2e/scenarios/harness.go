@@ -128,6 +128,19 @@ func (h *Harness) jobArgs(hook bool) []string {
 	return args
 }
 
+// PassFlags are the hook's flags that every pass-aware command (status
+// --live, token) shares: transport, names, namespaces.
+func (h *Harness) PassFlags() []string {
+	var out []string
+	for _, a := range h.jobArgs(false)[1:] {
+		if strings.HasPrefix(a, "--policy=") || strings.HasPrefix(a, "--fail-on=") || strings.HasPrefix(a, "--grant-timeout=") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 // Hook runs vanlink as the chart's PostSync hook Job would.
 func (h *Harness) Hook(ctx context.Context) Run { return h.Vanlink(ctx, h.jobArgs(true)...) }
 

@@ -73,7 +73,7 @@ func ColdStart(t *testing.T, h *Harness) {
 	h.WaitLinked(ctxFor(t), h.P.Spokes()...)
 	require.EqualValues(t, 2, h.Grant().Redemptions, "one redemption per spoke")
 	time.Sleep(time.Second)
-	st := h.Vanlink(ctxFor(t), "status", "--live", "-n", Namespace)
+	st := h.Vanlink(ctxFor(t), append([]string{"status", "--live"}, h.PassFlags()...)...)
 	require.Equal(t, 0, st.Code, "status --live reports every spoke linked")
 }
 
