@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -284,12 +283,34 @@ func (f *fleet) pass(ctx context.Context, o options, n int, name string, concurr
 		"--spoke-timeout", "10m", "--fail-on", "never", "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return row{}, fmt.Errorf("%s pass: %w\n%s", name, err, tailOf(stderr.String()))
+	if err := cmd.Start(); err != nil {
+		return row{}, err
 	}
+	// The peak resident set of vanlink itself: VmHWM sampled from /proc
+	// while it runs (getrusage's maxrss would also count the parent's pages
+	// at fork time).
+	peak := make(chan int64, 1)
+	stop := make(chan struct{})
+	go func() {
+		var hwm int64
+		for {
+			if v := vmHWM(cmd.Process.Pid); v > hwm {
+				hwm = v
+			}
+			select {
+			case <-stop:
+				peak <- hwm
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(stop)
 	r := row{n: n, pass: name, concurrency: concurrency, wall: time.Since(start), spokeWrites: f.spokeActions() - before}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssMiB = float64(ru.Maxrss) / 1024
+	r.rssMiB = float64(<-peak) / 1024
+	if err != nil {
+		return row{}, fmt.Errorf("%s pass: %w\n%s", name, err, tailOf(stderr.String()))
 	}
 	r.total, r.lists, r.gets, r.writes, r.detail = summarize(f.proxy.reset())
 	if os.Getenv("BENCH_LOGS") != "" {
@@ -327,6 +348,24 @@ func (f *fleet) waitViewsReady(ctx context.Context, n int) error {
 		time.Sleep(time.Second)
 	}
 	return fmt.Errorf("the Link views did not all show Ready within 3 minutes")
+}
+
+// vmHWM reads a process's peak resident set size in KiB (0 when gone).
+func vmHWM(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 func lastLine(s string) string {
@@ -420,7 +459,7 @@ proxy in front of the hub:
 - **cold, concurrency 1**: the cold pass one spoke at a time, for N <= %d, to show the scaling.
 
 Hub requests are counted by verb and resource; "spoke writes" are the actions the agent
-executed on spokes; peak RSS is the vanlink process's maximum resident set (getrusage).
+executed on spokes; peak RSS is the vanlink process's VmHWM, sampled from /proc while it runs.
 
 ## Machine
 
