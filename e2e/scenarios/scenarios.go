@@ -303,14 +303,21 @@ func HubRestartMidPass(t *testing.T, h *Harness) {
 	t.Logf("the interrupted pass exited %d", r.Code)
 
 	time.Sleep(time.Second)
-	require.Equal(t, 0, h.Cron(ctx).Code, "the next pass runs cleanly")
+	next := h.Cron(ctx)
+	require.Equal(t, 0, next.Code, "the next pass runs cleanly")
 	h.WaitLinked(ctx, h.P.Spokes()...)
 	for _, s := range h.P.Spokes() {
 		list, err := dyn(s).Resource(skupper.AccessTokensGVR).Namespace(Namespace).List(ctx, metav1.ListOptions{})
 		require.NoError(t, err)
 		require.Len(t, list.Items, 1, "%s holds exactly one token", s.Name)
 	}
-	require.LessOrEqual(t, h.Grant().Redemptions, int64(2), "no redemption burnt twice")
+	// A redemption the hub failed half-way (it went down) is used up, as
+	// upstream; vanlink itself must spend at most one per push it made.
+	// A push reported failed by the interrupted pass may still have reached
+	// the spoke (its action ran while the hub was going away): count it.
+	attempted := regexp.MustCompile(`(?m)^\S+\s+push\s+(pushed|failed)\s`)
+	pushes := len(attempted.FindAllString(r.Stdout, -1)) + len(attempted.FindAllString(next.Stdout, -1))
+	require.LessOrEqual(t, h.Grant().Redemptions, int64(pushes), "no more redemptions than tokens pushed")
 	time.Sleep(time.Second)
 	require.Equal(t, 0, h.Cron(ctx).Code)
 	require.Equal(t, map[string]string{"east": "linked", "west": "linked"}, h.States(ctx), "the fleet converged")
