@@ -380,8 +380,6 @@ func tailOf(s string) string {
 	return s
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 func render(rows []row) string {
 	var b strings.Builder
 	b.WriteString("| spokes | pass | concurrency | wall time | hub requests | lists | gets | hub writes | spoke writes | peak RSS |\n")

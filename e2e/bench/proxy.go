@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -131,7 +132,7 @@ func summarize(c map[string]int) (total, lists, gets, writes int, detail string)
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, k+"="+itoa(c[k]))
+		parts = append(parts, k+"="+strconv.Itoa(c[k]))
 	}
 	return total, lists, gets, writes, strings.Join(parts, ", ")
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -106,7 +107,7 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 		return err
 	}
 	vanlink := func(args ...string) int {
-		fmt.Fprintf(out, "\n$ vanlink %s\n", join(args))
+		fmt.Fprintf(out, "\n$ vanlink %s\n", strings.Join(args, " "))
 		return cmd.Main(append(args, "--kubeconfig", saKube), cmd.IOStreams{In: os.Stdin, Out: out, ErrOut: io.Discard})
 	}
 	say("running the PostSync hook (as the hub chart's Job would, with its ServiceAccount)")
@@ -167,15 +168,4 @@ func waitLinked(ctx context.Context, p *local.Provider) error {
 		}
 	}
 	return nil
-}
-
-func join(args []string) string {
-	out := ""
-	for i, a := range args {
-		if i > 0 {
-			out += " "
-		}
-		out += a
-	}
-	return out
 }

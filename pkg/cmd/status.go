@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -68,7 +67,7 @@ func (o *statusOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 		return &ExitError{Code: statusError, Err: err}
 	}
 	if rec == nil {
-		return &ExitError{Code: statusError, Err: errors.New(fmt.Sprintf("no status record: ConfigMap %s/%s does not exist yet (has a pass run? try --live)", o.pass.namespace, o.pass.statusConfigMap))}
+		return &ExitError{Code: statusError, Err: fmt.Errorf("no status record: ConfigMap %s/%s does not exist yet (has a pass run? try --live)", o.pass.namespace, o.pass.statusConfigMap)}
 	}
 	if err := printRecord(streams.Out, o.output, rec); err != nil {
 		return err

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -57,7 +58,7 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err != nil {
 		return err
 	}
-	h := g.Health(timeNow())
+	h := g.Health(time.Now())
 	if h.Left == 0 || h.Expired {
 		return fmt.Errorf("AccessGrant %s/%s cannot be redeemed (%d of %d redemptions left, expired: %v): a token built from it would fail", g.Namespace, g.Name, h.Left, h.Allowed, h.Expired)
 	}

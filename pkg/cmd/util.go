@@ -15,6 +15,3 @@ func parsePositiveDuration(flag, v string) (time.Duration, error) {
 	}
 	return d, nil
 }
-
-// timeNow is replaced in tests.
-var timeNow = time.Now

@@ -125,41 +125,30 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	defer cancel()
 	res := &Result{Started: e.Clock.Now(), DryRun: e.Opts.DryRun,
 		Grant: GrantSummary{Namespace: e.Opts.GrantNamespace, Name: e.Opts.GrantName}}
+	if e.Lock != nil && !e.Opts.DryRun {
+		release, err := e.Lock.Acquire(ctx)
+		if err != nil {
+			// Not recorded: the pass holding the lease records its own.
+			res.Error = err.Error()
+			return res, err
+		}
+		defer release()
+	}
 	err := e.run(ctx, res)
 	res.Duration = e.Clock.Since(res.Started)
 	res.sort()
 	if err != nil {
 		res.Error = err.Error()
 	}
-	if !e.Opts.DryRun && e.Reporter != nil && !errors.Is(err, errNotRun) {
+	if !e.Opts.DryRun && e.Reporter != nil {
 		if rerr := e.Reporter.Report(context.WithoutCancel(ctx), res); rerr != nil {
 			e.Log.Warn("recording the pass failed", "err", rerr)
 		}
 	}
-	if errors.Is(err, errNotRun) {
-		return res, errors.Unwrap(err)
-	}
 	return res, err
 }
 
-// errNotRun wraps failures that happen before the pass owns the lease: they
-// are returned but not recorded (another pass may be recording).
-var errNotRun = errors.New("pass not run")
-
-type notRunError struct{ err error }
-
-func (e notRunError) Error() string        { return e.err.Error() }
-func (e notRunError) Unwrap() error        { return e.err }
-func (e notRunError) Is(target error) bool { return target == errNotRun }
-
 func (e *Engine) run(ctx context.Context, res *Result) error {
-	if e.Lock != nil && !e.Opts.DryRun {
-		release, err := e.Lock.Acquire(ctx)
-		if err != nil {
-			return notRunError{err}
-		}
-		defer release()
-	}
 	grant, err := e.ReadGrant(ctx)
 	if err != nil {
 		return err

@@ -73,12 +73,6 @@ app.kubernetes.io/part-of: vanlink
 argocd.argoproj.io/sync-wave: {{ . | quote }}
 {{- end -}}
 
-{{/*
-The resolved catalog pairs (see _vanlink.tpl), validated.
-*/}}
-{{- define "service-interconnect.pairs" -}}
-{{- include "vanlink.catalog.resolve" . -}}
-{{- end -}}
 
 {{/*
 Pod template spec of the sync jobs. Call with (dict "root" $ "policy" "postsync"|"cron").
