@@ -29,8 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/rest"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
 	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
@@ -198,13 +197,9 @@ func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
 	if f.proxy, err = newCountingProxy(hub.URL, hub.Config.CAData, hub.Config.BearerToken); err != nil {
 		return f, err
 	}
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["hub"] = &clientcmdapi.Cluster{Server: f.proxy.URL()}
-	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{}
-	kc.Contexts["hub"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "admin"}
-	kc.CurrentContext = "hub"
+	// The proxy adds the credentials: plain http to it, no token here.
 	f.kube = filepath.Join(dir, fmt.Sprintf("hub-%d.kubeconfig", n))
-	return f, clientcmd.WriteToFile(*kc, f.kube)
+	return f, framework.WriteKubeconfig(f.kube, "hub", &rest.Config{Host: f.proxy.URL()})
 }
 
 func (f *fleet) close() {

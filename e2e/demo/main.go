@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/e2e/local"
 	"github.com/vanlink/vanlink/e2e/scenarios"
@@ -103,7 +102,7 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 	}
 	defer os.RemoveAll(dir)
 	saKube := filepath.Join(dir, "sync.kubeconfig")
-	if err := fixtures.ServiceAccountKubeconfig(ctx, hub.Config, ns, "hub-service-interconnect-sync", saKube); err != nil {
+	if err := framework.ServiceAccountKubeconfig(ctx, hub.Config, ns, "hub-service-interconnect-sync", saKube); err != nil {
 		return err
 	}
 	vanlink := func(args ...string) int {

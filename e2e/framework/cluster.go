@@ -85,29 +85,59 @@ func (c *Cluster) ready(ctx context.Context) error {
 }
 
 // ServiceAccountConfig returns a rest.Config authenticated as the named
-// ServiceAccount, with a token from the TokenRequest API. The ServiceAccount
-// must exist. Use it to run code with exactly the RBAC a chart grants.
+// ServiceAccount of this cluster (a TokenRequest, valid one hour).
 func (c *Cluster) ServiceAccountConfig(ctx context.Context, namespace, name string) (*rest.Config, error) {
-	expiry := int64(3600)
-	tr, err := c.Kube().CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
-	}, metav1CreateOptions)
+	cfg, err := ServiceAccountConfig(ctx, c.Config, namespace, name)
 	if err != nil {
-		return nil, fmt.Errorf("requesting a token for ServiceAccount %s/%s on %s: %w", namespace, name, c.Name, err)
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
-	cfg := rest.AnonymousClientConfig(c.Config)
-	cfg.BearerToken = tr.Status.Token
 	return cfg, nil
 }
 
 // WriteKubeconfig writes a kubeconfig for cfg (which must point at this
 // cluster) to path, with the context named after the cluster.
 func (c *Cluster) WriteKubeconfig(path string, cfg *rest.Config) error {
+	return WriteKubeconfig(path, c.Name, cfg)
+}
+
+// ServiceAccountConfig returns a copy of admin (any cluster's admin config)
+// authenticated instead as the named ServiceAccount, through a TokenRequest
+// valid one hour: a client gets exactly that account's RBAC.
+func ServiceAccountConfig(ctx context.Context, admin *rest.Config, namespace, name string) (*rest.Config, error) {
+	expiry := int64(3600)
+	kc, err := kubernetes.NewForConfig(admin)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := kc.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
+	}, metav1CreateOptions)
+	if err != nil {
+		return nil, fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	cfg := rest.AnonymousClientConfig(admin)
+	cfg.BearerToken = tr.Status.Token
+	return cfg, nil
+}
+
+// ServiceAccountKubeconfig writes to path a kubeconfig of the named
+// ServiceAccount (see ServiceAccountConfig), for programs run as it.
+func ServiceAccountKubeconfig(ctx context.Context, admin *rest.Config, namespace, name, path string) error {
+	cfg, err := ServiceAccountConfig(ctx, admin, namespace, name)
+	if err != nil {
+		return err
+	}
+	return WriteKubeconfig(path, name, cfg)
+}
+
+// WriteKubeconfig writes a kubeconfig file for cfg (server, CA, bearer
+// token) to path, with its one context named name.
+func WriteKubeconfig(path, name string, cfg *rest.Config) error {
 	kc := clientcmdapi.NewConfig()
-	kc.Clusters[c.Name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos[c.Name] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
-	kc.Contexts[c.Name] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: c.Name}
-	kc.CurrentContext = c.Name
+	kc.Clusters[name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
+	kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	kc.CurrentContext = name
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

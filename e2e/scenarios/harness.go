@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
-	"github.com/vanlink/vanlink/e2e/fixtures"
+	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/charts"
 	"github.com/vanlink/vanlink/pkg/report"
 	"github.com/vanlink/vanlink/pkg/skupper"
@@ -150,20 +150,39 @@ func (h *Harness) Cron(ctx context.Context) Run { return h.Vanlink(ctx, h.jobArg
 // Start starts vanlink in the background; wait returns its Run.
 func (h *Harness) Start(ctx context.Context, args ...string) (wait func() Run) {
 	h.T.Helper()
-	cmd := exec.CommandContext(ctx, h.Binary, append(args, "--kubeconfig", h.serviceAccountKubeconfig(ctx))...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	require.NoError(h.T, cmd.Start())
+	var run func() (Run, error)
+	if r, ok := h.P.(Runner); ok {
+		var err error
+		run, err = r.StartVanlink(ctx, args)
+		require.NoError(h.T, err, "starting vanlink %s", strings.Join(args, " "))
+	} else {
+		run = h.startLocal(ctx, args)
+	}
 	return func() Run {
-		err := cmd.Wait()
-		r := Run{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String(), Took: time.Since(start)}
-		if err != nil && r.Code == 0 {
-			r.Code = -1
-		}
+		r, err := run()
+		require.NoError(h.T, err, "running vanlink %s", strings.Join(args, " "))
+		r.Took = time.Since(start)
 		h.output.WriteString(r.Stdout + r.Stderr)
 		h.T.Logf("vanlink %s -> exit %d in %s\n%s%s", strings.Join(args, " "), r.Code, r.Took.Round(time.Millisecond), r.Stdout, tail(r.Stderr, 30))
 		return r
+	}
+}
+
+// startLocal runs the binary on this machine as the chart's ServiceAccount.
+func (h *Harness) startLocal(ctx context.Context, args []string) func() (Run, error) {
+	h.T.Helper()
+	cmd := exec.CommandContext(ctx, h.Binary, append(args, "--kubeconfig", h.serviceAccountKubeconfig(ctx))...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(h.T, cmd.Start())
+	return func() (Run, error) {
+		err := cmd.Wait()
+		r := Run{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
+		if err != nil && r.Code == 0 {
+			r.Code = -1
+		}
+		return r, nil
 	}
 }
 
@@ -176,7 +195,7 @@ func (h *Harness) serviceAccountKubeconfig(ctx context.Context) string {
 	h.T.Helper()
 	if h.saKube == "" {
 		path := filepath.Join(h.T.TempDir(), "sync.kubeconfig")
-		require.NoError(h.T, fixtures.ServiceAccountKubeconfig(ctx, h.P.Hub().Config, Namespace, SyncAccount, path))
+		require.NoError(h.T, framework.ServiceAccountKubeconfig(ctx, h.P.Hub().Config, Namespace, SyncAccount, path))
 		h.saKube = path
 	}
 	return h.saKube
@@ -246,8 +265,10 @@ func (h *Harness) WaitLinked(ctx context.Context, spokes ...Cluster) {
 	}
 }
 
-// Versions returns the resourceVersion of every AccessToken, Link and Secret
-// in the spoke namespaces: equal snapshots mean nothing was written.
+// Versions fingerprints every AccessToken and Link in the spoke namespaces
+// (uid, generation, labels, annotations) and the token's Secret (uid):
+// equal snapshots mean vanlink wrote nothing there. Status updates, which
+// Skupper makes, do not count; vanlink only ever deletes the Secret.
 func (h *Harness) Versions(ctx context.Context) map[string]string {
 	h.T.Helper()
 	out := map[string]string{}
@@ -256,7 +277,14 @@ func (h *Harness) Versions(ctx context.Context) map[string]string {
 			list, err := dyn(s).Resource(gvr).Namespace(Namespace).List(ctx, metav1.ListOptions{})
 			require.NoError(h.T, err)
 			for _, o := range list.Items {
-				out[fmt.Sprintf("%s/%s/%s", s.Name, o.GetKind(), o.GetName())] = o.GetResourceVersion() + "/" + string(o.GetUID())
+				key := fmt.Sprintf("%s/%s/%s", s.Name, o.GetKind(), o.GetName())
+				if gvr == skupperSecretGVR {
+					if o.GetName() == TokenName {
+						out[key] = string(o.GetUID())
+					}
+					continue
+				}
+				out[key] = fmt.Sprintf("%s/%d/%v/%v", o.GetUID(), o.GetGeneration(), o.GetLabels(), o.GetAnnotations())
 			}
 		}
 	}

@@ -41,6 +41,16 @@ type Provider interface {
 	Describe() string
 }
 
+// Runner is implemented by providers that run vanlink themselves, where the
+// hub runs pods (kind: a pod of the chart's ServiceAccount with the loaded
+// image and the in-cluster config). Providers without it get the binary run
+// on this machine with a kubeconfig of that ServiceAccount.
+type Runner interface {
+	// StartVanlink starts one vanlink command with args; wait returns its
+	// Run (Stdout and Stderr both hold the merged log of a pod).
+	StartVanlink(ctx context.Context, args []string) (wait func() (Run, error), err error)
+}
+
 // Merge deep-merges maps: values of b win, nested maps are merged.
 func Merge(a, b map[string]any) map[string]any {
 	out := map[string]any{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -21,22 +22,27 @@ import (
 type Scenario struct {
 	Name string
 	Run  func(t *testing.T, h *Harness)
+	// LocalOnly, when set, says why the scenario runs on the local tier
+	// only: it needs a control a real cluster does not give.
+	LocalOnly string
 }
 
 // All are the scenarios every provider runs.
 var All = []Scenario{
-	{"cold start links east and west in one pass", ColdStart},
-	{"steady state: a second pass writes nothing to any spoke", SteadyState},
-	{"a late spoke is linked by the next pass, the others untouched", LateSpokeJoins},
-	{"a spoke without a Site stays pending and spends no redemption", SpokeWithoutSite},
-	{"a re-created grant leaves working links alone and re-links a broken spoke", GrantRecreated},
-	{"an exhausted grant blocks the push with a clear report", GrantExhausted},
-	{"an exhausted grant is rotated when rotation is enabled", GrantExhaustedRotated},
-	{"a stale token, Link and Secret are cleaned without extra redemptions", StaleLeftovers},
-	{"a paused agent hits its deadline while the other spoke links", AgentPaused},
-	{"a hub API server restart mid-pass leaves no duplicate and the next pass converges", HubRestartMidPass},
-	{"hook and cron started together push once", HookAndCronTogether},
-	{"an invalid grant status pushes nothing and names the field", InvalidGrant},
+	{Name: "cold start links east and west in one pass", Run: ColdStart},
+	{Name: "steady state: a second pass writes nothing to any spoke", Run: SteadyState},
+	{Name: "a late spoke is linked by the next pass, the others untouched", Run: LateSpokeJoins},
+	{Name: "a spoke without a Site stays pending and spends no redemption", Run: SpokeWithoutSite},
+	{Name: "a re-created grant leaves working links alone and re-links a broken spoke", Run: GrantRecreated},
+	{Name: "an exhausted grant blocks the push with a clear report", Run: GrantExhausted},
+	{Name: "an exhausted grant is rotated when rotation is enabled", Run: GrantExhaustedRotated},
+	{Name: "a stale token, Link and Secret are cleaned without extra redemptions", Run: StaleLeftovers},
+	{Name: "a paused agent hits its deadline while the other spoke links", Run: AgentPaused},
+	{Name: "a hub API server restart mid-pass leaves no duplicate and the next pass converges", Run: HubRestartMidPass,
+		LocalOnly: "stopping the hub's API server mid-pass needs a hub whose API server stops alone; on kind the pass runs in a pod of the hub itself"},
+	{Name: "hook and cron started together push once", Run: HookAndCronTogether},
+	{Name: "an invalid grant status pushes nothing and names the field", Run: InvalidGrant,
+		LocalOnly: "it writes a broken grant status, which a real Skupper controller may rewrite before the pass reads it"},
 }
 
 func ctxFor(t *testing.T) context.Context { return t.Context() }
@@ -372,6 +378,9 @@ var pushedRow = regexp.MustCompile(`(?m)^\S+\s+push\s+pushed\s`)
 
 func assertNoActions(t *testing.T, h *Harness) {
 	l, err := dyn(h.P.Hub()).Resource(acm.ActionsGVR).List(ctxFor(t), metav1.ListOptions{})
+	if apierrors.IsNotFound(err) {
+		return // a hub without ACM (kind) has no actions at all
+	}
 	require.NoError(t, err)
 	require.Empty(t, l.Items, "no ManagedClusterAction (they carry the code) is left on the hub")
 }

@@ -1,13 +1,16 @@
+// Command image builds the vanlink container image without Docker (make
+// image-archive): an OCI image layout in a tar file, the same image as the
+// Dockerfile's. See internal/ociimage.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/vanlink/vanlink/internal/ociimage"
 )
 
 func main() {
@@ -24,25 +27,9 @@ func main() {
 }
 
 func run(out, version, revision, repo, arch string) error {
-	dir, err := os.MkdirTemp("", "vanlink-image-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "vanlink")
-	// A static binary: no cgo, so it runs on an image without libc.
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/vanlink/vanlink/pkg/version.Version="+version, "-o", bin, "./cmd/vanlink")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building a static vanlink: %w", err)
-	}
 	ref := repo + ":" + version
-	img, err := Image(Options{Binary: bin, Version: version, Revision: revision, Source: "https://github.com/vanlink/vanlink", Arch: arch, Created: time.Unix(0, 0).UTC(), Ref: ref})
+	img, err := ociimage.Build(".", "./cmd/vanlink", ref, out, ociimage.Options{Version: version, Revision: revision, Arch: arch, Created: time.Unix(0, 0).UTC()})
 	if err != nil {
-		return err
-	}
-	if err := WriteArchive(img, ref, out); err != nil {
 		return err
 	}
 	d, _ := img.Digest()

@@ -9,10 +9,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
 // TestRenderedObjectsAreAcceptedByTheAPIServer server-side applies everything
@@ -70,4 +72,29 @@ func TestRenderedObjectsAreAcceptedByTheAPIServer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestInstallAndUninstall installs the spoke chart with the Helm SDK, as the
+// e2e tiers and demos do, upgrades it, and uninstalls it.
+func TestInstallAndUninstall(t *testing.T) {
+	env := framework.StartT(t, framework.Options{Spokes: []string{"east"}})
+	east := env.Cluster("east")
+	ctx := t.Context()
+	opts := charts.InstallOptions{Kubeconfig: east.Kubeconfig, Options: charts.Options{ReleaseName: "east", Namespace: "default",
+		ValuesFiles: []string{repo(t, "values/catalog.yaml"), repo(t, "values/clusters/east.yaml")}}}
+	rel, err := charts.Install(ctx, repo(t, charts.SpokeChart), opts)
+	require.NoError(t, err)
+	require.Equal(t, 1, rel.Version)
+	sites := east.Dynamic().Resource(skupper.SitesGVR).Namespace("service-interconnect")
+	_, err = sites.Get(ctx, "east", metav1.GetOptions{})
+	require.NoError(t, err, "the release's Site exists")
+
+	rel, err = charts.Install(ctx, repo(t, charts.SpokeChart), opts)
+	require.NoError(t, err)
+	require.Equal(t, 2, rel.Version, "a second install upgrades the release")
+
+	require.NoError(t, charts.Uninstall(east.Kubeconfig, "default", "east", 0))
+	_, err = sites.Get(ctx, "east", metav1.GetOptions{})
+	require.True(t, apierrors.IsNotFound(err), "the Site is removed with the release: %v", err)
+	require.NoError(t, charts.Uninstall(east.Kubeconfig, "default", "east", 0), "a missing release is not an error")
 }

@@ -609,3 +609,10 @@ func TestHubToSpokeServicesPairAHubConnectorWithSpokeListeners(t *testing.T) {
 		require.EqualValues(t, 5000, num(l, "spec", "port"))
 	}
 }
+
+func TestPullRefusesWhatItCannotPin(t *testing.T) {
+	_, err := charts.Pull("https://charts.example.com/skupper", "2.2.1")
+	require.ErrorContains(t, err, "not an oci:// reference")
+	_, err = charts.Pull("oci://quay.io/skupper/helm/skupper", "")
+	require.ErrorContains(t, err, "a version is required")
+}

@@ -19,7 +19,7 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 		"a malformed selector":              {[]string{"sync", "--cluster-selector", "region in (east"}, `--cluster-selector "region in (east"`},
 		"zero concurrency":                  {[]string{"sync", "--concurrency", "0"}, "--concurrency 0: must be at least 1"},
 		"a grant name that is not DNS-1123": {[]string{"sync", "--grant", "Spoke_Link"}, `--grant "Spoke_Link"`},
-		"a negative grant timeout":          {[]string{"sync", "--grant-timeout", "-1m"}, `--grant-timeout "-1m": must be positive`},
+		"a negative grant timeout":          {[]string{"sync", "--grant-timeout", "-1m"}, `--grant-timeout -1m0s: must be positive`},
 		"an invalid schedule":               {[]string{"run", "--schedule", "61 * * * *"}, `schedule "61 * * * *"`},
 		"an unknown output format":          {[]string{"status", "-o", "yaml"}, `must be one of table, json`},
 		"a token without cluster":           {[]string{"token"}, "--cluster is required"},

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,7 @@ type syncOptions struct {
 	pass         passOptions
 	policy       string
 	failOn       string
-	grantTimeout string
+	grantTimeout time.Duration
 	dryRun       bool
 	output       string
 }
@@ -60,7 +61,7 @@ The grant code is never printed or logged.`,
 	o.pass.AddFlags(c.Flags())
 	c.Flags().Var(newEnum(&o.policy, "cron", "postsync", "cron"), "policy", "job policy: postsync (wait for the grant first) or cron (one pass now)")
 	c.Flags().Var(newEnum(&o.failOn, "error", "error", "pending", "never"), "fail-on", "when the exit code is non-zero: error, pending or never")
-	c.Flags().StringVar(&o.grantTimeout, "grant-timeout", "5m", "with --policy postsync: how long to wait for a usable grant")
+	c.Flags().DurationVar(&o.grantTimeout, "grant-timeout", 5*time.Minute, "with --policy postsync: how long to wait for a usable grant")
 	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "observe and print the plan; push, remove and record nothing")
 	c.Flags().VarP(newEnum(&o.output, "table", "table", "json"), "output", "o", "output format: table or json")
 	return c, o
@@ -74,15 +75,16 @@ func (o *syncOptions) Validate() error {
 	if err := o.pass.Validate(); err != nil {
 		return err
 	}
-	_, err := parsePositiveDuration("--grant-timeout", o.grantTimeout)
-	return err
+	if o.grantTimeout <= 0 {
+		return fmt.Errorf("--grant-timeout %s: must be positive", o.grantTimeout)
+	}
+	return nil
 }
 
 func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	grantTimeout, _ := parsePositiveDuration("--grant-timeout", o.grantTimeout)
 	c, err := connect(o.global, &o.pass)
 	if err != nil {
 		return err
@@ -95,7 +97,7 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 		code int
 	)
 	if o.policy == "postsync" {
-		res, code, err = postsync.Run(ctx, engine, postsync.Options{GrantTimeout: grantTimeout, FailOn: vsync.FailOn(o.failOn), Log: log})
+		res, code, err = postsync.Run(ctx, engine, postsync.Options{GrantTimeout: o.grantTimeout, FailOn: vsync.FailOn(o.failOn), Log: log})
 	} else {
 		res, code, err = cron.RunOnce(ctx, engine, vsync.FailOn(o.failOn))
 	}

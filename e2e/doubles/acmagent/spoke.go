@@ -113,6 +113,12 @@ func (s *MemorySpoke) Create(ctx context.Context, gvr schema.GroupVersionResourc
 	c := obj.DeepCopy()
 	c.SetNamespace(ns)
 	c.SetUID(uuid.NewUUID())
+	return s.storeLocked(ctx, gvr, k, c), nil
+}
+
+// storeLocked stores c under k as a new revision, counts the write, unlocks
+// s.mu and runs AfterWrite with a copy, which it returns.
+func (s *MemorySpoke) storeLocked(ctx context.Context, gvr schema.GroupVersionResource, k string, c *unstructured.Unstructured) *unstructured.Unstructured {
 	s.rv++
 	s.writes++
 	c.SetResourceVersion(strconv.FormatInt(s.rv, 10))
@@ -120,7 +126,7 @@ func (s *MemorySpoke) Create(ctx context.Context, gvr schema.GroupVersionResourc
 	out := c.DeepCopy()
 	s.mu.Unlock()
 	s.after(ctx, gvr, out, false)
-	return out, nil
+	return out
 }
 
 func (s *MemorySpoke) Get(_ context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
@@ -146,15 +152,7 @@ func (s *MemorySpoke) MergePatch(ctx context.Context, gvr schema.GroupVersionRes
 		return nil, apierrors.NewNotFound(gvr.GroupResource(), name)
 	}
 	merged := mergePatch(o.DeepCopy().Object, p)
-	c := &unstructured.Unstructured{Object: merged}
-	s.rv++
-	s.writes++
-	c.SetResourceVersion(strconv.FormatInt(s.rv, 10))
-	s.objects[k] = c
-	out := c.DeepCopy()
-	s.mu.Unlock()
-	s.after(ctx, gvr, out, false)
-	return out, nil
+	return s.storeLocked(ctx, gvr, k, &unstructured.Unstructured{Object: merged}), nil
 }
 
 func (s *MemorySpoke) Delete(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) error {

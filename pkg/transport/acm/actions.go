@@ -25,8 +25,8 @@ func (t *Transport) run(ctx context.Context, cluster, op string, a *unstructured
 	if err != nil {
 		return fmt.Errorf("cluster %s: %s: creating the ManagedClusterAction: %w", cluster, op, err)
 	}
-	defer t.deleteNow(ctx, ActionsGVR.Resource, cluster, created.GetName())
-	done, err := t.waitFor(t.actions, ActionsGVR.Resource, cluster, created.GetName(), actionCompleted).wait(ctx)
+	defer t.deleteNow(ctx, ActionsGVR, cluster, created.GetName())
+	done, err := t.waitFor(t.actions, ActionsGVR, cluster, created.GetName(), actionCompleted).wait(ctx)
 	switch {
 	case errors.Is(err, errVanished):
 		return fmt.Errorf("cluster %s: %s: ManagedClusterAction %s was collected before its result was read: %w", cluster, op, created.GetName(), transport.ErrOutcomeUnknown)

@@ -89,7 +89,7 @@ func (t *Transport) Observe(ctx context.Context, spokes []string) (map[string]*t
 			continue
 		}
 		for _, v := range t.desiredViews(c) {
-			pending = append(pending, t.waitFor(t.views, ViewsGVR.Resource, c, v.GetName(), viewProcessed))
+			pending = append(pending, t.waitFor(t.views, ViewsGVR, c, v.GetName(), viewProcessed))
 		}
 	}
 	for _, w := range pending {
@@ -215,8 +215,8 @@ func readOnce[T any](ctx context.Context, t *Transport, spoke, kind, resource, o
 	if err != nil {
 		return transport.Observed[T]{}, fmt.Errorf("cluster %s: creating a view of %s %s: %w", spoke, kind, t.opts.TokenName, err)
 	}
-	defer t.deleteNow(ctx, ViewsGVR.Resource, spoke, created.GetName())
-	v, err := t.waitFor(t.views, ViewsGVR.Resource, spoke, created.GetName(), viewProcessed).wait(ctx)
+	defer t.deleteNow(ctx, ViewsGVR, spoke, created.GetName())
+	v, err := t.waitFor(t.views, ViewsGVR, spoke, created.GetName(), viewProcessed).wait(ctx)
 	if err != nil {
 		if errors.Is(err, errVanished) {
 			return transport.Observed[T]{}, fmt.Errorf("cluster %s: the view of %s %s was deleted before it was read: %w", spoke, kind, t.opts.TokenName, transport.ErrOutcomeUnknown)

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -67,16 +68,16 @@ func (t *Transport) cached(inf cache.SharedIndexInformer, ns, name string) (*uns
 type waiter struct {
 	t        *Transport
 	inf      cache.SharedIndexInformer
-	resource string
+	gvr      schema.GroupVersionResource
 	ns, name string
 	done     func(*unstructured.Unstructured) bool
 	ch       chan struct{}
 	cancel   func()
 }
 
-func (t *Transport) waitFor(inf cache.SharedIndexInformer, resource, ns, name string, done func(*unstructured.Unstructured) bool) *waiter {
+func (t *Transport) waitFor(inf cache.SharedIndexInformer, gvr schema.GroupVersionResource, ns, name string, done func(*unstructured.Unstructured) bool) *waiter {
 	ch, cancel := t.notify.subscribe(ns + "/" + name)
-	return &waiter{t: t, inf: inf, resource: resource, ns: ns, name: name, done: done, ch: ch, cancel: cancel}
+	return &waiter{t: t, inf: inf, gvr: gvr, ns: ns, name: name, done: done, ch: ch, cancel: cancel}
 }
 
 // wait returns the object once done, errVanished if it disappeared, or the
@@ -107,7 +108,7 @@ func (w *waiter) wait(ctx context.Context) (*unstructured.Unstructured, error) {
 				backoff = w.t.opts.ResyncCheck
 			}
 			tick.Reset(backoff)
-			u, err := w.t.get(ctx, w.resource, w.ns, w.name)
+			u, err := w.t.dyn.Resource(w.gvr).Namespace(w.ns).Get(ctx, w.name, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
 				return nil, errVanished
@@ -118,21 +119,9 @@ func (w *waiter) wait(ctx context.Context) (*unstructured.Unstructured, error) {
 	}
 }
 
-func (t *Transport) get(ctx context.Context, resource, ns, name string) (*unstructured.Unstructured, error) {
-	gvr := ViewsGVR
-	if resource == ActionsGVR.Resource {
-		gvr = ActionsGVR
-	}
-	return t.dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-}
-
 // deleteNow deletes a transient object, also after ctx has ended (it may
 // carry the code), within a short deadline of its own.
-func (t *Transport) deleteNow(ctx context.Context, resource, ns, name string) {
-	gvr := ViewsGVR
-	if resource == ActionsGVR.Resource {
-		gvr = ActionsGVR
-	}
+func (t *Transport) deleteNow(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	_ = t.dyn.Resource(gvr).Namespace(ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: &deleteBackground})

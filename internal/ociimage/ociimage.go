@@ -1,12 +1,11 @@
-// Command image builds the vanlink container image without Docker, as an
-// OCI image layout in a tar file (make image-archive), loadable with
-// `kind load image-archive`, `docker load` (Docker 25+), `podman load` or
-// `skopeo copy oci-archive:...`.
+// Package ociimage builds single-binary container images without Docker, as
+// an OCI image layout in a tar file, loadable with `kind load image-archive`,
+// `docker load` (Docker 25+), `podman load` or `skopeo copy oci-archive:...`.
 //
-// The image is the same as the Dockerfile's: the static vanlink binary at
-// /vanlink, run as the non-root user 65532, no shell, OCI labels with the
-// version and source.
-package main
+// An image holds one static Go binary at /<name>, runs as the non-root user
+// 65532, has no shell, and carries OCI labels with its version and source:
+// the same image as the Dockerfile's for vanlink.
+package ociimage
 
 import (
 	"archive/tar"
@@ -14,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -28,10 +28,17 @@ import (
 // NonRoot is the user the image runs as.
 const NonRoot = "65532:65532"
 
+// Source is the project URL written into the images' labels.
+const Source = "https://github.com/vanlink/vanlink"
+
 // Options describe the image.
 type Options struct {
-	// Binary is the static vanlink binary to put at /vanlink.
+	// Binary is the static binary to put at /<Name>.
 	Binary string
+	// Name of the binary in the image and of its entrypoint (default vanlink).
+	Name string
+	// Title and Description are the OCI labels of the same names.
+	Title, Description string
 	// Version and Revision end up in the OCI labels.
 	Version, Revision string
 	// Source is the project URL label.
@@ -44,8 +51,24 @@ type Options struct {
 	Ref string
 }
 
+func (o *Options) defaults() {
+	if o.Name == "" {
+		o.Name = "vanlink"
+	}
+	if o.Title == "" {
+		o.Title = o.Name
+	}
+	if o.Description == "" {
+		o.Description = "Links a Kubernetes fleet into one Skupper network from the hub"
+	}
+	if o.Source == "" {
+		o.Source = Source
+	}
+}
+
 // Image builds the image in memory.
 func Image(o Options) (v1.Image, error) {
+	o.defaults()
 	bin, err := os.ReadFile(o.Binary)
 	if err != nil {
 		return nil, err
@@ -64,7 +87,7 @@ func Image(o Options) (v1.Image, error) {
 		{name: "home/", mode: 0o755, dir: true},
 		{name: "home/nonroot/", mode: 0o700, dir: true},
 		{name: "tmp/", mode: 0o1777, dir: true},
-		{name: "vanlink", mode: 0o755, data: bin},
+		{name: o.Name, mode: 0o755, data: bin},
 	}
 	for _, f := range files {
 		h := &tar.Header{Name: f.name, Mode: f.mode, ModTime: o.Created, Typeflag: tar.TypeReg, Size: int64(len(f.data))}
@@ -102,13 +125,13 @@ func Image(o Options) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.Architecture, cf.OS, cf.Created = o.Arch, "linux", v1.Time{Time: o.Created}
-	cf.Config.Entrypoint = []string{"/vanlink"}
+	cf.Config.Entrypoint = []string{"/" + o.Name}
 	cf.Config.User = NonRoot
 	cf.Config.WorkingDir = "/home/nonroot"
 	cf.Config.Env = []string{"HOME=/home/nonroot"}
 	cf.Config.Labels = map[string]string{
-		"org.opencontainers.image.title":       "vanlink",
-		"org.opencontainers.image.description": "Links a Kubernetes fleet into one Skupper network from the hub",
+		"org.opencontainers.image.title":       o.Title,
+		"org.opencontainers.image.description": o.Description,
 		"org.opencontainers.image.version":     o.Version,
 		"org.opencontainers.image.revision":    o.Revision,
 		"org.opencontainers.image.source":      o.Source,
@@ -174,4 +197,39 @@ func WriteArchive(img v1.Image, ref, path string) error {
 		return fmt.Errorf("packing the OCI layout: %w", err)
 	}
 	return tw.Close()
+}
+
+// StaticBinary builds the Go main package pkg (e.g. ./cmd/vanlink, relative
+// to dir) as a static linux binary for arch, with version stamped in, into out.
+func StaticBinary(dir, pkg, version, arch, out string) error {
+	// No cgo, so the binary runs on an image without libc.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/vanlink/vanlink/pkg/version.Version="+version, "-o", out, pkg)
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	var stderr bytes.Buffer
+	build.Stdout, build.Stderr = &stderr, &stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building a static %s: %w\n%s", pkg, err, stderr.String())
+	}
+	return nil
+}
+
+// Build builds pkg statically and writes its image, named ref, as an OCI
+// archive at out. o.Binary is filled in; o.Ref is set to ref.
+func Build(dir, pkg, ref, out string, o Options) (v1.Image, error) {
+	tmp, err := os.MkdirTemp("", "vanlink-image-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	o.defaults()
+	o.Binary, o.Ref = filepath.Join(tmp, o.Name), ref
+	if err := StaticBinary(dir, pkg, o.Version, o.Arch, o.Binary); err != nil {
+		return nil, err
+	}
+	img, err := Image(o)
+	if err != nil {
+		return nil, err
+	}
+	return img, WriteArchive(img, ref, out)
 }
