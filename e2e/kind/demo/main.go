@@ -54,11 +54,15 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
-	if os.Args[1] == "up" {
-		err = up(ctx)
-	} else {
-		err = down(ctx)
+	err := kind.RequireDocker(ctx)
+	var root string
+	if err == nil {
+		root, err = framework.RepoRoot()
+	}
+	if err == nil && os.Args[1] == "up" {
+		err = up(ctx, root)
+	} else if err == nil {
+		err = down(root)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo-kind:", err)
@@ -68,14 +72,7 @@ func main() {
 
 func workDir(root string) string { return filepath.Join(root, "_output", "demo-kind") }
 
-func down(ctx context.Context) error {
-	if err := kind.RequireDocker(ctx); err != nil {
-		return err
-	}
-	root, err := framework.RepoRoot()
-	if err != nil {
-		return err
-	}
+func down(root string) error {
 	f := kind.NewFleet(kind.Options{Prefix: prefix, Dir: workDir(root), Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	var errs []error
 	for _, name := range append([]string{"hub"}, spokes...) {
@@ -88,14 +85,7 @@ func down(ctx context.Context) error {
 	return nil
 }
 
-func up(ctx context.Context) error {
-	if err := kind.RequireDocker(ctx); err != nil {
-		return err
-	}
-	root, err := framework.RepoRoot()
-	if err != nil {
-		return err
-	}
+func up(ctx context.Context, root string) error {
 	dir := workDir(root)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
