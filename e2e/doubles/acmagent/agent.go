@@ -113,6 +113,15 @@ func (a *Agent) setPaused(cluster string, p bool) {
 func (a *Agent) Executed() int64  { return a.executed.Load() }
 func (a *Agent) Refreshed() int64 { return a.refreshed.Load() }
 
+// ExpireViews makes every view due for a refresh at the next sweep, as if
+// its update interval had passed: a benchmark's stand-in for the time
+// between two CronJob runs (30 minutes, against views refreshed every 5).
+func (a *Agent) ExpireViews() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.viewRead)
+}
+
 // Run serves until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	f := dynamicinformer.NewDynamicSharedInformerFactory(a.hub, 0)
@@ -238,8 +247,14 @@ func (a *Agent) viewDue(mcv *unstructured.Unstructured, now time.Time) bool {
 	a.mu.Lock()
 	last, seen := a.viewRead[key(mcv)]
 	a.mu.Unlock()
-	if !seen || condition(mcv, "Processing") == nil {
+	if !seen {
 		return true
+	}
+	if condition(mcv, "Processing") == nil {
+		// Read, but no status in this copy: either the watch cache has not
+		// caught up with the status just written (wait for it) or the write
+		// was lost (retry after a few sweeps).
+		return now.Sub(last) >= 8*a.opts.Tick
 	}
 	interval, found, _ := unstructured.NestedInt64(mcv.Object, "spec", "scope", "updateIntervalSeconds")
 	if !found || interval <= 0 {
