@@ -227,7 +227,7 @@ func playSkupper(ctx context.Context, s *acmagent.MemorySpoke, gvr schema.GroupV
 		return
 	}
 	_, _ = s.MergePatch(ctx, gvr, obj.GetNamespace(), obj.GetName(), []byte(`{"status":{"redeemed":true,"status":"Ready","conditions":[{"type":"Redeemed","status":"True","reason":"Ready"}]}}`))
-	_, _ = s.Create(ctx, schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, obj.GetNamespace(), &unstructured.Unstructured{Object: map[string]any{
+	_, _ = s.Create(ctx, skupper.SecretsGVR, obj.GetNamespace(), &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": obj.GetName()}}})
 	_, _ = s.Create(ctx, skupper.LinksGVR, obj.GetNamespace(), &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "skupper.io/v2alpha1", "kind": "Link", "metadata": map[string]any{"name": obj.GetName()},

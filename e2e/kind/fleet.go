@@ -367,8 +367,8 @@ func (f *Fleet) docker(verb, name string) error {
 	return nil
 }
 
-// DeleteNamespace deletes a namespace and waits until it is gone.
-func DeleteNamespace(ctx context.Context, kc kubernetes.Interface, name string, timeout time.Duration) error {
+// deleteNamespace deletes a namespace and waits until it is gone.
+func deleteNamespace(ctx context.Context, kc kubernetes.Interface, name string, timeout time.Duration) error {
 	err := kc.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -382,8 +382,8 @@ func DeleteNamespace(ctx context.Context, kc kubernetes.Interface, name string, 
 	})
 }
 
-// WaitPodDone waits for a pod to succeed or fail and returns it.
-func WaitPodDone(ctx context.Context, kc kubernetes.Interface, namespace, name string) (*corev1.Pod, error) {
+// waitPodDone waits for a pod to succeed or fail and returns it.
+func waitPodDone(ctx context.Context, kc kubernetes.Interface, namespace, name string) (*corev1.Pod, error) {
 	var pod *corev1.Pod
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 		p, err := kc.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
@@ -399,14 +399,14 @@ func WaitPodDone(ctx context.Context, kc kubernetes.Interface, namespace, name s
 	return pod, nil
 }
 
-// PodLogs returns a pod's log (Kubernetes merges stdout and stderr).
-func PodLogs(ctx context.Context, kc kubernetes.Interface, namespace, name string) (string, error) {
+// podLogs returns a pod's log (Kubernetes merges stdout and stderr).
+func podLogs(ctx context.Context, kc kubernetes.Interface, namespace, name string) (string, error) {
 	data, err := kc.CoreV1().Pods(namespace).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	return string(data), err
 }
 
-// ExitCode is the exit code of a finished pod's first container.
-func ExitCode(pod *corev1.Pod) int {
+// exitCode is the exit code of a finished pod's first container.
+func exitCode(pod *corev1.Pod) int {
 	for _, s := range pod.Status.ContainerStatuses {
 		if s.State.Terminated != nil {
 			return int(s.State.Terminated.ExitCode)

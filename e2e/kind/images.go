@@ -12,8 +12,8 @@ import (
 // Images are the two images the kind tier and demo load into every node,
 // built without Docker from this checkout.
 type Images struct {
-	// Vanlink is the vanlink image (repository and tag), as the hub chart's
-	// sync.image values name it.
+	// Repository and Tag name the vanlink image, as the hub chart's
+	// sync.image values do.
 	Repository, Tag string
 	// Echo is the demo workload's image reference.
 	Echo string

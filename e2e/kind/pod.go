@@ -56,14 +56,14 @@ func StartPod(ctx context.Context, kc kubernetes.Interface, pod *corev1.Pod) (wa
 		defer func() {
 			_ = kc.CoreV1().Pods(ns).Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{})
 		}()
-		done, err := WaitPodDone(ctx, kc, ns, name)
+		done, err := waitPodDone(ctx, kc, ns, name)
 		if err != nil {
 			return Result{Pod: name}, err
 		}
-		log, err := PodLogs(ctx, kc, ns, name)
+		log, err := podLogs(ctx, kc, ns, name)
 		if err != nil {
 			return Result{Pod: name}, fmt.Errorf("log of pod %s/%s: %w", ns, name, err)
 		}
-		return Result{Pod: name, ExitCode: ExitCode(done), Log: log}, nil
+		return Result{Pod: name, ExitCode: exitCode(done), Log: log}, nil
 	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -162,7 +163,7 @@ func (p *Provider) Reset(ctx context.Context) error {
 		if err := charts.Uninstall(c.Kubeconfig, "default", release, 3*time.Minute); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
 		}
-		if err := DeleteNamespace(ctx, c.Kube(), scenarios.Namespace, 3*time.Minute); err != nil {
+		if err := deleteNamespace(ctx, c.Kube(), scenarios.Namespace, 3*time.Minute); err != nil {
 			errs = append(errs, fmt.Errorf("%s: deleting namespace %s: %w", c.Name, scenarios.Namespace, err))
 		}
 	}
@@ -207,7 +208,7 @@ func (p *Provider) Names() []string {
 func (p *Provider) CollectLogs(dir string) error {
 	var errs []string
 	for _, name := range p.Names() {
-		if err := p.Fleet.CollectLogs(name, dir+"/"+name); err != nil {
+		if err := p.Fleet.CollectLogs(name, filepath.Join(dir, name)); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}

@@ -241,7 +241,7 @@ func (h *Harness) WaitGrantReady(ctx context.Context) *skupper.Grant {
 func (h *Harness) Object(ctx context.Context, spoke Cluster, resource, name string) *unstructured.Unstructured {
 	gvr := skupper.GroupVersion.WithResource(resource)
 	if resource == "secrets" {
-		gvr = skupperSecretGVR
+		gvr = skupper.SecretsGVR
 	}
 	o, err := dyn(spoke).Resource(gvr).Namespace(Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -273,12 +273,12 @@ func (h *Harness) Versions(ctx context.Context) map[string]string {
 	h.T.Helper()
 	out := map[string]string{}
 	for _, s := range h.P.Spokes() {
-		for _, gvr := range []schema.GroupVersionResource{skupper.AccessTokensGVR, skupper.LinksGVR, skupperSecretGVR} {
+		for _, gvr := range []schema.GroupVersionResource{skupper.AccessTokensGVR, skupper.LinksGVR, skupper.SecretsGVR} {
 			list, err := dyn(s).Resource(gvr).Namespace(Namespace).List(ctx, metav1.ListOptions{})
 			require.NoError(h.T, err)
 			for _, o := range list.Items {
 				key := fmt.Sprintf("%s/%s/%s", s.Name, o.GetKind(), o.GetName())
-				if gvr == skupperSecretGVR {
+				if gvr == skupper.SecretsGVR {
 					if o.GetName() == TokenName {
 						out[key] = string(o.GetUID())
 					}

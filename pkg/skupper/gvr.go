@@ -19,6 +19,9 @@ var (
 	LinksGVR        = GroupVersion.WithResource("links")
 	ListenersGVR    = GroupVersion.WithResource("listeners")
 	ConnectorsGVR   = GroupVersion.WithResource("connectors")
+	// SecretsGVR are core Secrets: a redeemed token leaves the Link's TLS
+	// credentials in a Secret named after it.
+	SecretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
 // Labels and annotations vanlink puts on the objects it creates.

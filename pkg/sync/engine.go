@@ -8,6 +8,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -381,18 +382,17 @@ func (e *Engine) prune(ctx context.Context, c *Change) error {
 // forEach runs fn for every cluster, at most Concurrency at a time, each with
 // its own deadline. One cluster's failure never stops the others.
 func (e *Engine) forEach(ctx context.Context, clusters []string, fn func(ctx context.Context, cluster string)) {
-	sem := make(chan struct{}, e.Opts.Concurrency)
-	var wg gosync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(e.Opts.Concurrency)
 	for _, c := range clusters {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			cctx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
 			defer cancel()
 			fn(cctx, c)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 }
 
 // rotate deletes the grant and re-creates it with the same spec, labels and

@@ -27,11 +27,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
-)
 
-var (
-	actionsGVR = schema.GroupVersionResource{Group: "action.open-cluster-management.io", Version: "v1beta1", Resource: "managedclusteractions"}
-	viewsGVR   = schema.GroupVersionResource{Group: "view.open-cluster-management.io", Version: "v1beta1", Resource: "managedclusterviews"}
+	"github.com/vanlink/vanlink/pkg/transport/acm"
 )
 
 // Options tune the agent.
@@ -125,8 +122,8 @@ func (a *Agent) ExpireViews() {
 // Run serves until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	f := dynamicinformer.NewDynamicSharedInformerFactory(a.hub, 0)
-	a.actions = f.ForResource(actionsGVR).Informer()
-	a.views = f.ForResource(viewsGVR).Informer()
+	a.actions = f.ForResource(acm.ActionsGVR).Informer()
+	a.views = f.ForResource(acm.ViewsGVR).Informer()
 	// Work starts on watch events; the sweep catches the rest.
 	for inf, on := range map[cache.SharedIndexInformer]func(context.Context, any, time.Time){a.actions: a.onAction, a.views: a.onView} {
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -215,7 +212,7 @@ func (a *Agent) onAction(ctx context.Context, o any, now time.Time) {
 		if t, err := time.Parse(time.RFC3339, c["lastTransitionTime"]); err == nil && now.Sub(t) >= a.opts.GCDelay && a.claim(key(mca)) {
 			go func() {
 				defer a.release(key(mca))
-				_ = a.hub.Resource(actionsGVR).Namespace(mca.GetNamespace()).Delete(ctx, mca.GetName(), metav1.DeleteOptions{})
+				_ = a.hub.Resource(acm.ActionsGVR).Namespace(mca.GetNamespace()).Delete(ctx, mca.GetName(), metav1.DeleteOptions{})
 			}()
 		}
 		return
@@ -263,14 +260,23 @@ func (a *Agent) viewDue(mcv *unstructured.Unstructured, now time.Time) bool {
 	return now.Sub(last) >= a.opts.ViewRefresh(interval)
 }
 
+// delay waits the agent's latency; false when ctx ended first.
+func (a *Agent) delay(ctx context.Context) bool {
+	if a.opts.Latency <= 0 {
+		return true
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(a.opts.Latency):
+		return true
+	}
+}
+
 // execute runs one action on the spoke and reports Completed.
 func (a *Agent) execute(ctx context.Context, s Spoke, mca *unstructured.Unstructured) {
-	if a.opts.Latency > 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(a.opts.Latency):
-		}
+	if !a.delay(ctx) {
+		return
 	}
 	actionType, _, _ := unstructured.NestedString(mca.Object, "spec", "actionType")
 	kube, _, _ := unstructured.NestedMap(mca.Object, "spec", "kube")
@@ -344,18 +350,14 @@ func (a *Agent) execute(ctx context.Context, s Spoke, mca *unstructured.Unstruct
 		status["result"] = template
 	}
 	a.opts.Log.Info("agent: action", "cluster", mca.GetNamespace(), "type", actionType, "resource", resource, "name", name, "reason", reason)
-	a.writeStatus(ctx, actionsGVR, mca, status)
+	a.writeStatus(ctx, acm.ActionsGVR, mca, status)
 }
 
 // refresh reads the viewed object and reports Processing; a failed GET keeps
 // the old result, as the real agent does.
 func (a *Agent) refresh(ctx context.Context, s Spoke, mcv *unstructured.Unstructured) {
-	if a.opts.Latency > 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(a.opts.Latency):
-		}
+	if !a.delay(ctx) {
+		return
 	}
 	scope, _, _ := unstructured.NestedMap(mcv.Object, "spec", "scope")
 	str := func(k string) string { v, _, _ := unstructured.NestedString(scope, k); return v }
@@ -392,7 +394,7 @@ func (a *Agent) refresh(ctx context.Context, s Spoke, mcv *unstructured.Unstruct
 	a.mu.Lock()
 	a.viewRead[key(mcv)] = time.Now()
 	a.mu.Unlock()
-	a.writeStatus(ctx, viewsGVR, mcv, status)
+	a.writeStatus(ctx, acm.ViewsGVR, mcv, status)
 }
 
 func (a *Agent) writeStatus(ctx context.Context, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, status map[string]any) {

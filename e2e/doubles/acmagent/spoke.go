@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
 // Spoke is the spoke-side API the agent acts on, as the real agent does with
@@ -216,9 +218,9 @@ func resourceFromAction(resource string) (schema.GroupVersionResource, error) {
 }
 
 var knownPlurals = map[string]schema.GroupVersionResource{
-	"secrets":      {Version: "v1", Resource: "secrets"},
+	"secrets":      skupper.SecretsGVR,
 	"configmaps":   {Version: "v1", Resource: "configmaps"},
-	"accesstokens": {Group: "skupper.io", Version: "v2alpha1", Resource: "accesstokens"},
-	"links":        {Group: "skupper.io", Version: "v2alpha1", Resource: "links"},
-	"sites":        {Group: "skupper.io", Version: "v2alpha1", Resource: "sites"},
+	"accesstokens": skupper.AccessTokensGVR,
+	"links":        skupper.LinksGVR,
+	"sites":        skupper.SitesGVR,
 }

@@ -33,17 +33,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
-)
 
-var (
-	grantsGVR = schema.GroupVersionResource{Group: "skupper.io", Version: "v2alpha1", Resource: "accessgrants"}
-	sitesGVR  = schema.GroupVersionResource{Group: "skupper.io", Version: "v2alpha1", Resource: "sites"}
-	tokensGVR = schema.GroupVersionResource{Group: "skupper.io", Version: "v2alpha1", Resource: "accesstokens"}
-	linksGVR  = schema.GroupVersionResource{Group: "skupper.io", Version: "v2alpha1", Resource: "links"}
-	secretGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	api "github.com/vanlink/vanlink/pkg/skupper"
 )
 
 // RouterEndpoint is the inter-router endpoint hub Sites advertise.
@@ -124,7 +117,7 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) processGrants(ctx context.Context) {
-	list, err := h.client.Resource(grantsGVR).List(ctx, metav1.ListOptions{})
+	list, err := h.client.Resource(api.AccessGrantsGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return
 	}
@@ -133,7 +126,7 @@ func (h *Hub) processGrants(ctx context.Context) {
 		if s, _, _ := unstructured.NestedString(g.Object, "status", "status"); s != "" {
 			continue // processed once: code and expiry are never recomputed
 		}
-		api := h.client.Resource(grantsGVR).Namespace(g.GetNamespace())
+		api := h.client.Resource(api.AccessGrantsGVR).Namespace(g.GetNamespace())
 		if n, _, _ := unstructured.NestedInt64(g.Object, "spec", "redemptionsAllowed"); n == 0 {
 			// The controller writes the default into the spec (GitOps drift).
 			_ = unstructured.SetNestedField(g.Object, int64(1), "spec", "redemptionsAllowed")
@@ -181,7 +174,7 @@ func (h *Hub) redeem(w http.ResponseWriter, r *http.Request) {
 	uid := strings.Trim(r.URL.Path, "/")
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 	name := r.Header.Get("name")
-	list, err := h.client.Resource(grantsGVR).List(ctx, metav1.ListOptions{})
+	list, err := h.client.Resource(api.AccessGrantsGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		http.Error(w, "cannot read grants", http.StatusInternalServerError)
 		return
@@ -217,7 +210,7 @@ func (h *Hub) redeem(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot record the redemption", http.StatusInternalServerError)
 		return
 	}
-	sites, err := h.client.Resource(sitesGVR).Namespace(g.GetNamespace()).List(ctx, metav1.ListOptions{})
+	sites, err := h.client.Resource(api.SitesGVR).Namespace(g.GetNamespace()).List(ctx, metav1.ListOptions{})
 	if err != nil || len(sites.Items) == 0 {
 		http.Error(w, "No site in namespace "+g.GetNamespace(), http.StatusInternalServerError)
 		return
@@ -244,7 +237,7 @@ func (h *Hub) redeem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Hub) increment(ctx context.Context, g *unstructured.Unstructured) error {
-	api := h.client.Resource(grantsGVR).Namespace(g.GetNamespace())
+	api := h.client.Resource(api.AccessGrantsGVR).Namespace(g.GetNamespace())
 	for range 10 {
 		n, _, _ := unstructured.NestedInt64(g.Object, "status", "redemptions")
 		_ = unstructured.SetNestedField(g.Object, n+1, "status", "redemptions")

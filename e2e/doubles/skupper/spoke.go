@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
+
+	api "github.com/vanlink/vanlink/pkg/skupper"
 )
 
 // Spoke plays one spoke's Skupper controller and router.
@@ -85,7 +87,7 @@ func (s *Spoke) processSites(ctx context.Context) { readySites(ctx, s.client, ni
 // readySites plays the controller and router for Sites: each becomes Ready,
 // advertising endpoints when given (the hub's inter-router endpoint).
 func readySites(ctx context.Context, client dynamic.Interface, endpoints []any) {
-	list, err := client.Resource(sitesGVR).List(ctx, metav1.ListOptions{})
+	list, err := client.Resource(api.SitesGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return
 	}
@@ -100,12 +102,12 @@ func readySites(ctx context.Context, client dynamic.Interface, endpoints []any) 
 			status["endpoints"] = endpoints
 		}
 		site.Object["status"] = status
-		_, _ = client.Resource(sitesGVR).Namespace(site.GetNamespace()).UpdateStatus(ctx, site, metav1.UpdateOptions{})
+		_, _ = client.Resource(api.SitesGVR).Namespace(site.GetNamespace()).UpdateStatus(ctx, site, metav1.UpdateOptions{})
 	}
 }
 
 func (s *Spoke) processTokens(ctx context.Context) {
-	list, err := s.client.Resource(tokensGVR).List(ctx, metav1.ListOptions{})
+	list, err := s.client.Resource(api.AccessTokensGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return
 	}
@@ -114,7 +116,7 @@ func (s *Spoke) processTokens(ctx context.Context) {
 		if redeemedCondition(tok) {
 			continue // re-applying a redeemed token does nothing
 		}
-		sites, err := s.client.Resource(sitesGVR).Namespace(tok.GetNamespace()).List(ctx, metav1.ListOptions{})
+		sites, err := s.client.Resource(api.SitesGVR).Namespace(tok.GetNamespace()).List(ctx, metav1.ListOptions{})
 		if err != nil || len(sites.Items) == 0 {
 			continue // no Site: wait silently
 		}
@@ -139,7 +141,7 @@ func (s *Spoke) redeem(ctx context.Context, tok, site *unstructured.Unstructured
 	fail := func(msg string) {
 		tok.Object["status"] = map[string]any{"redeemed": false, "status": "Error", "message": msg,
 			"conditions": []any{cond("Redeemed", "False", "Error", msg)}}
-		_, _ = s.client.Resource(tokensGVR).Namespace(tok.GetNamespace()).UpdateStatus(ctx, tok, metav1.UpdateOptions{})
+		_, _ = s.client.Resource(api.AccessTokensGVR).Namespace(tok.GetNamespace()).UpdateStatus(ctx, tok, metav1.UpdateOptions{})
 		s.log.Info("skupper double: redemption failed", "token", tok.GetName(), "message", msg)
 	}
 	pool := x509.NewCertPool()
@@ -182,9 +184,9 @@ func (s *Spoke) redeem(ctx context.Context, tok, site *unstructured.Unstructured
 		}
 		u := &unstructured.Unstructured{Object: doc}
 		u.Object["metadata"].(map[string]any)["ownerReferences"] = owner
-		gvr, what := secretGVR, "secret"
+		gvr, what := api.SecretsGVR, "secret"
 		if u.GetKind() == "Link" {
-			gvr, what = linksGVR, "link"
+			gvr, what = api.LinksGVR, "link"
 		}
 		if _, err := s.client.Resource(gvr).Namespace(tok.GetNamespace()).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 			if apierrors.IsAlreadyExists(err) {
@@ -197,14 +199,14 @@ func (s *Spoke) redeem(ctx context.Context, tok, site *unstructured.Unstructured
 	}
 	tok.Object["status"] = map[string]any{"redeemed": true, "status": "Ready", "message": "OK",
 		"conditions": []any{cond("Redeemed", "True", "Ready", "OK")}}
-	_, _ = s.client.Resource(tokensGVR).Namespace(tok.GetNamespace()).UpdateStatus(ctx, tok, metav1.UpdateOptions{})
+	_, _ = s.client.Resource(api.AccessTokensGVR).Namespace(tok.GetNamespace()).UpdateStatus(ctx, tok, metav1.UpdateOptions{})
 	s.log.Info("skupper double: token redeemed", "token", tok.GetName())
 }
 
 // processLinks plays the router: a new Link has no status, then Pending
 // "Not Operational" (Configured), then Ready after RouterDelay.
 func (s *Spoke) processLinks(ctx context.Context) {
-	list, err := s.client.Resource(linksGVR).List(ctx, metav1.ListOptions{})
+	list, err := s.client.Resource(api.LinksGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return
 	}
@@ -232,7 +234,7 @@ func (s *Spoke) processLinks(ctx context.Context) {
 		default:
 			continue
 		}
-		_, _ = s.client.Resource(linksGVR).Namespace(l.GetNamespace()).UpdateStatus(ctx, l, metav1.UpdateOptions{})
+		_, _ = s.client.Resource(api.LinksGVR).Namespace(l.GetNamespace()).UpdateStatus(ctx, l, metav1.UpdateOptions{})
 	}
 }
 

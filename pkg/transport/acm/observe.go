@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,9 +41,9 @@ func (t *Transport) Observe(ctx context.Context, spokes []string) (map[string]*t
 	var (
 		mu       sync.Mutex
 		failures = map[string]error{}
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, t.opts.Concurrency)
+		views    errgroup.Group
 	)
+	views.SetLimit(t.opts.Concurrency)
 	// A spoke seen for the first time almost always needs its token read:
 	// read it now, alongside its first views, so the agent's round trips
 	// overlap instead of adding up.
@@ -68,19 +69,17 @@ func (t *Transport) Observe(ctx context.Context, spokes []string) (map[string]*t
 			if cur, ok := t.cached(t.views, c, want.GetName()); ok && reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
 				continue
 			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
+			views.Go(func() error {
 				if err := t.ensureView(ctx, want); err != nil {
 					mu.Lock()
 					failures[c] = err
 					mu.Unlock()
 				}
-			}()
+				return nil
+			})
 		}
 	}
-	wg.Wait()
+	_ = views.Wait()
 
 	// Wait for views without a Processing condition, all at once.
 	var pending []*waiter

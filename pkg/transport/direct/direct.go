@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -25,8 +26,6 @@ import (
 	"github.com/vanlink/vanlink/pkg/spokecreds"
 	"github.com/vanlink/vanlink/pkg/transport"
 )
-
-var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
 // Options configure the direct transport.
 type Options struct {
@@ -153,21 +152,20 @@ func (t *Transport) Observe(ctx context.Context, spokes []string) (map[string]*t
 	}
 	out := make(map[string]*transport.Observation, len(spokes))
 	var mu sync.Mutex
-	sem := make(chan struct{}, t.opts.Concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(t.opts.Concurrency)
 	for _, s := range spokes {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			o := &transport.Observation{Cluster: s,
 				Site: observe(ctx, t, s, skupper.SitesGVR, t.opts.SiteName(s), skupper.ParseSite),
 				Link: observe(ctx, t, s, skupper.LinksGVR, t.opts.TokenName, skupper.ParseLink)}
 			mu.Lock()
 			out[s] = o
 			mu.Unlock()
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return out, nil
 }
 
@@ -210,7 +208,7 @@ func (t *Transport) Remove(ctx context.Context, spoke, name string, what transpo
 		on   bool
 		gvr  schema.GroupVersionResource
 		kind string
-	}{{what.Token, skupper.AccessTokensGVR, "AccessToken"}, {what.Link, skupper.LinksGVR, "Link"}, {what.Secret, secretsGVR, "Secret"}} {
+	}{{what.Token, skupper.AccessTokensGVR, "AccessToken"}, {what.Link, skupper.LinksGVR, "Link"}, {what.Secret, skupper.SecretsGVR, "Secret"}} {
 		if !target.on {
 			continue
 		}

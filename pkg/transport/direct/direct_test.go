@@ -57,7 +57,7 @@ func newTransport(t *testing.T, spokes map[string]*dynamicfake.FakeDynamicClient
 
 func spoke(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		skupper.SitesGVR: "SiteList", skupper.LinksGVR: "LinkList", skupper.AccessTokensGVR: "AccessTokenList", secretsGVR: "SecretList",
+		skupper.SitesGVR: "SiteList", skupper.LinksGVR: "LinkList", skupper.AccessTokensGVR: "AccessTokenList", skupper.SecretsGVR: "SecretList",
 	}, objs...)
 }
 
@@ -83,7 +83,7 @@ func TestDirectTransport(t *testing.T) {
 	require.True(t, tok.Object.Failed())
 
 	require.NoError(t, tr.Remove(ctx, "west", "hub-link", transport.All), "absent objects count as removed")
-	for _, gvr := range []schema.GroupVersionResource{skupper.AccessTokensGVR, secretsGVR} {
+	for _, gvr := range []schema.GroupVersionResource{skupper.AccessTokensGVR, skupper.SecretsGVR} {
 		_, err := west.Resource(gvr).Namespace(ns).Get(ctx, "hub-link", metav1.GetOptions{})
 		require.Error(t, err, "%s removed", gvr.Resource)
 	}
