@@ -173,9 +173,12 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 	}
 	names := sel.Names()
 	log.Debug("spokes selected", "selected", len(names), "skipped", len(sel.Skipped))
+	if e.streams(grant, len(names)) {
+		return e.stream(ctx, log, res, grant, sel)
+	}
 	octx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
 	t0 := e.Clock.Now()
-	obs, err := e.Transport.Observe(octx, names)
+	obs, err := transport.ObserveAll(octx, e.Transport, names)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("observing spokes: %w", err)
@@ -221,6 +224,68 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 	return nil
 }
 
+// streams reports whether the pass can push each spoke as soon as it is
+// observed instead of observing the whole fleet first: the grant can redeem a
+// token for every selected spoke (so no plan can exceed it, whatever is
+// observed), it is not expired, it needs no rotation, and the pass is not a
+// dry run. Otherwise the pass observes everything, then checks the budget.
+func (e *Engine) streams(grant *skupper.Grant, spokes int) bool {
+	now := e.Clock.Now()
+	h := grant.Health(now)
+	expiring := e.Opts.ExpiryMargin > 0 && h.ExpiresWithin(now, e.Opts.ExpiryMargin)
+	return !e.Opts.DryRun && !h.Expired && h.Left >= int64(spokes) && !(e.Opts.Rotate && expiring)
+}
+
+// stream observes the spokes and handles each as soon as its observation
+// arrives (token read when needed, plan, push), Concurrency spokes at a time,
+// so the agent's round trips of the first spokes overlap the observation of
+// the others. Only used when streams says the grant covers every push.
+func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, grant *skupper.Grant, sel fleet.Selection) error {
+	names := sel.Names()
+	observed := make(chan *transport.Observation, len(names))
+	var observeErr error
+	octx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
+	defer cancel()
+	t0 := e.Clock.Now()
+	go func() {
+		defer close(observed)
+		observeErr = e.Transport.Observe(octx, names, func(o *transport.Observation) { observed <- o })
+		log.Debug("spokes observed", "duration", e.Clock.Since(t0))
+	}()
+	var (
+		mu      gosync.Mutex
+		steps   []Step
+		changes []Change
+		g       errgroup.Group
+	)
+	g.SetLimit(e.Opts.Concurrency)
+	for o := range observed {
+		g.Go(func() error {
+			tctx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
+			tok := e.observeToken(tctx, o)
+			cancel()
+			s := PlanSpoke(o, tok, grant.UID)
+			c := e.apply(ctx, log, grant, s)
+			mu.Lock()
+			steps, changes = append(steps, s), append(changes, c)
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if observeErr != nil {
+		return fmt.Errorf("observing spokes: %w", observeErr)
+	}
+	res.Changes = append(res.Changes, changes...)
+	prune := e.pruneSteps(ctx, sel, &res.Changes)
+	res.Changes = append(res.Changes, e.execute(ctx, log, grant, prune)...)
+	now := e.Clock.Now()
+	res.Budget = budgetFor(append(steps, prune...), grant.Health(now), now, e.Opts.ExpiryMargin)
+	// The grant covers every push (see streams): only a warning can come of it.
+	res.Warnings = append(res.Warnings, applyBudget(steps, res.Budget)...)
+	return nil
+}
+
 // observeTokens reads the token of each spoke whose plan depends on it.
 func (e *Engine) observeTokens(ctx context.Context, obs map[string]*transport.Observation, names []string) map[string]*transport.Observed[skupper.Token] {
 	var need []string
@@ -232,30 +297,35 @@ func (e *Engine) observeTokens(ctx context.Context, obs map[string]*transport.Ob
 	out := make(map[string]*transport.Observed[skupper.Token], len(need))
 	var mu gosync.Mutex
 	e.forEach(ctx, need, func(ctx context.Context, n string) {
-		tok, err := e.Transport.ObserveToken(ctx, n)
-		if err != nil {
-			tok = transport.Observed[skupper.Token]{State: transport.Unknown, Reason: err.Error()}
-		}
-		// A redeemed token means a Link was made: before acting on a Link
-		// that looks absent or unready, read it as it is now (a cached read
-		// can predate the redemption, and a re-push would break the link).
-		var link *transport.Observed[skupper.Link]
-		if tok.State == transport.Present && tok.Object.Redeemed {
-			if l, err := e.Transport.ObserveLink(ctx, n); err == nil {
-				link = &l
-			} else {
-				l = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: err.Error()}
-				link = &l
-			}
-		}
+		tok := e.observeToken(ctx, obs[n])
 		mu.Lock()
-		out[n] = &tok
-		if link != nil {
-			obs[n].Link = *link
-		}
+		out[n] = tok
 		mu.Unlock()
 	})
 	return out
+}
+
+// observeToken reads a spoke's token when its plan depends on it (nil
+// otherwise). A redeemed token means a Link was made: before acting on a
+// Link that looks absent or unready, it is read as it is now (a cached read
+// can predate the redemption, and a re-push would break the link), and o is
+// updated with it.
+func (e *Engine) observeToken(ctx context.Context, o *transport.Observation) *transport.Observed[skupper.Token] {
+	if !NeedsToken(o) {
+		return nil
+	}
+	tok, err := e.Transport.ObserveToken(ctx, o.Cluster)
+	if err != nil {
+		tok = transport.Observed[skupper.Token]{State: transport.Unknown, Reason: err.Error()}
+	}
+	if tok.State == transport.Present && tok.Object.Redeemed {
+		l, err := e.Transport.ObserveLink(ctx, o.Cluster)
+		if err != nil {
+			l = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: err.Error()}
+		}
+		o.Link = l
+	}
+	return &tok
 }
 
 // pruneSteps plans the clusters the transport knows but the selection no
@@ -291,48 +361,55 @@ func (e *Engine) pruneSteps(ctx context.Context, sel fleet.Selection, changes *[
 // per spoke; other steps become changes as they are.
 func (e *Engine) execute(ctx context.Context, log *slog.Logger, grant *skupper.Grant, steps []Step) []Change {
 	changes := make([]Change, len(steps))
-	var work []string
-	index := map[string]int{}
+	var g errgroup.Group
+	g.SetLimit(e.Opts.Concurrency)
 	for i, s := range steps {
-		changes[i] = Change{Step: s}
-		switch s.Action {
-		case InSync:
-			changes[i].Outcome = OutcomeLinked
-		case Pending:
-			changes[i].Outcome = OutcomePending
-		case Blocked:
-			changes[i].Outcome = OutcomeBlocked
-		case Push, Prune:
-			if e.Opts.DryRun {
-				changes[i].Outcome = OutcomePlanned
-				continue
-			}
-			work = append(work, s.Cluster)
-			index[s.Cluster] = i
-		}
-		if s.Action != Push && s.Action != Prune {
-			log.Info("spoke planned", "cluster", s.Cluster, "action", s.Action, "reason", s.Reason)
-		}
+		g.Go(func() error {
+			changes[i] = e.apply(ctx, log, grant, s)
+			return nil
+		})
 	}
-	e.forEach(ctx, work, func(ctx context.Context, cluster string) {
-		c := &changes[index[cluster]]
+	_ = g.Wait()
+	return changes
+}
+
+// apply carries out one step, a push or prune within the spoke's deadline,
+// and returns its change.
+func (e *Engine) apply(ctx context.Context, log *slog.Logger, grant *skupper.Grant, s Step) Change {
+	c := Change{Step: s}
+	switch s.Action {
+	case InSync:
+		c.Outcome = OutcomeLinked
+	case Pending:
+		c.Outcome = OutcomePending
+	case Blocked:
+		c.Outcome = OutcomeBlocked
+	case Push, Prune:
+		if e.Opts.DryRun {
+			c.Outcome = OutcomePlanned
+			return c
+		}
+		cctx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
+		defer cancel()
 		start := e.Clock.Now()
 		var err error
-		if c.Action == Push {
-			err = e.push(ctx, grant, c)
+		if s.Action == Push {
+			err = e.push(cctx, grant, &c)
 		} else {
-			err = e.prune(ctx, c)
+			err = e.prune(cctx, &c)
 		}
 		c.Duration = e.Clock.Since(start)
-		l := log.With("cluster", cluster, "action", c.Action, "reason", c.Reason, "duration", c.Duration.Round(time.Millisecond).String())
+		l := log.With("cluster", s.Cluster, "action", s.Action, "reason", c.Reason, "duration", c.Duration.Round(time.Millisecond).String())
 		if err != nil {
 			c.Outcome, c.Error = OutcomeFailed, err.Error()
 			l.Error("spoke failed", "err", err)
-			return
+			return c
 		}
 		l.Info("spoke " + string(c.Outcome))
-	})
-	return changes
+		return c
+	}
+	log.Info("spoke planned", "cluster", s.Cluster, "action", s.Action, "reason", s.Reason)
+	return c
 }
 
 func (e *Engine) push(ctx context.Context, grant *skupper.Grant, c *Change) error {

@@ -61,6 +61,8 @@ type fakeTransport struct {
 	active  atomic.Int64
 	maxSeen atomic.Int64
 	delay   time.Duration
+	// holdObserve, when set, runs before each spoke is observed.
+	holdObserve func(ctx context.Context, cluster string) error
 }
 
 var _ transport.Transport = (*fakeTransport)(nil)
@@ -76,11 +78,14 @@ func newFake(spokes map[string]*spoke) *fakeTransport {
 
 func (f *fakeTransport) Prepare(context.Context) error { return nil }
 
-func (f *fakeTransport) Observe(_ context.Context, names []string) (map[string]*transport.Observation, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string]*transport.Observation{}
+func (f *fakeTransport) Observe(ctx context.Context, names []string, emit func(*transport.Observation)) error {
 	for _, n := range names {
+		if f.holdObserve != nil {
+			if err := f.holdObserve(ctx, n); err != nil {
+				return err
+			}
+		}
+		f.mu.Lock()
 		s := f.spokes[n]
 		o := &transport.Observation{Cluster: n}
 		switch {
@@ -98,9 +103,10 @@ func (f *fakeTransport) Observe(_ context.Context, names []string) (map[string]*
 				o.Link = transport.Observed[skupper.Link]{State: transport.Present, Object: &l}
 			}
 		}
-		out[n] = o
+		f.mu.Unlock()
+		emit(o)
 	}
-	return out, nil
+	return nil
 }
 
 func (f *fakeTransport) ObserveToken(_ context.Context, n string) (transport.Observed[skupper.Token], error) {
@@ -502,4 +508,57 @@ func TestARedeemedTokenWithAStaleLinkReadIsNotRePushed(t *testing.T) {
 	require.Equal(t, map[string]Outcome{"east": OutcomePending}, outcomes(res),
 		"the Link is read as it is now before a redeemed token is replaced")
 	require.Zero(t, tr.writes.Load())
+}
+
+func TestPushesBeginWhileTheFleetIsStillObserved(t *testing.T) {
+	tr := newFake(map[string]*spoke{"a": {site: true}, "b": {site: true}, "c": {site: true}})
+	// "c" is observed only once "a" holds its token: a pass that waited for
+	// the whole fleet before pushing would never get there.
+	tr.holdObserve = func(ctx context.Context, cluster string) error {
+		if cluster != "c" {
+			return nil
+		}
+		for {
+			tr.mu.Lock()
+			pushed := tr.spokes["a"].token != nil
+			tr.mu.Unlock()
+			if pushed {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("spoke c: %w", ctx.Err())
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("a", "b", "c"), nil)
+	res := h.run(t)
+	require.Equal(t, map[string]Outcome{"a": OutcomePushed, "b": OutcomePushed, "c": OutcomePushed}, outcomes(res))
+	require.Equal(t, 3, res.Budget.Pushes, "the budget reports the pushes of a streamed pass")
+}
+
+func TestAGrantThatCannotCoverTheFleetIsCheckedBeforeAnyPush(t *testing.T) {
+	spokes := map[string]*spoke{}
+	var names []string
+	for i := range 5 {
+		n := fmt.Sprintf("spoke-%d", i)
+		spokes[n], names = &spoke{site: true}, append(names, n)
+	}
+	tr := newFake(spokes)
+	var writesWhileObserving atomic.Int64
+	tr.holdObserve = func(context.Context, string) error {
+		writesWhileObserving.Add(tr.writes.Load())
+		return nil
+	}
+	// 3 redemptions left for 5 spokes: which spokes get one is decided on the
+	// whole fleet's plan, so nothing is pushed while it is observed.
+	h := newHarness(t, newGrantHub(t, 10, 7, now.Add(720*time.Hour)), tr, selection(names...), nil)
+	res := h.run(t)
+	require.Zero(t, writesWhileObserving.Load())
+	c := res.Counts()
+	require.Equal(t, 3, c[OutcomePushed])
+	require.Equal(t, 2, c[OutcomeBlocked])
+	require.Equal(t, map[string]Outcome{"spoke-0": OutcomePushed, "spoke-1": OutcomePushed, "spoke-2": OutcomePushed,
+		"spoke-3": OutcomeBlocked, "spoke-4": OutcomeBlocked}, outcomes(res), "the same spokes are served first on every pass")
 }

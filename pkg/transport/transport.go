@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -57,9 +58,14 @@ type Transport interface {
 	// held: it removes what a crashed earlier pass left on the hub.
 	Prepare(ctx context.Context) error
 	// Observe reads the Site and Link of every named spoke in one go, so an
-	// implementation can batch its reads. A spoke it cannot read is returned
-	// with Unknown states and a Reason, not as an error.
-	Observe(ctx context.Context, spokes []string) (map[string]*Observation, error)
+	// implementation can batch its reads, and calls emit once for each spoke
+	// as soon as that spoke's observation is complete, so a pass can act on
+	// the first spokes while the others are still being read. emit may be
+	// called from several goroutines at once and should return quickly.
+	// Every named spoke is emitted before Observe returns nil; a spoke it
+	// cannot read is emitted with Unknown states and a Reason, not reported
+	// as an error.
+	Observe(ctx context.Context, spokes []string, emit func(*Observation)) error
 	// ObserveToken reads the AccessToken of one spoke (needed only when its
 	// Link is not Ready).
 	ObserveToken(ctx context.Context, spoke string) (Observed[skupper.Token], error)
@@ -76,6 +82,21 @@ type Transport interface {
 	Known(ctx context.Context) ([]string, error)
 	// Forget drops the hub-side state kept for a spoke.
 	Forget(ctx context.Context, spoke string) error
+}
+
+// ObserveAll observes the spokes and returns their observations by cluster.
+func ObserveAll(ctx context.Context, t Transport, spokes []string) (map[string]*Observation, error) {
+	var mu sync.Mutex
+	out := make(map[string]*Observation, len(spokes))
+	err := t.Observe(ctx, spokes, func(o *Observation) {
+		mu.Lock()
+		out[o.Cluster] = o
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Errors of a transport, sorted with errors.Is / errors.As.

@@ -66,7 +66,7 @@ type Transport struct {
 	notify    *notifier
 
 	mu         sync.Mutex
-	prefetched map[string]prefetched
+	prefetched map[string]*tokenRead
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -85,7 +85,7 @@ func New(dyn dynamic.Interface, opts Options) *Transport {
 	if opts.SiteName == nil {
 		opts.SiteName = func(c string) string { return c }
 	}
-	return &Transport{dyn: dyn, opts: opts, notify: newNotifier(), prefetched: map[string]prefetched{}}
+	return &Transport{dyn: dyn, opts: opts, notify: newNotifier(), prefetched: map[string]*tokenRead{}}
 }
 
 // start runs the informers of vanlink's views and actions until ctx ends.

@@ -3,6 +3,7 @@ package acm_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/watch"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
 
@@ -203,7 +205,7 @@ func TestObserve(t *testing.T) {
 	put(t, h.spokes["west"], "sites", "west", nil)
 	put(t, h.spokes["west"], "links", "hub-link", map[string]any{"status": "Pending", "message": "Not Operational"})
 
-	obs, err := h.tr.Observe(t.Context(), []string{"east", "west", "north"})
+	obs, err := transport.ObserveAll(t.Context(), h.tr, []string{"east", "west", "north"})
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, obs["east"].Site.State)
 	require.True(t, obs["east"].Link.Object.Ready())
@@ -217,7 +219,7 @@ func TestObserve(t *testing.T) {
 	require.Equal(t, []string{"east", "north", "west"}, known)
 
 	before := h.writes.Load()
-	_, err = h.tr.Observe(t.Context(), []string{"east", "west", "north"})
+	_, err = transport.ObserveAll(t.Context(), h.tr, []string{"east", "west", "north"})
 	require.NoError(t, err)
 	require.Equal(t, before, h.writes.Load(), "a second Observe with views in place writes nothing")
 
@@ -254,7 +256,7 @@ func TestObserveNeverTrustsAStaleViewResult(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	obs, err := h.tr.Observe(ctx, []string{"east"})
+	obs, err := transport.ObserveAll(ctx, h.tr, []string{"east"})
 	require.NoError(t, err)
 	require.Equal(t, transport.Unknown, obs["east"].Link.State, "an old result behind a failed GET must not be trusted")
 	require.Contains(t, obs["east"].Link.Reason, "unable to handle the request")
@@ -295,4 +297,68 @@ func TestPrepareRemovesLeftoversOfACrashedPass(t *testing.T) {
 		require.NoError(t, fresh.Prepare(t.Context()))
 		return h.count(t, acm.ActionsGVR, "east") == 0
 	}, 5*time.Second, 50*time.Millisecond, "the next pass removes an action a crashed pass left (it carries the code)")
+}
+
+func TestObserveEmitsEachSpokeWhenItsViewsAreProcessed(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east", "west").start(t)
+	put(t, h.spokes["east"], "sites", "east", nil)
+	h.agent.Pause("west")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	emitted := map[string]time.Duration{}
+	var got []*transport.Observation
+	var mu sync.Mutex
+	require.NoError(t, h.tr.Observe(ctx, []string{"east", "west"}, func(o *transport.Observation) {
+		mu.Lock()
+		defer mu.Unlock()
+		emitted[o.Cluster] = time.Since(start)
+		got = append(got, o)
+	}))
+	require.Len(t, got, 2, "every spoke is emitted exactly once")
+	require.Equal(t, "east", got[0].Cluster)
+	require.Less(t, emitted["east"], time.Second, "a spoke is emitted once its own views are processed, not when the slowest spoke's are")
+	require.Equal(t, transport.Present, got[0].Site.State)
+	require.Equal(t, transport.Absent, got[0].Link.State)
+	require.Equal(t, transport.Unknown, got[1].Site.State, "a spoke whose agent never answered is emitted as unknown at the deadline")
+	require.Contains(t, got[1].Site.Reason, "has not processed")
+}
+
+func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
+	for name, tc := range map[string]struct {
+		concurrency int
+		wantVerb    string
+	}{
+		"few views late: one GET each":           {concurrency: 16, wantVerb: "get"},
+		"many views late: one LIST for them all": {concurrency: 1, wantVerb: "list"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHub(t, acmagent.Options{}, "east")
+			put(t, h.spokes["east"], "sites", "east", nil)
+			put(t, h.spokes["east"], "links", "hub-link", map[string]any{"status": "Ready"})
+			// vanlink's watch (the one with a label selector) delivers nothing;
+			// the agent's watch works.
+			h.client.PrependWatchReactor("managedclusterviews", func(a clienttesting.Action) (bool, watch.Interface, error) {
+				if a.(clienttesting.WatchAction).GetWatchRestrictions().Labels.Empty() {
+					return false, nil, nil
+				}
+				return true, watch.NewFake(), nil
+			})
+			var reads atomic.Int64
+			h.client.PrependReactor(tc.wantVerb, "managedclusterviews", func(clienttesting.Action) (bool, runtime.Object, error) {
+				reads.Add(1)
+				return false, nil, nil
+			})
+			h.tr = acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, Concurrency: tc.concurrency})
+			h.start(t)
+			reads.Store(0) // not the informer's first list
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			obs, err := transport.ObserveAll(ctx, h.tr, []string{"east"})
+			require.NoError(t, err)
+			require.Equal(t, transport.Present, obs["east"].Site.State)
+			require.True(t, obs["east"].Link.Object.Ready())
+			require.NotZero(t, reads.Load(), "the views were read with %s", tc.wantVerb)
+		})
+	}
 }

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
@@ -30,121 +34,287 @@ func (t *Transport) desiredViews(cluster string) []*unstructured.Unstructured {
 	}
 }
 
-// Observe makes sure every spoke has its Site and Link views, waits (within
-// ctx) for views that have not been processed yet, and reads them all from
-// the watch cache.
-func (t *Transport) Observe(ctx context.Context, spokes []string) (map[string]*transport.Observation, error) {
+// Observe makes sure every spoke has its Site and Link views and emits each
+// spoke as soon as both views are processed, read from the watch cache.
+// Spokes seen for the first time also get their token read at once (see
+// prefetchTokens). Should the watch lag or restart, views pending for longer
+// than ResyncCheck are read directly: a GET each when few are pending, one
+// paginated LIST when many are, so the cost stays flat with the fleet.
+// Observe returns once every spoke is emitted and every token read it
+// started has finished; spokes still unprocessed when ctx ends are emitted
+// as Unknown.
+func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*transport.Observation)) error {
 	if err := t.start(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	// Create or fix missing views, with bounded concurrency.
-	var (
-		mu       sync.Mutex
-		failures = map[string]error{}
-		views    errgroup.Group
-	)
-	views.SetLimit(t.opts.Concurrency)
-	// A spoke seen for the first time almost always needs its token read:
-	// read it now, alongside its first views, so the agent's round trips
-	// overlap instead of adding up.
-	prefetch := make(chan struct{}, max(t.opts.Concurrency, 64))
-	var pwg sync.WaitGroup
+	events, unsubscribe := t.notify.subscribe(anyObject)
+	defer unsubscribe()
+	defer t.prefetchTokens(ctx, spokes)()
+
+	o := &observation{t: t, emit: emit, pending: map[string]*pendingSpoke{}, direct: map[string]*unstructured.Unstructured{}}
+	type toMake struct {
+		p       *pendingSpoke
+		missing []*unstructured.Unstructured
+	}
+	var views []toMake
 	for _, c := range spokes {
-		if _, ok := t.cached(t.views, c, t.viewName("link")); !ok {
-			pwg.Add(1)
-			go func() {
-				defer pwg.Done()
-				prefetch <- struct{}{}
-				defer func() { <-prefetch }()
-				tok, err := t.readToken(ctx, c)
-				t.mu.Lock()
-				t.prefetched[c] = prefetched{tok, err}
-				t.mu.Unlock()
-			}()
+		p := &pendingSpoke{cluster: c, since: time.Now()}
+		var missing []*unstructured.Unstructured
+		for _, want := range t.desiredViews(c) {
+			p.views = append(p.views, viewRef{name: want.GetName()})
+			if cur, ok := t.cached(t.views, c, want.GetName()); !ok || !reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 {
+			o.pending[c] = p
+			continue
+		}
+		views = append(views, toMake{p, missing})
+	}
+	// Views are made in the background, Concurrency at a time, while the
+	// loop below emits the spokes whose views are ready.
+	toCreate := len(views)
+	created := make(chan *pendingSpoke, toCreate)
+	allMade := make(chan struct{})
+	go func() {
+		defer close(allMade)
+		var g errgroup.Group
+		g.SetLimit(t.opts.Concurrency)
+		for _, m := range views {
+			g.Go(func() error {
+				for _, want := range m.missing {
+					uid, err := t.ensureView(ctx, want)
+					if err != nil {
+						m.p.err = err
+						break
+					}
+					for i := range m.p.views {
+						if m.p.views[i].name == want.GetName() {
+							m.p.views[i].uid = uid
+						}
+					}
+				}
+				m.p.since = time.Now()
+				created <- m.p
+				return nil
+			})
+		}
+		_ = g.Wait()
+	}()
+	defer func() { <-allMade }()
+
+	tick := time.NewTicker(t.opts.ResyncCheck)
+	defer tick.Stop()
+	for {
+		if o.emitReady(); toCreate == 0 && len(o.pending) == 0 {
+			return nil
+		}
+		select {
+		case p := <-created:
+			// Take every spoke whose views are made before looking again.
+			for more := true; more; {
+				toCreate--
+				o.add(p)
+				select {
+				case p = <-created:
+				default:
+					more = false
+				}
+			}
+		case <-events:
+		case <-tick.C:
+			o.readDirectly(ctx)
+		case <-ctx.Done():
+			<-allMade
+			for ; toCreate > 0; toCreate-- {
+				o.add(<-created)
+			}
+			for c, p := range o.pending {
+				emit(o.observe(p))
+				delete(o.pending, c)
+			}
+			return nil
 		}
 	}
-	defer pwg.Wait()
-	for _, c := range spokes {
-		for _, want := range t.desiredViews(c) {
-			if cur, ok := t.cached(t.views, c, want.GetName()); ok && reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
-				continue
+}
+
+// viewRef is a persistent view a spoke's observation waits for; uid is set
+// when this pass created the view, so an older copy still in the watch cache
+// is not mistaken for it.
+type viewRef struct {
+	name string
+	uid  types.UID
+}
+
+// pendingSpoke is a spoke whose views are not all processed yet.
+type pendingSpoke struct {
+	cluster string
+	views   []viewRef
+	since   time.Time
+	err     error
+}
+
+// observation is the state of one Observe call.
+type observation struct {
+	t       *Transport
+	emit    func(*transport.Observation)
+	pending map[string]*pendingSpoke
+	// direct holds views read directly (not through the watch), by key.
+	direct map[string]*unstructured.Unstructured
+}
+
+// view returns the freshest processed copy of a view: the watch cache's, or
+// a direct read's while the watch lags. ok is false until one is processed.
+func (o *observation) view(cluster string, ref viewRef) (*unstructured.Unstructured, bool) {
+	cached, inCache := o.t.cached(o.t.views, cluster, ref.name)
+	for _, v := range []*unstructured.Unstructured{cached, o.direct[cluster+"/"+ref.name]} {
+		if v != nil && (ref.uid == "" || v.GetUID() == ref.uid) && viewProcessed(v) {
+			return v, true
+		}
+	}
+	if inCache && (ref.uid == "" || cached.GetUID() == ref.uid) {
+		return cached, false
+	}
+	return nil, false
+}
+
+// add waits for a spoke whose views are made, or emits it as Unknown when
+// they could not be.
+func (o *observation) add(p *pendingSpoke) {
+	if p.err == nil {
+		o.pending[p.cluster] = p
+		return
+	}
+	reason := "creating the views failed: " + p.err.Error()
+	o.emit(&transport.Observation{Cluster: p.cluster,
+		Site: transport.Observed[skupper.Site]{State: transport.Unknown, Reason: reason},
+		Link: transport.Observed[skupper.Link]{State: transport.Unknown, Reason: reason}})
+}
+
+// observe reads a spoke's observation from its views as they are now (its
+// views are the Site's, then the Link's, as desiredViews makes them).
+func (o *observation) observe(p *pendingSpoke) *transport.Observation {
+	read := func(ref viewRef) (*unstructured.Unstructured, string) {
+		v, _ := o.view(p.cluster, ref)
+		return v, "no ManagedClusterView " + p.cluster + "/" + ref.name + " yet"
+	}
+	site, siteMissing := read(p.views[0])
+	link, linkMissing := read(p.views[1])
+	out := &transport.Observation{Cluster: p.cluster}
+	if site == nil {
+		out.Site = transport.Observed[skupper.Site]{State: transport.Unknown, Reason: siteMissing}
+	} else {
+		out.Site = viewResult(site, skupper.ParseSite)
+	}
+	if link == nil {
+		out.Link = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: linkMissing}
+	} else {
+		out.Link = viewResult(link, skupper.ParseLink)
+	}
+	return out
+}
+
+// emitReady emits the pending spokes whose views are all processed.
+func (o *observation) emitReady() {
+	for c, p := range o.pending {
+		ready := true
+		for _, ref := range p.views {
+			if _, ok := o.view(c, ref); !ok {
+				ready = false
+				break
 			}
-			views.Go(func() error {
-				if err := t.ensureView(ctx, want); err != nil {
-					mu.Lock()
-					failures[c] = err
-					mu.Unlock()
+		}
+		if ready {
+			o.emit(o.observe(p))
+			delete(o.pending, c)
+		}
+	}
+}
+
+// readDirectly reads the views pending for longer than ResyncCheck from the
+// API server instead of the watch: a GET each when they are few, otherwise
+// one paginated LIST of all of vanlink's persistent views of this token.
+func (o *observation) readDirectly(ctx context.Context) {
+	var late []string
+	for c, p := range o.pending {
+		if time.Since(p.since) < o.t.opts.ResyncCheck {
+			continue
+		}
+		for _, ref := range p.views {
+			if _, ok := o.view(c, ref); !ok {
+				late = append(late, c+"/"+ref.name)
+			}
+		}
+	}
+	if len(late) == 0 {
+		return
+	}
+	client := o.t.dyn.Resource(ViewsGVR)
+	var mu sync.Mutex
+	keep := func(u *unstructured.Unstructured) {
+		if s, err := slim(u); err == nil {
+			mu.Lock()
+			o.direct[u.GetNamespace()+"/"+u.GetName()] = s.(*unstructured.Unstructured)
+			mu.Unlock()
+		}
+	}
+	if len(late) <= o.t.opts.Concurrency {
+		var g errgroup.Group
+		for _, key := range late {
+			ns, name, _ := strings.Cut(key, "/")
+			g.Go(func() error {
+				if u, err := client.Namespace(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+					keep(u)
 				}
 				return nil
 			})
 		}
+		_ = g.Wait()
+		return
 	}
-	_ = views.Wait()
-
-	// Wait for views without a Processing condition, all at once.
-	var pending []*waiter
-	for _, c := range spokes {
-		if failures[c] != nil {
-			continue
+	opts := metav1.ListOptions{Limit: 500, LabelSelector: labels.SelectorFromSet(labels.Set{
+		ManagedByLabel: ManagedByValue, PurposeLabel: "observe", TokenNameLabel: o.t.opts.TokenName}).String()}
+	for {
+		list, err := client.List(ctx, opts)
+		if err != nil {
+			return
 		}
-		for _, v := range t.desiredViews(c) {
-			pending = append(pending, t.waitFor(t.views, ViewsGVR, c, v.GetName(), viewProcessed))
+		for i := range list.Items {
+			keep(&list.Items[i])
+		}
+		if opts.Continue = list.GetContinue(); opts.Continue == "" {
+			return
 		}
 	}
-	for _, w := range pending {
-		w.wait(ctx)
-	}
-
-	out := make(map[string]*transport.Observation, len(spokes))
-	for _, c := range spokes {
-		obs := &transport.Observation{Cluster: c}
-		if err := failures[c]; err != nil {
-			reason := "creating the views failed: " + err.Error()
-			obs.Site = transport.Observed[skupper.Site]{State: transport.Unknown, Reason: reason}
-			obs.Link = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: reason}
-		} else {
-			obs.Site = readView(t, c, t.viewName("site"), skupper.ParseSite)
-			obs.Link = readView(t, c, t.viewName("link"), skupper.ParseLink)
-		}
-		out[c] = obs
-	}
-	return out, nil
 }
 
-func (t *Transport) ensureView(ctx context.Context, want *unstructured.Unstructured) error {
+// ensureView creates a persistent view, or replaces one with another scope,
+// and returns the UID of the view now in place.
+func (t *Transport) ensureView(ctx context.Context, want *unstructured.Unstructured) (types.UID, error) {
 	client := t.dyn.Resource(ViewsGVR).Namespace(want.GetNamespace())
-	_, err := client.Create(ctx, want, metav1.CreateOptions{})
+	created, err := client.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		// The watch cache may lag: keep a view that is already right.
 		cur, gerr := client.Get(ctx, want.GetName(), metav1.GetOptions{})
 		if gerr == nil && reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
-			return nil
+			return cur.GetUID(), nil
 		}
 		// A view with another scope (e.g. a renamed token): replace it, so
 		// its old result is never mistaken for the new object.
 		if err = client.Delete(ctx, want.GetName(), metav1.DeleteOptions{}); err == nil || apierrors.IsNotFound(err) {
-			_, err = client.Create(ctx, want, metav1.CreateOptions{})
+			created, err = client.Create(ctx, want, metav1.CreateOptions{})
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("creating ManagedClusterView %s/%s: %w", want.GetNamespace(), want.GetName(), err)
+		return "", fmt.Errorf("creating ManagedClusterView %s/%s: %w", want.GetNamespace(), want.GetName(), err)
 	}
-	return nil
+	return created.GetUID(), nil
 }
 
 // viewProcessed is done once the agent reported on the view.
 func viewProcessed(u *unstructured.Unstructured) bool {
 	return findCondition(u, ConditionProcessing) != nil
-}
-
-// readView turns a cached view into an observation. The result is trusted
-// only when Processing is True: a failed GET leaves an old result behind.
-func readView[T any](t *Transport, cluster, name string, parse func(*unstructured.Unstructured) (*T, error)) transport.Observed[T] {
-	v, ok := t.cached(t.views, cluster, name)
-	if !ok {
-		return transport.Observed[T]{State: transport.Unknown, Reason: "no ManagedClusterView " + cluster + "/" + name + " yet"}
-	}
-	return viewResult(v, parse)
 }
 
 func viewResult[T any](v *unstructured.Unstructured, parse func(*unstructured.Unstructured) (*T, error)) transport.Observed[T] {
@@ -169,26 +339,73 @@ func viewResult[T any](v *unstructured.Unstructured, parse func(*unstructured.Un
 	return transport.Observed[T]{State: transport.Present, Object: obj}
 }
 
+// prefetchTokens starts reading, in the background, the token of every
+// spoke seen for the first time (no Link view yet): such a spoke almost
+// always needs it, and reading it alongside the first views overlaps the
+// agent's round trips instead of adding them up. ObserveToken waits for the
+// read. The returned function waits for all of them.
+func (t *Transport) prefetchTokens(ctx context.Context, spokes []string) (wait func()) {
+	type read struct {
+		cluster string
+		*tokenRead
+	}
+	var reads []read
+	byCluster := map[string]*tokenRead{}
+	for _, c := range spokes {
+		if _, ok := t.cached(t.views, c, t.viewName("link")); !ok {
+			r := read{c, &tokenRead{done: make(chan struct{})}}
+			reads = append(reads, r)
+			byCluster[c] = r.tokenRead
+		}
+	}
+	t.mu.Lock()
+	// A read left from an earlier pass is no longer current.
+	t.prefetched = byCluster
+	t.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var g errgroup.Group
+		g.SetLimit(max(t.opts.Concurrency, 64))
+		for _, r := range reads {
+			g.Go(func() error {
+				defer close(r.done)
+				r.token, r.err = t.readToken(ctx, r.cluster)
+				return nil
+			})
+		}
+		_ = g.Wait()
+	}()
+	return func() { <-done }
+}
+
+// tokenRead is a token read started by prefetchTokens.
+type tokenRead struct {
+	done  chan struct{}
+	token transport.Observed[skupper.Token]
+	err   error
+}
+
 // ObserveToken reads the spoke's AccessToken through a view made for this
-// read and deleted right after it (its result holds the code).
+// read and deleted right after it (its result holds the code), or takes the
+// read Observe started for it.
 func (t *Transport) ObserveToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
 	if err := t.start(ctx); err != nil {
 		return transport.Observed[skupper.Token]{}, err
 	}
 	t.mu.Lock()
-	p, ok := t.prefetched[spoke]
+	r, ok := t.prefetched[spoke]
 	delete(t.prefetched, spoke)
 	t.mu.Unlock()
 	if ok {
-		return p.token, p.err
+		select {
+		case <-r.done:
+			return r.token, r.err
+		case <-ctx.Done():
+			return transport.Observed[skupper.Token]{}, fmt.Errorf("cluster %s: reading AccessToken %s: %w", spoke, t.opts.TokenName, context.Cause(ctx))
+		}
 	}
 	return t.readToken(ctx, spoke)
-}
-
-// prefetched is a token read made during Observe.
-type prefetched struct {
-	token transport.Observed[skupper.Token]
-	err   error
 }
 
 // readToken reads the token through a view deleted right after the read.

@@ -43,13 +43,18 @@ func (n *notifier) subscribe(key string) (chan struct{}, func()) {
 	}
 }
 
+// anyObject subscribes to the events of every object.
+const anyObject = "*"
+
 func (n *notifier) notify(key string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for ch := range n.waiters[key] {
-		select {
-		case ch <- struct{}{}:
-		default:
+	for _, k := range []string{key, anyObject} {
+		for ch := range n.waiters[k] {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

@@ -145,28 +145,23 @@ func observe[T any](ctx context.Context, t *Transport, spoke string, gvr schema.
 	return transport.Observed[T]{State: transport.Present, Object: v}
 }
 
-// Observe reads each spoke's Site and Link, Concurrency spokes at a time.
-func (t *Transport) Observe(ctx context.Context, spokes []string) (map[string]*transport.Observation, error) {
+// Observe reads each spoke's Site and Link, Concurrency spokes at a time,
+// and emits each spoke as soon as both are read.
+func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*transport.Observation)) error {
 	if err := t.load(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	out := make(map[string]*transport.Observation, len(spokes))
-	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(t.opts.Concurrency)
 	for _, s := range spokes {
 		g.Go(func() error {
-			o := &transport.Observation{Cluster: s,
+			emit(&transport.Observation{Cluster: s,
 				Site: observe(ctx, t, s, skupper.SitesGVR, t.opts.SiteName(s), skupper.ParseSite),
-				Link: observe(ctx, t, s, skupper.LinksGVR, t.opts.TokenName, skupper.ParseLink)}
-			mu.Lock()
-			out[s] = o
-			mu.Unlock()
+				Link: observe(ctx, t, s, skupper.LinksGVR, t.opts.TokenName, skupper.ParseLink)})
 			return nil
 		})
 	}
-	_ = g.Wait()
-	return out, nil
+	return g.Wait()
 }
 
 // ObserveToken reads the spoke's AccessToken (its code is not kept).

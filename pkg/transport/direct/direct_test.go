@@ -72,7 +72,7 @@ func TestDirectTransport(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"east", "west"}, known)
 
-	obs, err := tr.Observe(ctx, []string{"east", "west"})
+	obs, err := transport.ObserveAll(ctx, tr, []string{"east", "west"})
 	require.NoError(t, err)
 	require.True(t, obs["east"].Link.Object.Ready())
 	require.Equal(t, transport.Present, obs["west"].Site.State)
@@ -105,7 +105,7 @@ func TestDirectTransport(t *testing.T) {
 
 func TestUnknownSpokeIsReportedNotPanicked(t *testing.T) {
 	tr := newTransport(t, map[string]*dynamicfake.FakeDynamicClient{})
-	obs, err := tr.Observe(t.Context(), []string{"ghost"})
+	obs, err := transport.ObserveAll(t.Context(), tr, []string{"ghost"})
 	require.NoError(t, err)
 	require.Equal(t, transport.Unknown, obs["ghost"].Site.State)
 	require.Contains(t, obs["ghost"].Site.Reason, "no credentials Secret")
