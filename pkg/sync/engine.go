@@ -242,7 +242,9 @@ func (e *Engine) streams(grant *skupper.Grant, spokes int) bool {
 // the others. Only used when streams says the grant covers every push.
 func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, grant *skupper.Grant, sel fleet.Selection) error {
 	names := sel.Names()
-	observed := make(chan *transport.Observation, len(names))
+	// A small queue: while every worker is busy, emit blocks and the
+	// transport slows its observation down to the pace of the pushes.
+	observed := make(chan *transport.Observation, e.Opts.Concurrency)
 	var observeErr error
 	octx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
 	defer cancel()

@@ -61,7 +61,8 @@ type Transport interface {
 	// implementation can batch its reads, and calls emit once for each spoke
 	// as soon as that spoke's observation is complete, so a pass can act on
 	// the first spokes while the others are still being read. emit may be
-	// called from several goroutines at once and should return quickly.
+	// called from several goroutines at once; it may block, which tells the
+	// transport to slow its reads down to the caller's pace.
 	// Every named spoke is emitted before Observe returns nil; a spoke it
 	// cannot read is emitted with Unknown states and a Reason, not reported
 	// as an error.

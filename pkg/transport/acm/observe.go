@@ -49,7 +49,8 @@ func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*tra
 	}
 	events, unsubscribe := t.notify.subscribe(anyObject)
 	defer unsubscribe()
-	defer t.prefetchTokens(ctx, spokes)()
+	startRead, waitReads := t.prefetchTokens(ctx, spokes)
+	defer waitReads()
 
 	o := &observation{t: t, emit: emit, pending: map[string]*pendingSpoke{}, direct: map[string]*unstructured.Unstructured{}}
 	type toMake struct {
@@ -73,15 +74,26 @@ func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*tra
 		views = append(views, toMake{p, missing})
 	}
 	// Views are made in the background, Concurrency at a time, while the
-	// loop below emits the spokes whose views are ready.
+	// loop below emits the spokes whose views are ready. At most twice
+	// Concurrency spokes are in the making (views made or being made, token
+	// read started, not emitted yet): as emit blocks while the caller is busy,
+	// the observation runs only a little ahead of the pushes instead of
+	// loading the hub with the whole fleet's views first.
 	toCreate := len(views)
 	created := make(chan *pendingSpoke, toCreate)
+	o.window = make(chan struct{}, 2*t.opts.Concurrency)
 	allMade := make(chan struct{})
 	go func() {
 		defer close(allMade)
 		var g errgroup.Group
 		g.SetLimit(t.opts.Concurrency)
 		for _, m := range views {
+			select {
+			case o.window <- struct{}{}:
+				m.p.slot = true
+			case <-ctx.Done():
+			}
+			startRead(m.p.cluster)
 			g.Go(func() error {
 				for _, want := range m.missing {
 					uid, err := t.ensureView(ctx, want)
@@ -130,9 +142,8 @@ func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*tra
 			for ; toCreate > 0; toCreate-- {
 				o.add(<-created)
 			}
-			for c, p := range o.pending {
-				emit(o.observe(p))
-				delete(o.pending, c)
+			for _, p := range o.pending {
+				o.done(p, o.observe(p))
 			}
 			return nil
 		}
@@ -153,6 +164,8 @@ type pendingSpoke struct {
 	views   []viewRef
 	since   time.Time
 	err     error
+	// slot: the spoke holds a place in the observation's window.
+	slot bool
 }
 
 // observation is the state of one Observe call.
@@ -162,6 +175,17 @@ type observation struct {
 	pending map[string]*pendingSpoke
 	// direct holds views read directly (not through the watch), by key.
 	direct map[string]*unstructured.Unstructured
+	// window bounds the spokes whose views are being made.
+	window chan struct{}
+}
+
+// done emits a spoke's observation and frees its place in the window.
+func (o *observation) done(p *pendingSpoke, obs *transport.Observation) {
+	delete(o.pending, p.cluster)
+	o.emit(obs)
+	if p.slot {
+		<-o.window
+	}
 }
 
 // view returns the freshest processed copy of a view: the watch cache's, or
@@ -187,7 +211,7 @@ func (o *observation) add(p *pendingSpoke) {
 		return
 	}
 	reason := "creating the views failed: " + p.err.Error()
-	o.emit(&transport.Observation{Cluster: p.cluster,
+	o.done(p, &transport.Observation{Cluster: p.cluster,
 		Site: transport.Observed[skupper.Site]{State: transport.Unknown, Reason: reason},
 		Link: transport.Observed[skupper.Link]{State: transport.Unknown, Reason: reason}})
 }
@@ -226,8 +250,7 @@ func (o *observation) emitReady() {
 			}
 		}
 		if ready {
-			o.emit(o.observe(p))
-			delete(o.pending, c)
+			o.done(p, o.observe(p))
 		}
 	}
 }
@@ -339,44 +362,37 @@ func viewResult[T any](v *unstructured.Unstructured, parse func(*unstructured.Un
 	return transport.Observed[T]{State: transport.Present, Object: obj}
 }
 
-// prefetchTokens starts reading, in the background, the token of every
-// spoke seen for the first time (no Link view yet): such a spoke almost
-// always needs it, and reading it alongside the first views overlaps the
-// agent's round trips instead of adding them up. ObserveToken waits for the
-// read. The returned function waits for all of them.
-func (t *Transport) prefetchTokens(ctx context.Context, spokes []string) (wait func()) {
-	type read struct {
-		cluster string
-		*tokenRead
-	}
-	var reads []read
-	byCluster := map[string]*tokenRead{}
+// prefetchTokens prepares a token read for every spoke seen for the first
+// time (no Link view yet): such a spoke almost always needs it, and reading
+// it alongside its first views overlaps the agent's round trips instead of
+// adding them up. start begins the read of one spoke (a no-op for others);
+// ObserveToken waits for it; wait waits for every read started.
+func (t *Transport) prefetchTokens(ctx context.Context, spokes []string) (start func(cluster string), wait func()) {
+	reads := map[string]*tokenRead{}
 	for _, c := range spokes {
 		if _, ok := t.cached(t.views, c, t.viewName("link")); !ok {
-			r := read{c, &tokenRead{done: make(chan struct{})}}
-			reads = append(reads, r)
-			byCluster[c] = r.tokenRead
+			reads[c] = &tokenRead{done: make(chan struct{})}
 		}
 	}
 	t.mu.Lock()
 	// A read left from an earlier pass is no longer current.
-	t.prefetched = byCluster
+	t.prefetched = map[string]*tokenRead{}
+	for c, r := range reads {
+		t.prefetched[c] = r
+	}
 	t.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var g errgroup.Group
-		g.SetLimit(max(t.opts.Concurrency, 64))
-		for _, r := range reads {
-			g.Go(func() error {
-				defer close(r.done)
-				r.token, r.err = t.readToken(ctx, r.cluster)
-				return nil
-			})
+	var wg sync.WaitGroup
+	start = func(cluster string) {
+		r, ok := reads[cluster]
+		if !ok {
+			return
 		}
-		_ = g.Wait()
-	}()
-	return func() { <-done }
+		wg.Go(func() {
+			defer close(r.done)
+			r.token, r.err = t.readToken(ctx, cluster)
+		})
+	}
+	return start, wg.Wait
 }
 
 // tokenRead is a token read started by prefetchTokens.
