@@ -362,3 +362,36 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 		})
 	}
 }
+
+func TestObserveRunsOnlyALittleAheadOfItsCaller(t *testing.T) {
+	var clusters []string
+	for i := range 10 {
+		clusters = append(clusters, fmt.Sprintf("spoke-%d", i))
+	}
+	h := newHub(t, acmagent.Options{}, clusters...)
+	h.tr = acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, Concurrency: 1})
+	h.start(t)
+	release := make(chan struct{})
+	var emitted atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		done <- h.tr.Observe(t.Context(), clusters, func(*transport.Observation) {
+			if emitted.Add(1) == 1 {
+				<-release // the caller is busy with the first spoke
+			}
+		})
+	}()
+	require.Eventually(t, func() bool { return emitted.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	observing := 0
+	for _, c := range clusters {
+		if h.count(t, acm.ViewsGVR, c) > 0 {
+			observing++
+		}
+	}
+	// Concurrency 1: two spokes in the making, the first one held by emit.
+	require.LessOrEqual(t, observing, 3, "while the caller is busy, at most twice the concurrency spokes are being observed")
+	close(release)
+	require.NoError(t, <-done)
+	require.EqualValues(t, 10, emitted.Load())
+}
