@@ -171,6 +171,13 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 			return fmt.Errorf("preparing the transport: %w", err)
 		}
 	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := e.Transport.Finish(fctx); err != nil {
+			log.Warn("the transport did not finish its cleanup; the next pass removes what is left", "err", err)
+		}
+	}()
 	names := sel.Names()
 	log.Debug("spokes selected", "selected", len(names), "skipped", len(sel.Skipped))
 	if e.streams(grant, len(names)) {

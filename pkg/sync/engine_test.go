@@ -78,6 +78,8 @@ func newFake(spokes map[string]*spoke) *fakeTransport {
 
 func (f *fakeTransport) Prepare(context.Context) error { return nil }
 
+func (f *fakeTransport) Finish(context.Context) error { return nil }
+
 func (f *fakeTransport) Observe(ctx context.Context, names []string, emit func(*transport.Observation)) error {
 	for _, n := range names {
 		if f.holdObserve != nil {

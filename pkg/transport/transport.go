@@ -57,6 +57,10 @@ type Transport interface {
 	// Prepare runs once per pass before anything else, with the pass lease
 	// held: it removes what a crashed earlier pass left on the hub.
 	Prepare(ctx context.Context) error
+	// Finish runs at the end of every pass (dry runs included): it waits for
+	// the transport's background work, such as deleting hub objects that
+	// carried the code, to end within ctx.
+	Finish(ctx context.Context) error
 	// Observe reads the Site and Link of every named spoke in one go, so an
 	// implementation can batch its reads, and calls emit once for each spoke
 	// as soon as that spoke's observation is complete, so a pass can act on

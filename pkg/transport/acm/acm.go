@@ -67,6 +67,8 @@ type Transport struct {
 
 	mu         sync.Mutex
 	prefetched map[string]*tokenRead
+	// cleanup tracks the deletions of transient objects (see deleteNow).
+	cleanup sync.WaitGroup
 }
 
 var _ transport.Transport = (*Transport)(nil)

@@ -182,8 +182,8 @@ func TestPushOutcomes(t *testing.T) {
 				require.NoError(t, gerr, "the token must be on the spoke")
 			}
 			require.NotContains(t, fmt.Sprint(err), "c0de", "errors never carry the code")
-			require.Eventually(t, func() bool { return h.count(t, acm.ActionsGVR, "east") == 0 }, 5*time.Second, 10*time.Millisecond,
-				"every action carries the code and must be deleted once read")
+			require.NoError(t, h.tr.Finish(t.Context()))
+			require.Zero(t, h.count(t, acm.ActionsGVR, "east"), "every action carries the code and must be deleted once read")
 		})
 	}
 }
@@ -195,7 +195,8 @@ func TestRemove(t *testing.T) {
 	// No Link: a missing object counts as removed.
 	require.NoError(t, h.tr.Remove(t.Context(), "east", "hub-link", transport.All))
 	require.Empty(t, h.spokes["east"].Keys(), "token and Secret removed")
-	require.Eventually(t, func() bool { return h.count(t, acm.ActionsGVR, "east") == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, h.tr.Finish(t.Context()))
+	require.Zero(t, h.count(t, acm.ActionsGVR, "east"), "the actions are deleted once read")
 }
 
 func TestObserve(t *testing.T) {
@@ -270,6 +271,7 @@ func TestObserveTokenDeletesItsView(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, got.State)
 	require.True(t, got.Object.Failed())
+	require.NoError(t, h.tr.Finish(t.Context()))
 	require.Zero(t, h.count(t, acm.ViewsGVR, "east"), "the token view holds the code and must be deleted after the read")
 
 	got, err = h.tr.ObserveToken(t.Context(), "east")

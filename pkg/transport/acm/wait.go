@@ -3,6 +3,7 @@ package acm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -124,10 +125,29 @@ func (w *waiter) wait(ctx context.Context) (*unstructured.Unstructured, error) {
 	}
 }
 
-// deleteNow deletes a transient object, also after ctx has ended (it may
-// carry the code), within a short deadline of its own.
+// deleteNow deletes a transient object at once, in the background so the
+// caller goes on without waiting for the API server's answer, and also after
+// ctx has ended (it may carry the code), within a short deadline of its own.
+// Finish waits for these deletions.
 func (t *Transport) deleteNow(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	_ = t.dyn.Resource(gvr).Namespace(ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
+	t.cleanup.Go(func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = t.dyn.Resource(gvr).Namespace(ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
+	})
+}
+
+// Finish waits for the deletions deleteNow started, within ctx.
+func (t *Transport) Finish(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		t.cleanup.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("deleting vanlink's transient hub objects: %w", context.Cause(ctx))
+	}
 }

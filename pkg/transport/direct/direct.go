@@ -79,6 +79,9 @@ func New(o Options) *Transport {
 // hub, so there is nothing to clean.
 func (t *Transport) Prepare(ctx context.Context) error { return t.load(ctx) }
 
+// Finish has nothing to wait for: every write is done when it returns.
+func (t *Transport) Finish(context.Context) error { return nil }
+
 func (t *Transport) load(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
