@@ -78,7 +78,7 @@ func main() {
 	o := options{}
 	flag.StringVar(&sizes, "sizes", "10,100,1000", "fleet sizes")
 	flag.DurationVar(&o.latency, "latency", 200*time.Millisecond, "agent latency per action and view read")
-	flag.IntVar(&o.concurrency, "concurrency", 16, "vanlink --concurrency of the measured passes")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "vanlink --concurrency of the measured passes (vanlink's default)")
 	flag.IntVar(&o.serialUpTo, "serial-up-to", 100, "also measure a cold pass with --concurrency 1 up to this fleet size")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report file (empty: do not write)")
 	flag.Parse()
@@ -283,7 +283,7 @@ func measure(ctx context.Context, o options, n int, dir string) ([]row, error) {
 	fmt.Fprintf(os.Stderr, "   hub write capacity: %.0f writes/s\n", cold.hubCapacity)
 	rows = append(rows, cold, steady)
 	if n >= 1000 {
-		// The same cold pass with twice the concurrency, on a fresh fleet.
+		// The same cold pass with half the concurrency, on a fresh fleet.
 		f2, err := setup(ctx, o, n, dir)
 		if err != nil {
 			if f2 != nil {
@@ -292,11 +292,11 @@ func measure(ctx context.Context, o options, n int, dir string) ([]row, error) {
 			return nil, err
 		}
 		defer f2.close()
-		wide, err := f2.pass(ctx, o, n, "cold", 2*o.concurrency)
+		half, err := f2.pass(ctx, o, n, "cold", max(o.concurrency/2, 1))
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, wide)
+		rows = append(rows, half)
 	}
 	return rows, nil
 }
@@ -540,7 +540,7 @@ proxy in front of the hub:
   pushed as soon as it is observed, while the next ones are still being observed);
 - **steady**: every spoke linked; the pass reads its views from one LIST + WATCH;
 - **cold, concurrency 1**: the cold pass one spoke at a time, for N <= %d, to show the scaling;
-- **cold, twice the concurrency**: at N >= 1000, the cold pass again on a fresh fleet.
+- **cold, half the concurrency**: at N >= 1000, the cold pass again on a fresh fleet.
 
 Hub requests are counted by verb and resource; "spoke writes" are the actions the agent
 executed on spokes; peak RSS is the vanlink process's VmHWM, sampled from /proc while it runs.

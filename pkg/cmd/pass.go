@@ -59,7 +59,7 @@ func (o *passOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(newEnum(&o.transport, "acm", "acm", "direct"), "transport", "how tokens reach spokes: acm (ManagedClusterAction/View) or direct (spoke credentials held in hub Secrets)")
 	fs.StringVar(&o.clusterSelector, "cluster-selector", "", "label selector of the ManagedClusters to link (empty: all joined and available; the hub, label local-cluster=true, never)")
 	fs.StringVar(&o.placement, "placement", "", "NAMESPACE/NAME of an OCM Placement whose decisions choose the spokes (instead of --cluster-selector)")
-	fs.IntVar(&o.concurrency, "concurrency", 16, "spokes handled at the same time")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "spokes handled at the same time")
 	fs.DurationVar(&o.spokeTimeout, "spoke-timeout", 2*time.Minute, "deadline of one spoke in a pass")
 	fs.BoolVar(&o.rotate, "rotate-grant", false, "re-create the grant when it cannot cover the pushes needed or expires within --expiry-margin")
 	fs.DurationVar(&o.expiryMargin, "expiry-margin", 72*time.Hour, "a grant expiring within this is treated as expiring")

@@ -44,6 +44,11 @@ func syncCommand(streams IOStreams, g *globalOptions) (*cobra.Command, *syncOpti
   6. print one line per spoke and a summary, record Events on the grant and
      a status ConfigMap that 'vanlink status' reads.
 
+When the grant can redeem a token for every selected spoke, steps 3 to 5 run
+per spoke: each is pushed as soon as it is observed, while the next ones are
+still being read. Otherwise the whole fleet is observed and planned first, so
+the budget decides which spokes are served.
+
 --policy postsync (the Argo CD PostSync hook) first waits up to
 --grant-timeout for the grant; --policy cron runs at once. The exit code is 0
 unless --fail-on says otherwise: error (default; failed or blocked spokes and

@@ -47,7 +47,7 @@ type Options struct {
 	SpokeNamespace string
 	// LinkCost sets spec.linkCost of pushed tokens when above zero.
 	LinkCost int64
-	// Concurrency bounds the spokes handled at once (default 16).
+	// Concurrency bounds the spokes handled at once (default 32).
 	Concurrency int
 	// SpokeTimeout is the deadline of one spoke's push or prune (default 2m),
 	// and bounds the wait for first observations.
@@ -81,7 +81,7 @@ var ErrGrantNotFound = errors.New("AccessGrant not found")
 
 func (e *Engine) defaults() {
 	if e.Opts.Concurrency < 1 {
-		e.Opts.Concurrency = 16
+		e.Opts.Concurrency = 32
 	}
 	if e.Opts.SpokeTimeout == 0 {
 		e.Opts.SpokeTimeout = 2 * time.Minute

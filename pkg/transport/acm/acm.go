@@ -47,7 +47,8 @@ type Options struct {
 	SiteName func(cluster string) string
 	// ViewInterval is the refresh interval of persistent views (default 300 s).
 	ViewInterval time.Duration
-	// Concurrency bounds the view creations of Observe (default 16).
+	// Concurrency bounds the view creations of Observe, which makes the
+	// views of at most twice as many spokes ahead of its caller (default 32).
 	Concurrency int
 	// ResyncCheck is how often a waiter re-reads an object directly, in case
 	// a watch event was missed (default 2 s).
@@ -79,7 +80,7 @@ func New(dyn dynamic.Interface, opts Options) *Transport {
 		opts.ViewInterval = 300 * time.Second
 	}
 	if opts.Concurrency < 1 {
-		opts.Concurrency = 16
+		opts.Concurrency = 32
 	}
 	if opts.ResyncCheck == 0 {
 		opts.ResyncCheck = 2 * time.Second

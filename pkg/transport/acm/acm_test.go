@@ -219,6 +219,7 @@ func TestObserve(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"east", "north", "west"}, known)
 
+	require.NoError(t, h.tr.Finish(t.Context()), "the token views read along the first views are deleted")
 	before := h.writes.Load()
 	_, err = transport.ObserveAll(t.Context(), h.tr, []string{"east", "west", "north"})
 	require.NoError(t, err)

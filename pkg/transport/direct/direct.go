@@ -38,7 +38,7 @@ type Options struct {
 	SpokeNamespace string
 	// SiteName returns the Site name of a spoke; nil means the cluster name.
 	SiteName func(cluster string) string
-	// Concurrency bounds the spokes read at once by Observe (default 16).
+	// Concurrency bounds the spokes read at once by Observe (default 32).
 	Concurrency int
 	// RequestTimeout bounds each request to a spoke (default 15 s).
 	RequestTimeout time.Duration
@@ -61,7 +61,7 @@ var _ transport.Transport = (*Transport)(nil)
 // New returns a direct transport.
 func New(o Options) *Transport {
 	if o.Concurrency < 1 {
-		o.Concurrency = 16
+		o.Concurrency = 32
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 15 * time.Second
