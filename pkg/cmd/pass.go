@@ -157,7 +157,8 @@ func (o *passOptions) transportFor(c *clients) transport.Transport {
 		return direct.New(direct.Options{Secrets: c.kube.CoreV1().Secrets(o.credentialsNamespace()), Selector: o.credsSelector,
 			TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, Concurrency: o.concurrency})
 	}
-	return acm.New(c.dyn, acm.Options{TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, ViewInterval: o.viewInterval, Concurrency: o.concurrency})
+	return acm.New(c.dyn, acm.Options{TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, ViewInterval: o.viewInterval,
+		Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout})
 }
 
 // engine builds a pass over the hub clients.

@@ -49,8 +49,10 @@ type Options struct {
 	LinkCost int64
 	// Concurrency bounds the spokes handled at once (default 32).
 	Concurrency int
-	// SpokeTimeout is the deadline of one spoke's push or prune (default 2m),
-	// and bounds the wait for first observations.
+	// SpokeTimeout is the deadline of one spoke's push or prune (default 2m);
+	// it also bounds the observation of a pass that observes the whole fleet
+	// first (a streamed pass leaves each spoke's observation deadline to the
+	// transport).
 	SpokeTimeout time.Duration
 	// Rotate re-creates an exhausted or expiring grant.
 	Rotate bool
@@ -253,12 +255,13 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 	// transport slows its observation down to the pace of the pushes.
 	observed := make(chan *transport.Observation, e.Opts.Concurrency)
 	var observeErr error
-	octx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
-	defer cancel()
 	t0 := e.Clock.Now()
 	go func() {
 		defer close(observed)
-		observeErr = e.Transport.Observe(octx, names, func(o *transport.Observation) { observed <- o })
+		// No deadline for the whole observation: it is paced by the pushes
+		// and lasts as long as they do. Each spoke has its own (the
+		// transport's spoke timeout).
+		observeErr = e.Transport.Observe(ctx, names, func(o *transport.Observation) { observed <- o })
 		log.Debug("spokes observed", "duration", e.Clock.Since(t0))
 	}()
 	var (

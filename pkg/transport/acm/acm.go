@@ -53,6 +53,9 @@ type Options struct {
 	// ResyncCheck is how often a waiter re-reads an object directly, in case
 	// a watch event was missed (default 2 s).
 	ResyncCheck time.Duration
+	// SpokeTimeout is how long Observe waits for a spoke's views to be
+	// processed before it emits the spoke as it is, Unknown (default 2 min).
+	SpokeTimeout time.Duration
 }
 
 // Transport is the ACM implementation of transport.Transport.
@@ -84,6 +87,9 @@ func New(dyn dynamic.Interface, opts Options) *Transport {
 	}
 	if opts.ResyncCheck == 0 {
 		opts.ResyncCheck = 2 * time.Second
+	}
+	if opts.SpokeTimeout == 0 {
+		opts.SpokeTimeout = 2 * time.Minute
 	}
 	if opts.SiteName == nil {
 		opts.SiteName = func(c string) string { return c }

@@ -398,3 +398,18 @@ func TestObserveRunsOnlyALittleAheadOfItsCaller(t *testing.T) {
 	require.NoError(t, <-done)
 	require.EqualValues(t, 10, emitted.Load())
 }
+
+func TestObserveGivesUpOnASpokeAfterItsTimeout(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east", "west")
+	h.tr = acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, SpokeTimeout: 300 * time.Millisecond})
+	h.start(t)
+	put(t, h.spokes["east"], "sites", "east", nil)
+	h.agent.Pause("west")
+	// No deadline on the observation itself: the spoke's own timeout ends
+	// the wait for the spoke whose agent never answers.
+	obs, err := transport.ObserveAll(t.Context(), h.tr, []string{"east", "west"})
+	require.NoError(t, err)
+	require.Equal(t, transport.Present, obs["east"].Site.State)
+	require.Equal(t, transport.Unknown, obs["west"].Site.State)
+	require.Contains(t, obs["west"].Link.Reason, "has not processed")
+}

@@ -41,8 +41,8 @@ func (t *Transport) desiredViews(cluster string) []*unstructured.Unstructured {
 // than ResyncCheck are read directly: a GET each when few are pending, one
 // paginated LIST when many are, so the cost stays flat with the fleet.
 // Observe returns once every spoke is emitted and every token read it
-// started has finished; spokes still unprocessed when ctx ends are emitted
-// as Unknown.
+// started has finished; a spoke whose views are not processed within
+// SpokeTimeout, or when ctx ends, is emitted as Unknown.
 func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*transport.Observation)) error {
 	if err := t.start(ctx); err != nil {
 		return err
@@ -136,6 +136,7 @@ func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*tra
 			}
 		case <-events:
 		case <-tick.C:
+			o.giveUp()
 			o.readDirectly(ctx)
 		case <-ctx.Done():
 			<-allMade
@@ -250,6 +251,16 @@ func (o *observation) emitReady() {
 			}
 		}
 		if ready {
+			o.done(p, o.observe(p))
+		}
+	}
+}
+
+// giveUp emits, as they are, the spokes whose views have waited longer than
+// SpokeTimeout (their agent does not answer), so the pass goes on without them.
+func (o *observation) giveUp() {
+	for _, p := range o.pending {
+		if time.Since(p.since) >= o.t.opts.SpokeTimeout {
 			o.done(p, o.observe(p))
 		}
 	}
@@ -389,7 +400,9 @@ func (t *Transport) prefetchTokens(ctx context.Context, spokes []string) (start 
 		}
 		wg.Go(func() {
 			defer close(r.done)
-			r.token, r.err = t.readToken(ctx, cluster)
+			rctx, cancel := context.WithTimeout(ctx, t.opts.SpokeTimeout)
+			defer cancel()
+			r.token, r.err = t.readToken(rctx, cluster)
 		})
 	}
 	return start, wg.Wait
