@@ -242,63 +242,61 @@ func playSkupper(ctx context.Context, s *acmagent.MemorySpoke, gvr schema.GroupV
 func measure(ctx context.Context, o options, n int, dir string) ([]row, error) {
 	var rows []row
 	if n <= o.serialUpTo {
-		f, err := setup(ctx, o, n, dir)
-		if err != nil {
-			if f != nil {
-				f.close()
-			}
+		if err := withFleet(ctx, o, n, dir, func(f *fleet) error {
+			r, err := f.pass(ctx, o, n, "cold", 1)
+			rows = append(rows, r)
+			return err
+		}); err != nil {
 			return nil, err
 		}
-		r, err := f.pass(ctx, o, n, "cold", 1)
-		f.close()
+	}
+	if err := withFleet(ctx, o, n, dir, func(f *fleet) error {
+		cold, err := f.pass(ctx, o, n, "cold", o.concurrency)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rows = append(rows, r)
-	}
-	f, err := setup(ctx, o, n, dir)
-	if err != nil {
-		if f != nil {
-			f.close()
+		f.agent.ExpireViews()
+		if err := f.waitViewsReady(ctx, n); err != nil {
+			return err
 		}
+		steady, err := f.pass(ctx, o, n, "steady", o.concurrency)
+		if err != nil {
+			return err
+		}
+		// The hub's own ceiling, measured on the same hub with the fleet in place.
+		if cold.hubCapacity, err = hubWriteCapacity(ctx, f.env.Hub, 64, 5*time.Second); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "   hub write capacity: %.0f writes/s\n", cold.hubCapacity)
+		rows = append(rows, cold, steady)
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	defer f.close()
-	cold, err := f.pass(ctx, o, n, "cold", o.concurrency)
-	if err != nil {
-		return nil, err
-	}
-	f.agent.ExpireViews()
-	if err := f.waitViewsReady(ctx, n); err != nil {
-		return nil, err
-	}
-	steady, err := f.pass(ctx, o, n, "steady", o.concurrency)
-	if err != nil {
-		return nil, err
-	}
-	// The hub's own ceiling, measured on the same hub with the fleet in place.
-	if cold.hubCapacity, err = hubWriteCapacity(ctx, f.env.Hub, 64, 5*time.Second); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(os.Stderr, "   hub write capacity: %.0f writes/s\n", cold.hubCapacity)
-	rows = append(rows, cold, steady)
 	if n >= 1000 {
 		// The same cold pass with half the concurrency, on a fresh fleet.
-		f2, err := setup(ctx, o, n, dir)
-		if err != nil {
-			if f2 != nil {
-				f2.close()
-			}
+		if err := withFleet(ctx, o, n, dir, func(f *fleet) error {
+			half, err := f.pass(ctx, o, n, "cold", max(o.concurrency/2, 1))
+			rows = append(rows, half)
+			return err
+		}); err != nil {
 			return nil, err
 		}
-		defer f2.close()
-		half, err := f2.pass(ctx, o, n, "cold", max(o.concurrency/2, 1))
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, half)
 	}
 	return rows, nil
+}
+
+// withFleet sets up a fresh fleet of n spokes, runs fn on it and tears the
+// fleet down, so no other hub runs beside the one measured.
+func withFleet(ctx context.Context, o options, n int, dir string, fn func(*fleet) error) error {
+	f, err := setup(ctx, o, n, dir)
+	if f != nil {
+		defer f.close()
+	}
+	if err != nil {
+		return err
+	}
+	return fn(f)
 }
 
 // pass runs `vanlink sync` once as a child process and measures it.

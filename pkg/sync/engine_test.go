@@ -100,9 +100,8 @@ func (f *fakeTransport) Observe(ctx context.Context, names []string, emit func(*
 				o.Site = transport.Observed[skupper.Site]{State: transport.Present, Object: &skupper.Site{Name: n}}
 			}
 			o.Link.State = transport.Absent
-			if s.link != nil && !s.staleLink {
-				l := *s.link
-				o.Link = transport.Observed[skupper.Link]{State: transport.Present, Object: &l}
+			if !s.staleLink {
+				o.Link = observedCopy(s.link)
 			}
 		}
 		f.mu.Unlock()
@@ -114,21 +113,22 @@ func (f *fakeTransport) Observe(ctx context.Context, names []string, emit func(*
 func (f *fakeTransport) ObserveToken(_ context.Context, n string) (transport.Observed[skupper.Token], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if s := f.spokes[n]; s.token != nil {
-		t := *s.token
-		return transport.Observed[skupper.Token]{State: transport.Present, Object: &t}, nil
-	}
-	return transport.Observed[skupper.Token]{State: transport.Absent}, nil
+	return observedCopy(f.spokes[n].token), nil
 }
 
 func (f *fakeTransport) ObserveLink(_ context.Context, n string) (transport.Observed[skupper.Link], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if s := f.spokes[n]; s.link != nil {
-		l := *s.link
-		return transport.Observed[skupper.Link]{State: transport.Present, Object: &l}, nil
+	return observedCopy(f.spokes[n].link), nil
+}
+
+// observedCopy observes a copy of v, or an absent object when v is nil.
+func observedCopy[T any](v *T) transport.Observed[T] {
+	if v == nil {
+		return transport.Observed[T]{State: transport.Absent}
 	}
-	return transport.Observed[skupper.Link]{State: transport.Absent}, nil
+	c := *v
+	return transport.Observed[T]{State: transport.Present, Object: &c}
 }
 
 func (f *fakeTransport) Push(ctx context.Context, n string, tok *unstructured.Unstructured) error {

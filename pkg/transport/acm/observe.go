@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"strings"
@@ -387,10 +388,7 @@ func (t *Transport) prefetchTokens(ctx context.Context, spokes []string) (start 
 	}
 	t.mu.Lock()
 	// A read left from an earlier pass is no longer current.
-	t.prefetched = map[string]*tokenRead{}
-	for c, r := range reads {
-		t.prefetched[c] = r
-	}
+	t.prefetched = maps.Clone(reads)
 	t.mu.Unlock()
 	var wg sync.WaitGroup
 	start = func(cluster string) {
