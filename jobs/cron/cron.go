@@ -37,8 +37,8 @@ func ParseSchedule(spec string) (robfig.Schedule, error) {
 }
 
 // Schedule runs pass on the schedule until ctx ends (e.g. SIGTERM), never two
-// at once; on shutdown it waits for the running pass to finish. onPass
-// receives each outcome.
+// at once. A pass in flight gets ctx, so it stops with it (starting no new
+// work, cleaning up and recording what it did); Schedule returns once it has.
 func Schedule(ctx context.Context, spec string, log *slog.Logger, pass func(ctx context.Context)) error {
 	sched, err := ParseSchedule(spec)
 	if err != nil {
@@ -49,13 +49,15 @@ func Schedule(ctx context.Context, spec string, log *slog.Logger, pass func(ctx 
 	c.Schedule(sched, robfig.FuncJob(func() {
 		running.Add(1)
 		defer running.Done()
-		// A pass in flight finishes on shutdown; each spoke has its own deadline.
-		pass(context.WithoutCancel(ctx))
+		if ctx.Err() != nil {
+			return
+		}
+		pass(ctx)
 	}))
 	log.Info("running passes on a schedule", "schedule", spec, "next", sched.Next(time.Now()).Format(time.RFC3339))
 	c.Start()
 	<-ctx.Done()
-	log.Info("stopping: waiting for a running pass to finish")
+	log.Info("stopping: a running pass stops early and records what it did")
 	<-c.Stop().Done()
 	running.Wait()
 	return nil

@@ -113,6 +113,8 @@ func (r EventRecorder) Record(ctx context.Context, res *vsync.Result) error {
 type Hub struct {
 	Events EventRecorder
 	Status StatusStore
+	// Transport is written into the status record.
+	Transport *TransportRecord
 }
 
 var _ vsync.Reporter = Hub{}
@@ -124,7 +126,9 @@ func (h Hub) Report(ctx context.Context, res *vsync.Result) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if err := h.Status.Write(ctx, Merge(prev, res)); err != nil {
+	rec := Merge(prev, res)
+	rec.Transport = h.Transport
+	if err := h.Status.Write(ctx, rec); err != nil {
 		errs = append(errs, err)
 	}
 	if err := h.Events.Record(ctx, res); err != nil {

@@ -40,11 +40,11 @@ func TestHubReport(t *testing.T) {
 	t2 := t1.Add(30 * time.Minute)
 	linked := change("east", vsync.OutcomeLinked, "")
 	linked.Action = vsync.InSync
-	require.NoError(t, hub.Report(t.Context(), result(t2, linked, change("west", vsync.OutcomePushed, ""))))
+	require.NoError(t, hub.Report(t.Context(), result(t2, linked, change("west", vsync.OutcomePending, ""))))
 	rec, err = hub.Status.Read(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, t1, *rec.Spokes["east"].LastPush, "the last push is kept across passes")
-	require.Equal(t, "cluster west: agent did not answer", rec.Spokes["west"].LastError, "the last error is kept until the spoke is linked")
+	require.Equal(t, "cluster west: agent did not answer", rec.Spokes["west"].LastError, "the last error is kept while the spoke is not linked")
 	require.Equal(t, 1, rec.Summary[vsync.OutcomeLinked])
 
 	evs, err := cs.CoreV1().Events("service-interconnect").List(t.Context(), metav1.ListOptions{})
@@ -55,7 +55,7 @@ func TestHubReport(t *testing.T) {
 		require.Equal(t, "AccessGrant", e.InvolvedObject.Kind)
 		require.Equal(t, "spoke-link", e.InvolvedObject.Name)
 	}
-	require.Equal(t, map[string]int{ReasonTokenPushed: 2, ReasonPushFailed: 1}, reasons)
+	require.Equal(t, map[string]int{ReasonTokenPushed: 1, ReasonPushFailed: 1}, reasons)
 }
 
 func TestEventsStayBoundedOnLargeFleets(t *testing.T) {
@@ -79,4 +79,73 @@ func TestBlockedAndRotatedEvents(t *testing.T) {
 	rec := Merge(nil, r)
 	require.NotNil(t, rec.Grant.LastRotated)
 	require.Equal(t, "grant exhausted", rec.Spokes["east"].LastError)
+}
+
+func TestTheLastErrorBelongsToThePushAndGrantThatProducedIt(t *testing.T) {
+	t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	failed := Merge(nil, result(t1, change("west", vsync.OutcomeFailed, "cluster west: agent did not answer")))
+	require.Equal(t, "cluster west: agent did not answer", failed.Spokes["west"].LastError)
+	require.EqualValues(t, "g1", failed.Spokes["west"].LastErrorGrant)
+	otherGrant := func(r *vsync.Result) *vsync.Result { r.Grant.UID = "g2"; return r }
+	tests := map[string]struct {
+		next      *vsync.Result
+		wantError string
+	}{
+		"a later pass still pending with the same grant keeps it": {
+			next: result(t1.Add(time.Hour), change("west", vsync.OutcomePending, "")), wantError: "cluster west: agent did not answer"},
+		"a later successful push clears it": {
+			next: result(t1.Add(time.Hour), change("west", vsync.OutcomePushed, ""))},
+		"a later link clears it": {
+			next: result(t1.Add(time.Hour), change("west", vsync.OutcomeLinked, ""))},
+		"a pass with a re-created grant drops the old grant's error": {
+			next: otherGrant(result(t1.Add(time.Hour), change("west", vsync.OutcomePending, "")))},
+		"a new failure replaces it": {
+			next: result(t1.Add(time.Hour), change("west", vsync.OutcomeFailed, "removing the old token: forbidden")), wantError: "removing the old token: forbidden"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Merge(failed, tc.next).Spokes["west"]
+			require.Equal(t, tc.wantError, got.LastError)
+			if tc.wantError == "" {
+				require.Nil(t, got.LastErrorTime, "no time without an error")
+			}
+		})
+	}
+}
+
+func TestTheRecordKeepsWhenEachSpokeEnteredItsState(t *testing.T) {
+	t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	t2, t3 := t1.Add(30*time.Minute), t1.Add(time.Hour)
+	rec := Merge(nil, result(t1, change("east", vsync.OutcomePushed, "")))
+	rec = Merge(rec, result(t2, change("east", vsync.OutcomeLinked, "")))
+	rec = Merge(rec, result(t3, change("east", vsync.OutcomeLinked, "")))
+	east := rec.Spokes["east"]
+	require.Equal(t, t2, *east.Since, "linked since the first pass that saw it linked")
+	require.Equal(t, t3, *east.Recorded, "recorded by the latest pass")
+	require.Equal(t, t1, *east.LastPush)
+}
+
+func TestAFailedPassRecordsTheSpokesItReachedAndKeepsTheOthers(t *testing.T) {
+	t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	prev := Merge(nil, result(t1, change("east", vsync.OutcomeLinked, ""), change("west", vsync.OutcomeLinked, "")))
+	r := result(t1.Add(time.Hour), change("east", vsync.OutcomePushed, ""))
+	r.Error = "observing spokes: the hub API server did not answer"
+	rec := Merge(prev, r)
+	require.Equal(t, vsync.OutcomePushed, rec.Spokes["east"].State, "a push is recorded whatever happens after it")
+	require.Equal(t, vsync.OutcomeLinked, rec.Spokes["west"].State, "a spoke the pass did not reach keeps its state")
+	require.Equal(t, map[vsync.Outcome]int{vsync.OutcomePushed: 1, vsync.OutcomeLinked: 1}, rec.Summary)
+	require.False(t, rec.Linked())
+}
+
+func TestTheRecordSaysHowThePassReachedTheSpokes(t *testing.T) {
+	cs := fake.NewClientset()
+	hub := Hub{
+		Events:    EventRecorder{Events: cs.CoreV1().Events("service-interconnect"), Component: "vanlink"},
+		Status:    StatusStore{ConfigMaps: cs.CoreV1().ConfigMaps("service-interconnect"), Name: "vanlink-status"},
+		Transport: &TransportRecord{Name: "direct", CredentialsNamespace: "argocd", CredentialsSelector: "env=demo"},
+	}
+	require.NoError(t, hub.Report(t.Context(), result(time.Now(), change("east", vsync.OutcomePushed, ""))))
+	rec, err := hub.Status.Read(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, hub.Transport, rec.Transport)
 }

@@ -27,11 +27,30 @@ type SpokeRecord struct {
 	State  vsync.Outcome `json:"state"`
 	Action vsync.Action  `json:"action"`
 	Reason string        `json:"reason,omitempty"`
+	// Recorded is when the pass that recorded State started.
+	Recorded *time.Time `json:"recorded,omitempty"`
+	// Since is when the spoke entered State (the first pass that recorded it,
+	// as a condition's lastTransitionTime).
+	Since *time.Time `json:"since,omitempty"`
 	// LastPush is when a token was last pushed to the spoke.
 	LastPush *time.Time `json:"lastPush,omitempty"`
-	// LastError and LastErrorTime are kept until the spoke is linked again.
-	LastError     string     `json:"lastError,omitempty"`
-	LastErrorTime *time.Time `json:"lastErrorTime,omitempty"`
+	// LastError, LastErrorTime and LastErrorGrant (the grant of the pass that
+	// produced it) belong to the push that failed: a later successful push or
+	// link clears them, and so does a pass with another grant (the error
+	// came from a grant that no longer exists).
+	LastError      string     `json:"lastError,omitempty"`
+	LastErrorTime  *time.Time `json:"lastErrorTime,omitempty"`
+	LastErrorGrant types.UID  `json:"lastErrorGrant,omitempty"`
+}
+
+// TransportRecord is how the recording pass reached the spokes and chose
+// them, so that 'vanlink status --live' observes them the same way.
+type TransportRecord struct {
+	Name                 string `json:"name"`
+	ClusterSelector      string `json:"clusterSelector,omitempty"`
+	Placement            string `json:"placement,omitempty"`
+	CredentialsNamespace string `json:"credentialsNamespace,omitempty"`
+	CredentialsSelector  string `json:"credentialsSelector,omitempty"`
 }
 
 // Record is the content of the status ConfigMap.
@@ -49,8 +68,11 @@ type Record struct {
 		LastRotated *time.Time   `json:"lastRotated,omitempty"`
 		Budget      vsync.Budget `json:"budget"`
 	} `json:"grant"`
-	Spokes  map[string]*SpokeRecord `json:"spokes"`
-	Summary map[vsync.Outcome]int   `json:"summary"`
+	// Transport is how the pass reached the spokes (absent in records of
+	// older versions).
+	Transport *TransportRecord        `json:"transport,omitempty"`
+	Spokes    map[string]*SpokeRecord `json:"spokes"`
+	Summary   map[vsync.Outcome]int   `json:"summary"`
 }
 
 // Linked reports whether every recorded spoke is linked.
@@ -77,7 +99,8 @@ func (r *Record) Names() []string {
 }
 
 // Merge builds the record of res on top of the previous record (which may be
-// nil), keeping each spoke's last push and last error.
+// nil), keeping each spoke's last push, the time it entered its state, and
+// its last error while that error still applies.
 func Merge(prev *Record, res *vsync.Result) *Record {
 	r := &Record{Spokes: map[string]*SpokeRecord{}, Summary: res.Counts()}
 	r.Pass.Started = res.Started
@@ -94,32 +117,50 @@ func Merge(prev *Record, res *vsync.Result) *Record {
 		r.Grant.LastRotated = &t
 	}
 	if res.Error != "" && prev != nil {
-		// A failed pass touched no spoke: keep what was known.
-		r.Spokes = prev.Spokes
-		r.Summary = prev.Summary
+		// A failed pass: keep what was known of the spokes it did not get
+		// to, and record those it did (a push is recorded whatever happens
+		// after it).
+		for n, s := range prev.Spokes {
+			r.Spokes[n] = s
+		}
 		if r.Grant.UID == "" {
 			r.Grant.UID, r.Grant.Budget = prev.Grant.UID, prev.Grant.Budget
 		}
-		return r
 	}
 	for _, c := range res.Changes {
-		s := &SpokeRecord{State: c.Outcome, Action: c.Action, Reason: c.Reason}
-		if p := prevSpoke(prev, c.Cluster); p != nil {
-			s.LastPush, s.LastError, s.LastErrorTime = p.LastPush, p.LastError, p.LastErrorTime
-		}
 		t := res.Started
+		s := &SpokeRecord{State: c.Outcome, Action: c.Action, Reason: c.Reason, Recorded: &t, Since: &t}
+		if p := prevSpoke(prev, c.Cluster); p != nil {
+			s.LastPush = p.LastPush
+			if p.State == c.Outcome && p.Since != nil {
+				s.Since = p.Since
+			}
+			// An error belongs to the grant that produced it (errors of
+			// older records carry no grant and are kept).
+			if p.LastErrorGrant == "" || p.LastErrorGrant == r.Grant.UID {
+				s.LastError, s.LastErrorTime, s.LastErrorGrant = p.LastError, p.LastErrorTime, p.LastErrorGrant
+			}
+		}
 		switch c.Outcome {
 		case vsync.OutcomePushed:
+			// A successful push supersedes the errors of earlier pushes.
 			s.LastPush = &t
+			s.LastError, s.LastErrorTime, s.LastErrorGrant = "", nil, ""
 		case vsync.OutcomeLinked:
-			s.LastError, s.LastErrorTime = "", nil
+			s.LastError, s.LastErrorTime, s.LastErrorGrant = "", nil, ""
 		}
 		if c.Error != "" {
-			s.LastError, s.LastErrorTime = c.Error, &t
+			s.LastError, s.LastErrorTime, s.LastErrorGrant = c.Error, &t, r.Grant.UID
 		} else if c.Outcome == vsync.OutcomeBlocked {
-			s.LastError, s.LastErrorTime = c.Reason, &t
+			s.LastError, s.LastErrorTime, s.LastErrorGrant = c.Reason, &t, r.Grant.UID
 		}
 		r.Spokes[c.Cluster] = s
+	}
+	if res.Error != "" && prev != nil {
+		r.Summary = map[vsync.Outcome]int{}
+		for _, s := range r.Spokes {
+			r.Summary[s.State]++
+		}
 	}
 	return r
 }
