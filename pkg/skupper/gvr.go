@@ -22,7 +22,17 @@ var (
 	// SecretsGVR are core Secrets: a redeemed token leaves the Link's TLS
 	// credentials in a Secret named after it.
 	SecretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	// ConfigMapsGVR are core ConfigMaps: the controller keeps a Site's router
+	// configuration in ConfigMap RouterConfigMap, owned by the Site.
+	ConfigMapsGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 )
+
+// RouterConfigMap is the ConfigMap holding the router configuration of the
+// active Site of a namespace, owned by that Site; upstream identifies the
+// active Site by its owner (skupperproject/skupper
+// internal/kube/site/site.go, Site.createRouterConfigForGroup and
+// SiteRecovery.IsActive).
+const RouterConfigMap = "skupper-router"
 
 // Labels and annotations vanlink puts on the objects it creates.
 const (

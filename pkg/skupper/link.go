@@ -1,6 +1,11 @@
 package skupper
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -8,16 +13,21 @@ import (
 // Link is a typed view of a Link.
 type Link struct {
 	Name, Namespace string
-	Status          string
-	Message         string
-	RemoteSiteName  string
-	Conditions      []metav1.Condition
+	// TLSCredentials is spec.tlsCredentials: the Secret holding the Link's
+	// client certificate (for a redeemed token, the token's name).
+	TLSCredentials string
+	Created        time.Time
+	Status         string
+	Message        string
+	RemoteSiteName string
+	Conditions     []metav1.Condition
 }
 
 // ParseLink reads a Link.
 func ParseLink(obj *unstructured.Unstructured) (*Link, error) {
 	f := &fields{obj: obj}
-	l := &Link{Name: obj.GetName(), Namespace: obj.GetNamespace()}
+	l := &Link{Name: obj.GetName(), Namespace: obj.GetNamespace(), Created: obj.GetCreationTimestamp().Time}
+	l.TLSCredentials = f.str("spec", "tlsCredentials")
 	l.Status = f.str("status", "status")
 	l.Message = f.str("status", "message")
 	l.RemoteSiteName = f.str("status", "remoteSiteName")
@@ -40,22 +50,271 @@ func (l *Link) Ready() bool {
 // Failed reports a link in error.
 func (l *Link) Failed() bool { return l.Status == StatusError }
 
+// NotReadySince is when the Link last stopped being Ready: the
+// lastTransitionTime of its Ready condition when that is not True, else its
+// creation time (a Link without a Ready condition has never been Ready). Zero
+// when the Link is Ready or neither time is known.
+func (l *Link) NotReadySince() time.Time {
+	if l.Ready() {
+		return time.Time{}
+	}
+	if c := FindCondition(l.Conditions, "Ready"); c != nil && !c.LastTransitionTime.IsZero() {
+		return c.LastTransitionTime.Time
+	}
+	return l.Created
+}
+
+// MaxRouterGroups is the most router groups a Site has: two when spec.ha is
+// set, one otherwise (upstream: skupperproject/skupper
+// internal/kube/site/site.go, Site.groups).
+const MaxRouterGroups = 2
+
+// LinkNames are the names the grant server gives the Links of a token named
+// token when the granting Site has groups router groups with link
+// endpoints: the token's own name for one group, <token>-1 .. <token>-n for
+// more (upstream: skupperproject/skupper internal/kube/grants/tokens.go,
+// TokenGenerator.NewCertToken). groups below 1 counts as 1.
+func LinkNames(token string, groups int) []string {
+	if groups <= 1 {
+		return []string{token}
+	}
+	out := make([]string, groups)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", token, i+1)
+	}
+	return out
+}
+
+// AllLinkNames are every name a Link of the token can have, whatever the
+// granting Site's router groups: what a removal must delete.
+func AllLinkNames(token string) []string {
+	names := []string{token}
+	for g := 2; g <= MaxRouterGroups; g++ {
+		names = append(names, LinkNames(token, g)...)
+	}
+	return uniq(names)
+}
+
+func uniq(in []string) []string {
+	seen := map[string]bool{}
+	out := in[:0:0]
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// UsesCredentials reports whether the Link belongs to the token: it uses the
+// token's Secret (spec.tlsCredentials), or, when that field is not known,
+// carries one of the names the grant server gives the token's Links.
+func (l *Link) UsesCredentials(token string) bool {
+	if l.TLSCredentials != "" {
+		return l.TLSCredentials == token
+	}
+	for _, n := range AllLinkNames(token) {
+		if l.Name == n {
+			return true
+		}
+	}
+	return false
+}
+
+// LinkSet is the Links of one token on a spoke, sorted by name: the one or
+// more Links the redemption of the token made.
+type LinkSet []Link
+
+// NewLinkSet sorts the Links by name.
+func NewLinkSet(links ...Link) LinkSet {
+	s := LinkSet(links)
+	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
+	return s
+}
+
+// Ready reports whether the set is not empty and every Link in it is Ready.
+func (s LinkSet) Ready() bool {
+	for i := range s {
+		if !s[i].Ready() {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
+// Failed returns the first Link in error, or nil.
+func (s LinkSet) Failed() *Link {
+	for i := range s {
+		if s[i].Failed() {
+			return &s[i]
+		}
+	}
+	return nil
+}
+
+// NotReadySince is the earliest time a Link of the set stopped being Ready
+// (zero when all are Ready or no time is known).
+func (s LinkSet) NotReadySince() time.Time {
+	var since time.Time
+	for i := range s {
+		if t := s[i].NotReadySince(); !t.IsZero() && (since.IsZero() || t.Before(since)) {
+			since = t
+		}
+	}
+	return since
+}
+
+// Names lists the Links' names.
+func (s LinkSet) Names() []string {
+	out := make([]string, len(s))
+	for i := range s {
+		out[i] = s[i].Name
+	}
+	return out
+}
+
+// Describe summarises the set's state for reports: "Ready", or the state of
+// the first Link that is not Ready, prefixed by its name when there are
+// several.
+func (s LinkSet) Describe() string {
+	if len(s) == 0 {
+		return "absent"
+	}
+	for i := range s {
+		l := &s[i]
+		if l.Ready() {
+			continue
+		}
+		d := l.Status
+		switch {
+		case d == "":
+			d = "no status"
+		case l.Message != "":
+			d += ": " + l.Message
+		}
+		if len(s) > 1 {
+			d = l.Name + " " + d
+		}
+		return d
+	}
+	return StatusReady
+}
+
+// Endpoint is one entry of a Site's status.endpoints.
+type Endpoint struct {
+	Name, Host, Port, Group string
+}
+
 // Site is a typed view of a Site.
 type Site struct {
 	Name, Namespace string
 	UID             string
+	LinkAccess      string
+	HA              bool
 	Status          string
+	Message         string
 	SitesInNetwork  int64
+	Endpoints       []Endpoint
+	Conditions      []metav1.Condition
 }
 
 // ParseSite reads a Site.
 func ParseSite(obj *unstructured.Unstructured) (*Site, error) {
 	f := &fields{obj: obj}
 	s := &Site{Name: obj.GetName(), Namespace: obj.GetNamespace(), UID: string(obj.GetUID())}
+	s.LinkAccess = f.str("spec", "linkAccess")
+	s.HA = f.bool("spec", "ha")
 	s.Status = f.str("status", "status")
+	s.Message = f.str("status", "message")
 	s.SitesInNetwork, _ = f.int("status", "sitesInNetwork")
+	s.Conditions = f.conditions()
+	raw, found, err := unstructured.NestedSlice(obj.Object, "status", "endpoints")
+	if err != nil {
+		f.fail([]string{"status", "endpoints"}, "must be a list")
+	}
+	if found {
+		for i, r := range raw {
+			m, ok := r.(map[string]any)
+			if !ok {
+				f.fail([]string{"status", fmt.Sprintf("endpoints[%d]", i)}, "must be an object")
+				continue
+			}
+			ep := Endpoint{}
+			ep.Name, _, _ = unstructured.NestedString(m, "name")
+			ep.Host, _, _ = unstructured.NestedString(m, "host")
+			ep.Port, _, _ = unstructured.NestedString(m, "port")
+			ep.Group, _, _ = unstructured.NestedString(m, "group")
+			s.Endpoints = append(s.Endpoints, ep)
+		}
+	}
 	if f.err != nil {
 		return nil, f.err
 	}
 	return s, nil
+}
+
+// Ready reports status Ready or condition Ready=True.
+func (s *Site) Ready() bool {
+	if s.Status == StatusReady {
+		return true
+	}
+	c := FindCondition(s.Conditions, "Ready")
+	return c != nil && c.Status == metav1.ConditionTrue
+}
+
+// LinkGroups counts the router groups that have an endpoint spokes can link
+// to (name inter-router or edge): the grant server returns one Link per such
+// group (upstream: skupperproject/skupper internal/kube/grants/tokens.go,
+// TokenGenerator.setValidHostsFromSite).
+func (s *Site) LinkGroups() int {
+	groups := map[string]bool{}
+	for _, ep := range s.Endpoints {
+		if ep.Name == "inter-router" || ep.Name == "edge" {
+			groups[ep.Group] = true
+		}
+	}
+	return len(groups)
+}
+
+// CanIssueLinks reports why the hub can or cannot issue links: a redemption
+// against a granting Site without link endpoints is counted, then fails with
+// HTTP 500 (upstream: skupperproject/skupper internal/kube/grants/grants.go
+// and tokens.go, NewTokenGenerator "No valid endpoints found for site"), so
+// nothing may be pushed until the Site is Ready with endpoints. The error
+// names the Site and says why; nil means usable.
+func (s *Site) CanIssueLinks() error {
+	switch {
+	case s.LinkAccess == "" || s.LinkAccess == "none":
+		return fmt.Errorf("Site %s/%s has no spec.linkAccess: it accepts no links", s.Namespace, s.Name)
+	case !s.Ready():
+		reason := s.Status
+		if reason == "" {
+			reason = "not processed by the Skupper controller yet"
+		}
+		if s.Message != "" {
+			reason += ": " + s.Message
+		}
+		return fmt.Errorf("Site %s/%s is not Ready (%s)", s.Namespace, s.Name, reason)
+	case s.LinkGroups() == 0:
+		return fmt.Errorf("Site %s/%s has no link endpoints in status.endpoints yet (linkAccess %q: is the way in, e.g. a LoadBalancer, provisioned?)", s.Namespace, s.Name, s.LinkAccess)
+	}
+	return nil
+}
+
+// SiteOwner returns the name and uid of the Site that owns obj (by its
+// ownerReferences), or empty strings.
+func SiteOwner(obj *unstructured.Unstructured) (name, uid string) {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind == "Site" && strings.HasPrefix(ref.APIVersion, Group+"/") {
+			return ref.Name, string(ref.UID)
+		}
+	}
+	return "", ""
+}
+
+// OwnedBy reports whether obj is owned by the Site site.
+func OwnedBy(obj, site *unstructured.Unstructured) bool {
+	name, uid := SiteOwner(obj)
+	return name == site.GetName() && uid == string(site.GetUID())
 }

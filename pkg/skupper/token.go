@@ -88,6 +88,22 @@ func (t *Token) Failed() bool {
 	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == StatusError
 }
 
+// Orphaned reports a token redeemed for a Site that was deleted since: the
+// controller marks it Redeemed=True with reason Error, "Already redeemed for
+// a deleted site", and never redeems it again, while the Links it made went
+// with the Site they were owned by (upstream: skupperproject/skupper
+// internal/kube/site/site.go, Site.Deleted and its token handling).
+func (t *Token) Orphaned() bool {
+	if !t.Redeemed {
+		return false
+	}
+	if t.Status == StatusError {
+		return true
+	}
+	c := FindCondition(t.Conditions, "Redeemed")
+	return c != nil && c.Reason == StatusError
+}
+
 // String describes the token's state.
 func (t *Token) String() string {
 	switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -56,8 +57,18 @@ type Options struct {
 	SpokeTimeout time.Duration
 	// Rotate re-creates an exhausted or expiring grant.
 	Rotate bool
-	// ExpiryMargin: a grant expiring within it counts as expiring.
+	// ExpiryMargin: a grant expiring within it counts as expiring. It is
+	// bounded by half the grant's spec.expirationWindow (10 minutes when
+	// unset, as upstream), so a short-lived grant is not expiring as soon
+	// as it is made (see Engine.margin).
 	ExpiryMargin time.Duration
+	// LinkReadyTimeout: a spoke whose Links have not been Ready for longer
+	// than this while its Site is Ready is re-linked (0: never).
+	LinkReadyTimeout time.Duration
+	// Fresh reads every spoke as it is now (Transport.Refresh) before it is
+	// planned, instead of trusting an observation a cache may hold for up
+	// to a refresh interval. A push or removal always rests on a fresh read.
+	Fresh bool
 	// RotationTimeout bounds the wait for a re-created grant (default 2m).
 	RotationTimeout time.Duration
 	// Prune removes the token of clusters that left the selection.
@@ -66,9 +77,18 @@ type Options struct {
 	DryRun bool
 }
 
+// SiteLister lists the hub Sites of the grant's namespace; a dynamic
+// client's namespaced Site resource satisfies it.
+type SiteLister interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*unstructured.UnstructuredList, error)
+}
+
 // Engine runs passes.
 type Engine struct {
-	Grants    GrantClient
+	Grants GrantClient
+	// Sites reads the hub Site that issues the links; nil skips the hub
+	// check (one router group assumed).
+	Sites     SiteLister
 	Fleet     fleet.Source
 	Transport transport.Transport
 	Lock      Locker
@@ -159,6 +179,14 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 	res.Grant.UID = grant.UID
 	log := e.Log.With("grant", grant.Namespace+"/"+grant.Name)
 	log.Debug("grant usable", "uid", grant.UID, "redemptions", grant.Redemptions, "allowed", grant.RedemptionsAllowed, "expires", grant.ExpirationTime)
+	hub, err := e.readHub(ctx)
+	if err != nil {
+		return err
+	}
+	if hub.blocked != "" {
+		res.Warnings = append(res.Warnings, "no token pushed: the hub cannot issue links yet: "+hub.blocked)
+		log.Warn("the hub cannot issue links yet; no token is pushed", "reason", hub.blocked)
+	}
 
 	sel, err := e.Fleet.Select(ctx)
 	if err != nil {
@@ -180,30 +208,41 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 			log.Warn("the transport did not finish its cleanup; the next pass removes what is left", "err", err)
 		}
 	}()
-	names := sel.Names()
-	log.Debug("spokes selected", "selected", len(names), "skipped", len(sel.Skipped))
-	if e.streams(grant, len(names)) {
-		return e.stream(ctx, log, res, grant, sel)
+	q := transport.Query{Spokes: sel.Names(), LinkNames: skupper.LinkNames(e.Opts.TokenName, hub.groups)}
+	log.Debug("spokes selected", "selected", len(q.Spokes), "skipped", len(sel.Skipped), "links", q.LinkNames)
+	in := PlanInput{GrantUID: grant.UID, LinkReadyTimeout: e.Opts.LinkReadyTimeout, HubBlocked: hub.blocked}
+	if e.streams(grant, len(q.Spokes)) {
+		return e.stream(ctx, log, res, grant, sel, q, in)
 	}
 	octx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
 	t0 := e.Clock.Now()
-	obs, err := transport.ObserveAll(octx, e.Transport, names)
+	obs, err := transport.ObserveAll(octx, e.Transport, q)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("observing spokes: %w", err)
 	}
 	log.Debug("spokes observed", "duration", e.Clock.Since(t0))
-	t0 = e.Clock.Now()
-	tokens := e.observeTokens(ctx, obs, names)
-	log.Debug("tokens observed", "count", len(tokens), "duration", e.Clock.Since(t0))
-	steps := make([]Step, 0, len(names))
-	for _, n := range names {
-		steps = append(steps, PlanSpoke(obs[n], tokens[n], grant.UID))
+	steps := make([]Step, len(q.Spokes))
+	index := make(map[string]int, len(q.Spokes))
+	for i, n := range q.Spokes {
+		index[n] = i
 	}
+	var mu gosync.Mutex
+	e.forEach(ctx, q.Spokes, func(ctx context.Context, n string) {
+		mu.Lock()
+		o := obs[n]
+		mu.Unlock()
+		s, o := e.decide(ctx, o, q, in)
+		mu.Lock()
+		obs[n] = o
+		mu.Unlock()
+		steps[index[n]] = s
+	})
 	steps = append(steps, e.pruneSteps(ctx, sel, &res.Changes)...)
 
 	now := e.Clock.Now()
-	res.Budget = budgetFor(steps, grant.Health(now), now, e.Opts.ExpiryMargin)
+	margin := e.margin(grant)
+	res.Budget = budgetFor(steps, grant.Health(now), now, margin)
 	if res.Budget.Short() && e.Opts.Rotate {
 		if e.Opts.DryRun {
 			res.Warnings = append(res.Warnings, "the grant would be rotated (dry run)")
@@ -214,15 +253,16 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 			}
 			log.Info("grant rotated", "previousUID", grant.UID, "uid", rotated.UID)
 			res.Grant.Rotated, res.Grant.PreviousUID, res.Grant.UID = true, grant.UID, rotated.UID
-			grant = rotated
+			grant, in.GrantUID = rotated, rotated.UID
 			// Tokens of the old grant that were not redeemed can no longer be.
 			for i, s := range steps {
 				if s.Action != Prune {
-					steps[i] = PlanSpoke(obs[s.Cluster], tokens[s.Cluster], grant.UID)
+					in.Now = e.Clock.Now()
+					steps[i] = PlanSpoke(obs[s.Cluster], in)
 				}
 			}
 			now = e.Clock.Now()
-			res.Budget = budgetFor(steps, grant.Health(now), now, e.Opts.ExpiryMargin)
+			res.Budget = budgetFor(steps, grant.Health(now), now, e.margin(grant))
 		}
 	}
 	if !(e.Opts.DryRun && e.Opts.Rotate && res.Budget.Short()) {
@@ -233,6 +273,106 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 	return nil
 }
 
+// hubState is what the hub Site allows: the router groups spokes link to
+// (one Link each), or why no link can be issued now.
+type hubState struct {
+	groups  int
+	blocked string
+}
+
+// ErrHubNotReady is wrapped by CheckHub's error when the hub Site cannot
+// issue links yet.
+var ErrHubNotReady = errors.New("the hub cannot issue links yet")
+
+// readHub reads the Site in the grant's namespace. A redemption is counted
+// before the grant server looks for the granting Site's endpoints, then
+// fails with HTTP 500 when there are none, and the spoke controller retries
+// it about every 30 s, each time spending one more: so while the hub Site is
+// not Ready with link endpoints, no token is pushed (upstream:
+// skupperproject/skupper internal/kube/grants/grants.go and tokens.go).
+// An error is returned only when the Sites cannot be read.
+func (e *Engine) readHub(ctx context.Context) (hubState, error) {
+	if e.Sites == nil {
+		return hubState{groups: 1}, nil
+	}
+	list, err := e.Sites.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return hubState{}, fmt.Errorf("reading the hub Site in namespace %s: %w", e.Opts.GrantNamespace, err)
+	}
+	if len(list.Items) == 0 {
+		return hubState{blocked: fmt.Sprintf("no Site in namespace %s: the grant server has no Site to issue links for", e.Opts.GrantNamespace)}, nil
+	}
+	var reasons []string
+	for i := range list.Items {
+		site, err := skupper.ParseSite(&list.Items[i])
+		if err != nil {
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		if err := site.CanIssueLinks(); err != nil {
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		return hubState{groups: site.LinkGroups()}, nil
+	}
+	return hubState{blocked: strings.Join(reasons, "; ")}, nil
+}
+
+// CheckHub returns nil when the hub Site can issue links, or an error
+// wrapping ErrHubNotReady that names the Site and says why not.
+func (e *Engine) CheckHub(ctx context.Context) error {
+	e.defaults()
+	h, err := e.readHub(ctx)
+	if err != nil {
+		return err
+	}
+	if h.blocked != "" {
+		return fmt.Errorf("%w: %s", ErrHubNotReady, h.blocked)
+	}
+	return nil
+}
+
+// margin is the expiry margin for this grant: ExpiryMargin, at most half of
+// the grant's expiration window (10 minutes when unset, as upstream), so a
+// grant is never "expiring" for most of its life.
+func (e *Engine) margin(g *skupper.Grant) time.Duration {
+	window := 10 * time.Minute
+	if w, err := time.ParseDuration(g.ExpirationWindow); err == nil && w > 0 {
+		window = w
+	}
+	return min(e.Opts.ExpiryMargin, window/2)
+}
+
+// decide plans a spoke on an observation fresh enough for the decision.
+// The spoke is read again (Transport.Refresh) when the plan needs its token,
+// and when a cached observation would lead to a push, or rests on the
+// absence of its Site, or Fresh is set: a view refreshed minutes ago can
+// show a Site since deleted, or a Link since removed. It returns the step
+// and the observation it rests on.
+func (e *Engine) decide(ctx context.Context, o *transport.Observation, q transport.Query, in PlanInput) (Step, *transport.Observation) {
+	for range 3 {
+		in.Now = e.Clock.Now()
+		s := PlanSpoke(o, in)
+		stale := !o.Fresh && (e.Opts.Fresh || s.Action == Push || o.Site.State == transport.Absent)
+		if !stale && !NeedsToken(o) {
+			return s, o
+		}
+		withToken := o.Token == nil && !(o.Links.State == transport.Present && o.Links.Object.Ready())
+		fresh, err := e.Transport.Refresh(ctx, o.Cluster, q, withToken)
+		if err != nil {
+			s.Action, s.Remove = Pending, transport.RemoveOptions{}
+			s.Reason = "reading the spoke as it is now failed: " + err.Error()
+			return s, o
+		}
+		if fresh.Token == nil {
+			fresh.Token = o.Token // tokens are only ever read fresh
+		}
+		o = fresh
+	}
+	in.Now = e.Clock.Now()
+	return PlanSpoke(o, in), o
+}
+
 // streams reports whether the pass can push each spoke as soon as it is
 // observed instead of observing the whole fleet first: the grant can redeem a
 // token for every selected spoke (so no plan can exceed it, whatever is
@@ -241,16 +381,18 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 func (e *Engine) streams(grant *skupper.Grant, spokes int) bool {
 	now := e.Clock.Now()
 	h := grant.Health(now)
-	expiring := e.Opts.ExpiryMargin > 0 && h.ExpiresWithin(now, e.Opts.ExpiryMargin)
+	margin := e.margin(grant)
+	expiring := margin > 0 && h.ExpiresWithin(now, margin)
 	return !e.Opts.DryRun && !h.Expired && h.Left >= int64(spokes) && !(e.Opts.Rotate && expiring)
 }
 
 // stream observes the spokes and handles each as soon as its observation
-// arrives (token read when needed, plan, push), Concurrency spokes at a time,
-// so the agent's round trips of the first spokes overlap the observation of
-// the others. Only used when streams says the grant covers every push.
-func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, grant *skupper.Grant, sel fleet.Selection) error {
-	names := sel.Names()
+// arrives (fresh read when needed, plan, push), Concurrency spokes at a
+// time, so the agent's round trips of the first spokes overlap the
+// observation of the others. Only used when streams says the grant covers
+// every push. What was done is recorded even when the observation fails
+// half-way: those pushes spent redemptions.
+func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, grant *skupper.Grant, sel fleet.Selection, q transport.Query, in PlanInput) error {
 	// A small queue: while every worker is busy, emit blocks and the
 	// transport slows its observation down to the pace of the pushes.
 	observed := make(chan *transport.Observation, e.Opts.Concurrency)
@@ -261,7 +403,7 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 		// No deadline for the whole observation: it is paced by the pushes
 		// and lasts as long as they do. Each spoke has its own (the
 		// transport's spoke timeout).
-		observeErr = e.Transport.Observe(ctx, names, func(o *transport.Observation) { observed <- o })
+		observeErr = e.Transport.Observe(ctx, q, func(o *transport.Observation) { observed <- o })
 		log.Debug("spokes observed", "duration", e.Clock.Since(t0))
 	}()
 	var (
@@ -274,9 +416,8 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 	for o := range observed {
 		g.Go(func() error {
 			tctx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
-			tok := e.observeToken(tctx, o)
+			s, _ := e.decide(tctx, o, q, in)
 			cancel()
-			s := PlanSpoke(o, tok, grant.UID)
 			c := e.apply(ctx, log, grant, s)
 			mu.Lock()
 			steps, changes = append(steps, s), append(changes, c)
@@ -285,59 +426,19 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 		})
 	}
 	_ = g.Wait()
+	res.Changes = append(res.Changes, changes...)
+	now := e.Clock.Now()
 	if observeErr != nil {
+		res.Budget = budgetFor(steps, grant.Health(now), now, e.margin(grant))
 		return fmt.Errorf("observing spokes: %w", observeErr)
 	}
-	res.Changes = append(res.Changes, changes...)
 	prune := e.pruneSteps(ctx, sel, &res.Changes)
 	res.Changes = append(res.Changes, e.execute(ctx, log, grant, prune)...)
-	now := e.Clock.Now()
-	res.Budget = budgetFor(append(steps, prune...), grant.Health(now), now, e.Opts.ExpiryMargin)
+	now = e.Clock.Now()
+	res.Budget = budgetFor(append(steps, prune...), grant.Health(now), now, e.margin(grant))
 	// The grant covers every push (see streams): only a warning can come of it.
 	res.Warnings = append(res.Warnings, applyBudget(steps, res.Budget)...)
 	return nil
-}
-
-// observeTokens reads the token of each spoke whose plan depends on it.
-func (e *Engine) observeTokens(ctx context.Context, obs map[string]*transport.Observation, names []string) map[string]*transport.Observed[skupper.Token] {
-	var need []string
-	for _, n := range names {
-		if NeedsToken(obs[n]) {
-			need = append(need, n)
-		}
-	}
-	out := make(map[string]*transport.Observed[skupper.Token], len(need))
-	var mu gosync.Mutex
-	e.forEach(ctx, need, func(ctx context.Context, n string) {
-		tok := e.observeToken(ctx, obs[n])
-		mu.Lock()
-		out[n] = tok
-		mu.Unlock()
-	})
-	return out
-}
-
-// observeToken reads a spoke's token when its plan depends on it (nil
-// otherwise). A redeemed token means a Link was made: before acting on a
-// Link that looks absent or unready, it is read as it is now (a cached read
-// can predate the redemption, and a re-push would break the link), and o is
-// updated with it.
-func (e *Engine) observeToken(ctx context.Context, o *transport.Observation) *transport.Observed[skupper.Token] {
-	if !NeedsToken(o) {
-		return nil
-	}
-	tok, err := e.Transport.ObserveToken(ctx, o.Cluster)
-	if err != nil {
-		tok = transport.Observed[skupper.Token]{State: transport.Unknown, Reason: err.Error()}
-	}
-	if tok.State == transport.Present && tok.Object.Redeemed {
-		l, err := e.Transport.ObserveLink(ctx, o.Cluster)
-		if err != nil {
-			l = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: err.Error()}
-		}
-		o.Link = l
-	}
-	return &tok
 }
 
 // pruneSteps plans the clusters the transport knows but the selection no

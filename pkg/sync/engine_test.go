@@ -48,19 +48,63 @@ type spoke struct {
 	// failures
 	pushErr   error
 	observeNA bool
-	// staleLink: Observe serves an old read without the Link (a cached view).
-	staleLink bool
+	// links are more Links of the token (an HA hub makes one per router group).
+	links []skupper.Link
+	// siteReady marks the Site Ready (default: Ready when present).
+	siteNotReady bool
+	// cached: Observe serves reads from a cache (Fresh unset), as ACM's
+	// persistent views do; cachedSite and staleLink, when set, are what that
+	// cache still shows (a Site deleted since; no Link yet).
+	cached     bool
+	cachedSite *bool
+	staleLink  bool
+}
+
+// linkSet observes the spoke's Links.
+func (s *spoke) linkSet() transport.Observed[skupper.LinkSet] {
+	var all []skupper.Link
+	if s.link != nil {
+		all = append(all, *s.link)
+	}
+	all = append(all, s.links...)
+	if len(all) == 0 {
+		return transport.Observed[skupper.LinkSet]{State: transport.Absent}
+	}
+	set := skupper.NewLinkSet(all...)
+	return transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &set}
+}
+
+func (s *spoke) observe(n string, withToken bool) *transport.Observation {
+	o := &transport.Observation{Cluster: n, Fresh: true, Credentials: transport.Absent}
+	if s.secret {
+		o.Credentials = transport.Present
+	}
+	o.Site.State = transport.Absent
+	if s.site {
+		status := skupper.StatusReady
+		if s.siteNotReady {
+			status = skupper.StatusPending
+		}
+		o.Site = transport.Observed[skupper.Site]{State: transport.Present, Object: &skupper.Site{Name: n, Status: status}}
+	}
+	o.Links = s.linkSet()
+	if withToken {
+		tok := observedCopy(s.token)
+		o.Token = &tok
+	}
+	return o
 }
 
 // fakeTransport is a stateful transport over in-memory spokes.
 type fakeTransport struct {
-	mu      gosync.Mutex
-	spokes  map[string]*spoke
-	known   []string
-	writes  atomic.Int64
-	active  atomic.Int64
-	maxSeen atomic.Int64
-	delay   time.Duration
+	mu        gosync.Mutex
+	spokes    map[string]*spoke
+	known     []string
+	writes    atomic.Int64
+	refreshes atomic.Int64
+	active    atomic.Int64
+	maxSeen   atomic.Int64
+	delay     time.Duration
 	// holdObserve, when set, runs before each spoke is observed.
 	holdObserve func(ctx context.Context, cluster string) error
 }
@@ -80,8 +124,8 @@ func (f *fakeTransport) Prepare(context.Context) error { return nil }
 
 func (f *fakeTransport) Finish(context.Context) error { return nil }
 
-func (f *fakeTransport) Observe(ctx context.Context, names []string, emit func(*transport.Observation)) error {
-	for _, n := range names {
+func (f *fakeTransport) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
+	for _, n := range q.Spokes {
 		if f.holdObserve != nil {
 			if err := f.holdObserve(ctx, n); err != nil {
 				return err
@@ -89,19 +133,25 @@ func (f *fakeTransport) Observe(ctx context.Context, names []string, emit func(*
 		}
 		f.mu.Lock()
 		s := f.spokes[n]
-		o := &transport.Observation{Cluster: n}
+		var o *transport.Observation
 		switch {
 		case s == nil || s.observeNA:
-			o.Site = transport.Observed[skupper.Site]{State: transport.Unknown, Reason: "agent never answered"}
-			o.Link = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: "agent never answered"}
+			o = &transport.Observation{Cluster: n, Credentials: transport.Unknown,
+				Site:  transport.Observed[skupper.Site]{State: transport.Unknown, Reason: "agent never answered"},
+				Links: transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: "agent never answered"}}
 		default:
-			o.Site.State = transport.Absent
-			if s.site {
-				o.Site = transport.Observed[skupper.Site]{State: transport.Present, Object: &skupper.Site{Name: n}}
+			o = s.observe(n, false)
+			if s.cached || s.staleLink || s.cachedSite != nil {
+				o.Fresh, o.Credentials = false, transport.Unknown
 			}
-			o.Link.State = transport.Absent
-			if !s.staleLink {
-				o.Link = observedCopy(s.link)
+			if s.staleLink {
+				o.Links = transport.Observed[skupper.LinkSet]{State: transport.Absent}
+			}
+			if s.cachedSite != nil {
+				o.Site = transport.Observed[skupper.Site]{State: transport.Absent}
+				if *s.cachedSite {
+					o.Site = transport.Observed[skupper.Site]{State: transport.Present, Object: &skupper.Site{Name: n, Status: skupper.StatusReady}}
+				}
 			}
 		}
 		f.mu.Unlock()
@@ -110,17 +160,18 @@ func (f *fakeTransport) Observe(ctx context.Context, names []string, emit func(*
 	return nil
 }
 
-func (f *fakeTransport) ObserveToken(_ context.Context, n string) (transport.Observed[skupper.Token], error) {
+func (f *fakeTransport) Refresh(_ context.Context, n string, _ transport.Query, withToken bool) (*transport.Observation, error) {
+	f.refreshes.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return observedCopy(f.spokes[n].token), nil
+	s := f.spokes[n]
+	if s == nil || s.observeNA {
+		return nil, errors.New("agent never answered")
+	}
+	return s.observe(n, withToken), nil
 }
 
-func (f *fakeTransport) ObserveLink(_ context.Context, n string) (transport.Observed[skupper.Link], error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return observedCopy(f.spokes[n].link), nil
-}
+func (f *fakeTransport) Close() {}
 
 // observedCopy observes a copy of v, or an absent object when v is nil.
 func observedCopy[T any](v *T) transport.Observed[T] {
@@ -170,8 +221,8 @@ func (f *fakeTransport) Remove(_ context.Context, n, _ string, what transport.Re
 		s.token = nil
 		f.writes.Add(1)
 	}
-	if what.Link && s.link != nil {
-		s.link = nil
+	if what.Link && (s.link != nil || len(s.links) > 0) {
+		s.link, s.links = nil, nil
 		f.writes.Add(1)
 	}
 	if what.Secret && s.secret {
@@ -503,7 +554,7 @@ func TestAPassThatCannotTakeTheLeaseDoesNothing(t *testing.T) {
 }
 
 func TestARedeemedTokenWithAStaleLinkReadIsNotRePushed(t *testing.T) {
-	tr := newFake(map[string]*spoke{"east": {site: true, staleLink: true,
+	tr := newFake(map[string]*spoke{"east": {site: true, staleLink: true, secret: true,
 		token: &skupper.Token{Name: "hub-link", Redeemed: true, GrantUID: "grant-1"}, link: &skupper.Link{Name: "hub-link", Status: "Pending"}}})
 	h := newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), nil)
 	res := h.run(t)
@@ -563,4 +614,192 @@ func TestAGrantThatCannotCoverTheFleetIsCheckedBeforeAnyPush(t *testing.T) {
 	require.Equal(t, 2, c[OutcomeBlocked])
 	require.Equal(t, map[string]Outcome{"spoke-0": OutcomePushed, "spoke-1": OutcomePushed, "spoke-2": OutcomePushed,
 		"spoke-3": OutcomeBlocked, "spoke-4": OutcomeBlocked}, outcomes(res), "the same spokes are served first on every pass")
+}
+
+// hubSites is a fake hub Site list.
+type hubSites struct {
+	mu    gosync.Mutex
+	sites []map[string]any
+}
+
+func (h *hubSites) List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l := &unstructured.UnstructuredList{}
+	for _, s := range h.sites {
+		l.Items = append(l.Items, unstructured.Unstructured{Object: runtime.DeepCopyJSON(s)})
+	}
+	return l, nil
+}
+
+func hubSite(linkAccess, status string, groups ...string) map[string]any {
+	st := map[string]any{"status": status}
+	var eps []any
+	for _, g := range groups {
+		eps = append(eps, map[string]any{"name": "inter-router", "host": "10.0.0.1", "port": "55671", "group": g},
+			map[string]any{"name": "edge", "host": "10.0.0.1", "port": "45671", "group": g})
+	}
+	if eps != nil {
+		st["endpoints"] = eps
+	}
+	return map[string]any{"apiVersion": "skupper.io/v2alpha1", "kind": "Site",
+		"metadata": map[string]any{"name": "hub", "namespace": "service-interconnect"},
+		"spec":     map[string]any{"linkAccess": linkAccess}, "status": st}
+}
+
+func TestAnHAHubsTwoLinksAreALinkedSpokeNotAPush(t *testing.T) {
+	ready := func(n string) skupper.Link {
+		return skupper.Link{Name: "hub-link-" + n, TLSCredentials: "hub-link", Status: "Ready"}
+	}
+	tr := newFake(map[string]*spoke{"east": {site: true, secret: true,
+		token: &skupper.Token{Name: "hub-link", Redeemed: true, GrantUID: "grant-1"},
+		links: []skupper.Link{ready("1"), ready("2")}}})
+	h := newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), nil)
+	h.engine.Sites = &hubSites{sites: []map[string]any{hubSite("loadbalancer", "Ready", "skupper-router", "skupper-router-2")}}
+	res := h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomeLinked}, outcomes(res))
+	require.Zero(t, tr.writes.Load(), "the token, its Links and the Secret they share are left alone")
+}
+
+func TestAHubSiteWithoutEndpointsGetsNoPushUntilItHasThem(t *testing.T) {
+	tr := newFake(map[string]*spoke{"east": {site: true}, "west": {site: true}})
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east", "west"), nil)
+	sites := &hubSites{sites: []map[string]any{hubSite("loadbalancer", "Pending")}}
+	h.engine.Sites = sites
+	res := h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomePending, "west": OutcomePending}, outcomes(res))
+	for _, c := range res.Changes {
+		require.Contains(t, c.Reason, "cannot issue links", "each spoke says why it waits")
+	}
+	require.Zero(t, tr.writes.Load(), "a redemption against a hub without endpoints would be spent and fail")
+	require.NotEmpty(t, res.Warnings)
+	err := h.engine.CheckHub(t.Context())
+	require.ErrorIs(t, err, ErrHubNotReady)
+	require.ErrorContains(t, err, "service-interconnect/hub")
+
+	sites.mu.Lock()
+	sites.sites = []map[string]any{hubSite("loadbalancer", "Ready", "skupper-router")}
+	sites.mu.Unlock()
+	require.NoError(t, h.engine.CheckHub(t.Context()))
+	res = h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomePushed, "west": OutcomePushed}, outcomes(res), "the same hub, once Ready, is used")
+}
+
+func TestNoHubSiteAtAllHoldsThePushes(t *testing.T) {
+	tr := newFake(map[string]*spoke{"east": {site: true}})
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east"), nil)
+	h.engine.Sites = &hubSites{}
+	res := h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomePending}, outcomes(res))
+	require.Contains(t, res.Changes[0].Reason, "no Site in namespace service-interconnect")
+}
+
+func TestACachedSiteDeletedSinceIsReadFreshBeforeAPush(t *testing.T) {
+	yes := true
+	// The cache still shows the Site; the spoke has none any more.
+	tr := newFake(map[string]*spoke{"east": {cachedSite: &yes}})
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east"), nil)
+	res := h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomePending}, outcomes(res))
+	require.Contains(t, res.Changes[0].Reason, "no Site")
+	require.Zero(t, tr.writes.Load(), "no token is pushed to a spoke without a Site")
+	require.NotZero(t, tr.refreshes.Load())
+}
+
+func TestACachedAbsentSiteIsCheckedFreshBeforeTheSpokeIsLeftPending(t *testing.T) {
+	no := false
+	// The cache reads the Site by a name it does not have; the spoke has one.
+	tr := newFake(map[string]*spoke{"east": {site: true, cachedSite: &no}})
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east"), nil)
+	res := h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomePushed}, outcomes(res))
+}
+
+func TestFreshReadsSeeALinkRemovedSinceTheCacheWasFilled(t *testing.T) {
+	tr := newFake(map[string]*spoke{"east": {site: true, cached: true}})
+	// The cache still shows the Ready Link that was deleted with its token and Secret.
+	stale := &fakeTransportStaleReady{fakeTransport: tr}
+	h := newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), func(o *Options) { o.Fresh = true })
+	h.engine.Transport = stale
+	res := h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomePushed}, outcomes(res), "with Fresh, a cached Ready Link is read again")
+
+	tr.spokes["east"] = &spoke{site: true, cached: true}
+	h = newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), nil)
+	h.engine.Transport = stale
+	res = h.run(t)
+	require.Equal(t, map[string]Outcome{"east": OutcomeLinked}, outcomes(res), "without it, the cached view is trusted for a decision to do nothing")
+}
+
+// fakeTransportStaleReady serves a cached Ready Link from Observe.
+type fakeTransportStaleReady struct{ *fakeTransport }
+
+func (f *fakeTransportStaleReady) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
+	return f.fakeTransport.Observe(ctx, q, func(o *transport.Observation) {
+		set := skupper.NewLinkSet(skupper.Link{Name: "hub-link", Status: "Ready"})
+		o.Links, o.Fresh = transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &set}, false
+		emit(o)
+	})
+}
+
+func TestAShortLivedGrantIsNotRotatedOnEveryPass(t *testing.T) {
+	gh := newGrantHub(t, 10, 0, now.Add(59*time.Minute))
+	g, err := gh.grants().Get(t.Context(), "spoke-link", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NoError(t, unstructured.SetNestedField(g.Object, "1h", "spec", "expirationWindow"))
+	_, err = gh.client.Resource(skupper.AccessGrantsGVR).Namespace("service-interconnect").Update(t.Context(), g, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	tr := newFake(map[string]*spoke{"east": {site: true}})
+	h := newHarness(t, gh, tr, selection("east"), func(o *Options) { o.Rotate = true })
+	res := h.run(t)
+	require.False(t, res.Grant.Rotated, "a 1h grant with 59m left is not expiring: the margin is at most half its window")
+	require.Equal(t, map[string]Outcome{"east": OutcomePushed}, outcomes(res))
+
+	tr = newFake(map[string]*spoke{"east": {site: true}})
+	gh = newGrantHub(t, 10, 0, now.Add(29*time.Minute))
+	g, _ = gh.grants().Get(t.Context(), "spoke-link", metav1.GetOptions{})
+	_ = unstructured.SetNestedField(g.Object, "1h", "spec", "expirationWindow")
+	_, err = gh.client.Resource(skupper.AccessGrantsGVR).Namespace("service-interconnect").Update(t.Context(), g, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h = newHarness(t, gh, tr, selection("east"), func(o *Options) { o.Rotate = true })
+	res = h.run(t)
+	require.True(t, res.Grant.Rotated, "with less than half its window left, it is")
+}
+
+func TestPushesAreRecordedWhenTheObservationFailsHalfWay(t *testing.T) {
+	tr := newFake(map[string]*spoke{"a": {site: true}, "b": {site: true}})
+	tr.holdObserve = func(ctx context.Context, cluster string) error {
+		if cluster != "b" {
+			return nil
+		}
+		for {
+			tr.mu.Lock()
+			pushed := tr.spokes["a"].token != nil
+			tr.mu.Unlock()
+			if pushed {
+				return errors.New("the hub's watch broke")
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	rec := &recorder{}
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("a", "b"), nil)
+	h.engine.Reporter = rec
+	res, err := h.engine.Run(t.Context())
+	require.ErrorContains(t, err, "watch broke")
+	require.Equal(t, map[string]Outcome{"a": OutcomePushed}, outcomes(res), "the push that spent a redemption is in the result")
+	require.Len(t, rec.results, 1)
+	require.Equal(t, OutcomePushed, rec.results[0].Changes[0].Outcome, "and in what was recorded")
+	require.Equal(t, 1, rec.results[0].Budget.Pushes)
+}
+
+type recorder struct{ results []*Result }
+
+func (r *recorder) Report(_ context.Context, res *Result) error {
+	r.results = append(r.results, res)
+	return nil
 }

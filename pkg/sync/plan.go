@@ -6,6 +6,7 @@ package sync
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -48,22 +49,44 @@ type Step struct {
 	inflight bool
 }
 
-// NeedsToken reports whether planning this spoke needs its AccessToken read:
-// the Site is there and the Link is known but not Ready.
+// NeedsToken reports whether planning this spoke needs its AccessToken read
+// (and it was not): the Site is there and the Links are known but not Ready.
 func NeedsToken(o *transport.Observation) bool {
-	if o.Site.State != transport.Present || o.Link.State == transport.Unknown {
+	if o.Token != nil || o.Site.State != transport.Present || o.Links.State == transport.Unknown {
 		return false
 	}
-	return o.Link.State == transport.Absent || !o.Link.Object.Ready()
+	return o.Links.State == transport.Absent || !o.Links.Object.Ready()
 }
 
-// PlanSpoke decides what to do with one spoke. tok is its AccessToken, read
-// only when NeedsToken said so (nil otherwise); grantUID is the current grant.
-// It is a pure function of what was observed.
-func PlanSpoke(o *transport.Observation, tok *transport.Observed[skupper.Token], grantUID types.UID) Step {
-	s := Step{Cluster: o.Cluster, Site: describeSite(o.Site), Link: describeLink(o.Link)}
-	if tok != nil {
-		s.Token = describeToken(*tok)
+// PlanInput is what a plan depends on besides the spoke's observation.
+type PlanInput struct {
+	// GrantUID is the current grant's uid.
+	GrantUID types.UID
+	// Now is the time of the plan.
+	Now time.Time
+	// LinkReadyTimeout: Links not Ready for longer than this while the
+	// spoke's Site is Ready are broken (0 never).
+	LinkReadyTimeout time.Duration
+	// HubBlocked, when set, says why the hub cannot issue links now: a push
+	// would spend a redemption and fail, so it is held as pending.
+	HubBlocked string
+}
+
+// PlanSpoke decides what to do with one spoke. It is a pure function of
+// what was observed (o.Token is read only when NeedsToken says so).
+func PlanSpoke(o *transport.Observation, in PlanInput) Step {
+	s := planSpoke(o, in)
+	if s.Action == Push && in.HubBlocked != "" {
+		s.Action, s.Remove = Pending, transport.RemoveOptions{}
+		s.Reason = "needs a token (" + s.Reason + "), but the hub cannot issue links yet: " + in.HubBlocked
+	}
+	return s
+}
+
+func planSpoke(o *transport.Observation, in PlanInput) Step {
+	s := Step{Cluster: o.Cluster, Site: describeSite(o.Site), Link: describeLinks(o.Links)}
+	if o.Token != nil {
+		s.Token = describeToken(*o.Token)
 	}
 	pending := func(reason string) Step { s.Action, s.Reason = Pending, reason; return s }
 	push := func(reason string, remove transport.RemoveOptions) Step {
@@ -72,19 +95,23 @@ func PlanSpoke(o *transport.Observation, tok *transport.Observed[skupper.Token],
 		return s
 	}
 
-	// A working link is all that matters, whatever token made it.
-	if o.Link.State == transport.Present && o.Link.Object.Ready() {
+	// Working links are all that matter, whatever token made them.
+	if o.Links.State == transport.Present && o.Links.Object.Ready() {
 		s.Action, s.Reason = InSync, "Link Ready"
+		if n := len(*o.Links.Object); n > 1 {
+			s.Reason = fmt.Sprintf("%d Links Ready", n)
+		}
 		return s
 	}
 	switch {
 	case o.Site.State == transport.Unknown:
 		return pending("Site not observed: " + o.Site.Reason)
-	case o.Link.State == transport.Unknown:
-		return pending("Link not observed: " + o.Link.Reason)
+	case o.Links.State == transport.Unknown:
+		return pending("Link not observed: " + o.Links.Reason)
 	case o.Site.State == transport.Absent:
 		return pending("no Site in the spoke namespace yet; a token would not be redeemed")
 	}
+	tok := o.Token
 	if tok == nil || tok.State == transport.Unknown {
 		reason := "AccessToken not observed"
 		if tok != nil && tok.Reason != "" {
@@ -92,37 +119,70 @@ func PlanSpoke(o *transport.Observation, tok *transport.Observed[skupper.Token],
 		}
 		return pending(reason)
 	}
-	linkPresent := o.Link.State == transport.Present
+	linksPresent := o.Links.State == transport.Present
+	var failed *skupper.Link
+	if linksPresent {
+		failed = o.Links.Object.Failed()
+	}
+	broken := ""
+	if linksPresent && failed == nil {
+		broken = brokenLinks(o, in)
+	}
 	if tok.State == transport.Absent {
-		if linkPresent && !o.Link.Object.Failed() {
-			return pending("Link present without its AccessToken; waiting for the router (" + describeLink(o.Link) + ")")
-		}
-		if linkPresent {
-			return push("Link failed and no AccessToken: "+o.Link.Object.Message, transport.RemoveOptions{Link: true})
+		switch {
+		case linksPresent && failed == nil && broken == "":
+			return pending("Link present without its AccessToken; waiting for the router (" + describeLinks(o.Links) + ")")
+		case failed != nil:
+			return push("Link "+failed.Name+" failed and no AccessToken: "+failed.Message, transport.RemoveOptions{Link: true})
+		case linksPresent:
+			return push(broken+" and no AccessToken", transport.RemoveOptions{Link: true})
 		}
 		return push("no AccessToken", transport.RemoveOptions{})
 	}
 
 	t := tok.Object
-	stale := t.GrantUID != grantUID
+	stale := t.GrantUID != in.GrantUID
 	switch {
+	case t.Orphaned():
+		return push("AccessToken redeemed for a Site that is gone: "+t.Message, transport.RemoveOptions{Token: true, Link: linksPresent})
 	case t.Failed():
-		return push("AccessToken failed: "+t.Message, transport.RemoveOptions{Token: true, Link: linkPresent})
-	case t.Redeemed && !linkPresent:
-		return push("AccessToken redeemed but no Link", transport.RemoveOptions{Token: true})
-	case t.Redeemed && stale && o.Link.Object.Failed():
-		return push("Link failed and the AccessToken is from a replaced grant", transport.RemoveOptions{Token: true, Link: true})
-	case t.Redeemed && o.Link.Object.Failed():
-		return pending("Link in error: " + o.Link.Object.Message)
+		return push("AccessToken failed: "+t.Message, transport.RemoveOptions{Token: true, Link: linksPresent})
+	case t.Redeemed && !linksPresent:
+		return push("AccessToken redeemed but none of its Links is there", transport.RemoveOptions{Token: true})
+	case t.Redeemed && broken != "":
+		return push(broken, transport.RemoveOptions{Token: true, Link: true})
+	case t.Redeemed && stale && failed != nil:
+		return push("Link "+failed.Name+" failed and the AccessToken is from a replaced grant", transport.RemoveOptions{Token: true, Link: true})
+	case t.Redeemed && failed != nil:
+		return pending("Link " + failed.Name + " in error: " + failed.Message)
 	case t.Redeemed:
-		return pending("Link configured, router not ready yet (" + describeLink(o.Link) + ")")
+		return pending("Link configured, router not ready yet (" + describeLinks(o.Links) + ")")
 	case stale:
-		return push("AccessToken from a replaced grant, not redeemed", transport.RemoveOptions{Token: true, Link: linkPresent})
+		return push("AccessToken from a replaced grant, not redeemed", transport.RemoveOptions{Token: true, Link: linksPresent})
 	default:
 		s = pending("AccessToken being redeemed")
 		s.inflight = true
 		return s
 	}
+}
+
+// brokenLinks says why Links that are neither Ready nor in error will not
+// become Ready by themselves: their credentials Secret is gone (upstream, the
+// Link then stays Pending "Not Operational" for ever), or they have not been
+// Ready for longer than the bound while the spoke's Site is Ready (so the
+// router runs). Empty when they may still come up.
+func brokenLinks(o *transport.Observation, in PlanInput) string {
+	if o.Credentials == transport.Absent {
+		return "the Links' credentials Secret is missing"
+	}
+	since := o.Links.Object.NotReadySince()
+	if in.LinkReadyTimeout <= 0 || since.IsZero() || !o.Site.Object.Ready() {
+		return ""
+	}
+	if d := in.Now.Sub(since); d > in.LinkReadyTimeout {
+		return fmt.Sprintf("Link not Ready for %s while the Site is Ready (bound %s: --link-ready-timeout)", d.Round(time.Second), in.LinkReadyTimeout)
+	}
+	return ""
 }
 
 func describeSite(o transport.Observed[skupper.Site]) string {
@@ -135,16 +195,10 @@ func describeSite(o transport.Observed[skupper.Site]) string {
 	return "unknown"
 }
 
-func describeLink(o transport.Observed[skupper.Link]) string {
+func describeLinks(o transport.Observed[skupper.LinkSet]) string {
 	switch o.State {
 	case transport.Present:
-		if o.Object.Status == "" {
-			return "no status"
-		}
-		if o.Object.Message != "" && o.Object.Status != skupper.StatusReady {
-			return fmt.Sprintf("%s: %s", o.Object.Status, o.Object.Message)
-		}
-		return o.Object.Status
+		return o.Object.Describe()
 	case transport.Absent:
 		return "absent"
 	}

@@ -33,7 +33,8 @@ func BenchmarkPlan10000(b *testing.B) {
 	for b.Loop() {
 		steps := make([]Step, n)
 		for i := range n {
-			steps[i] = PlanSpoke(observations[i], tokens[i], currentUID)
+			observations[i].Token = tokens[i]
+			steps[i] = PlanSpoke(observations[i], PlanInput{GrantUID: currentUID, Now: now})
 		}
 		bud := budgetFor(steps, health, now, 72*time.Hour)
 		applyBudget(steps, bud)

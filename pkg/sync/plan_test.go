@@ -2,8 +2,10 @@ package sync
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vanlink/vanlink/pkg/skupper"
@@ -14,9 +16,9 @@ const currentUID = types.UID("grant-v2")
 
 // obs builds an observation; mods edit it.
 func obs(mods ...func(*transport.Observation)) *transport.Observation {
-	o := &transport.Observation{Cluster: "east",
-		Site: transport.Observed[skupper.Site]{State: transport.Present, Object: &skupper.Site{Name: "east"}},
-		Link: transport.Observed[skupper.Link]{State: transport.Absent}}
+	o := &transport.Observation{Cluster: "east", Fresh: true, Credentials: transport.Present,
+		Site:  transport.Observed[skupper.Site]{State: transport.Present, Object: &skupper.Site{Name: "east", Status: "Ready"}},
+		Links: transport.Observed[skupper.LinkSet]{State: transport.Absent}}
 	for _, m := range mods {
 		m(o)
 	}
@@ -24,9 +26,29 @@ func obs(mods ...func(*transport.Observation)) *transport.Observation {
 }
 
 func link(status, message string) func(*transport.Observation) {
+	return links(skupper.Link{Name: "hub-link", TLSCredentials: "hub-link", Status: status, Message: message})
+}
+
+// links sets the token's Links.
+func links(ls ...skupper.Link) func(*transport.Observation) {
 	return func(o *transport.Observation) {
-		o.Link = transport.Observed[skupper.Link]{State: transport.Present, Object: &skupper.Link{Name: "hub-link", Status: status, Message: message}}
+		set := skupper.NewLinkSet(ls...)
+		o.Links = transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &set}
 	}
+}
+
+// haLink is Link hub-link-<n> of an HA hub, with its Ready condition.
+func haLink(n string, ready metav1.ConditionStatus, since time.Time) skupper.Link {
+	status := "Ready"
+	if ready != metav1.ConditionTrue {
+		status = "Pending"
+	}
+	return skupper.Link{Name: "hub-link-" + n, TLSCredentials: "hub-link", Status: status, Created: since,
+		Conditions: []metav1.Condition{{Type: "Ready", Status: ready, LastTransitionTime: metav1.NewTime(since)}}}
+}
+
+func withToken(tk *transport.Observed[skupper.Token]) func(*transport.Observation) {
+	return func(o *transport.Observation) { o.Token = tk }
 }
 
 func noSite(o *transport.Observation) {
@@ -63,7 +85,7 @@ func TestPlanSpoke(t *testing.T) {
 		},
 		"a Link that cannot be observed is pending": {
 			obs: obs(func(o *transport.Observation) {
-				o.Link = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: "GET failed"}
+				o.Links = transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: "GET failed"}
 			}),
 			wantAction: Pending, wantReason: "GET failed",
 		},
@@ -88,7 +110,7 @@ func TestPlanSpoke(t *testing.T) {
 			obs: obs(link("", "")), token: tok(true, "Ready", "", currentUID), wantAction: Pending, wantReason: "no status",
 		},
 		"a redeemed token without a Link is re-pushed": {
-			obs: obs(), token: tok(true, "Ready", "", currentUID), wantAction: Push, wantRemove: transport.RemoveOptions{Token: true, Secret: true}, wantReason: "no Link",
+			obs: obs(), token: tok(true, "Ready", "", currentUID), wantAction: Push, wantRemove: transport.RemoveOptions{Token: true, Secret: true}, wantReason: "none of its Links",
 		},
 		"a token from a replaced grant that was never redeemed is re-pushed": {
 			obs: obs(), token: tok(false, "", "", "grant-v1"), wantAction: Push, wantRemove: transport.RemoveOptions{Token: true, Secret: true}, wantReason: "replaced grant",
@@ -105,6 +127,35 @@ func TestPlanSpoke(t *testing.T) {
 		"a failed Link without its token is re-pushed": {
 			obs: obs(link("Error", "bad certificate")), token: absentToken, wantAction: Push, wantRemove: transport.RemoveOptions{Link: true, Secret: true},
 		},
+		"an HA hub's two Ready Links are in sync (fault: the token's Links are every Link using its credentials)": {
+			obs: obs(links(haLink("1", metav1.ConditionTrue, now), haLink("2", metav1.ConditionTrue, now))), wantAction: InSync, wantReason: "2 Links Ready",
+		},
+		"an HA hub's Links, one still coming up, are pending, not re-pushed": {
+			obs: obs(links(haLink("1", metav1.ConditionTrue, now), haLink("2", metav1.ConditionFalse, now.Add(-time.Minute)))),
+			token: tok(true, "Ready", "", currentUID), wantAction: Pending, wantReason: "router not ready",
+		},
+		"a token redeemed for a Site since deleted is re-pushed with its Links and Secret removed": {
+			obs: obs(link("Error", "No active site in namespace")), token: tok(true, "Error", "Already redeemed for a deleted site", currentUID),
+			wantAction: Push, wantRemove: transport.All, wantReason: "Site that is gone",
+		},
+		"a Link whose credentials Secret is missing is re-linked": {
+			obs: obs(link("Pending", "Not Operational"), func(o *transport.Observation) { o.Credentials = transport.Absent }),
+			token: tok(true, "Ready", "", currentUID), wantAction: Push, wantRemove: transport.All, wantReason: "credentials Secret is missing",
+		},
+		"a Link not Ready for longer than the bound while the Site is Ready is re-linked": {
+			obs:   obs(links(haLink("1", metav1.ConditionFalse, now.Add(-11*time.Minute)))),
+			token: tok(true, "Ready", "", currentUID), wantAction: Push, wantRemove: transport.All, wantReason: "not Ready for 11m0s",
+		},
+		"a Link not Ready for longer than the bound while the Site is not Ready is pending (the router is down)": {
+			obs: obs(links(haLink("1", metav1.ConditionFalse, now.Add(-11*time.Minute))), func(o *transport.Observation) {
+				o.Site.Object.Status = "Pending"
+			}),
+			token: tok(true, "Ready", "", currentUID), wantAction: Pending, wantReason: "router not ready",
+		},
+		"a Link not Ready within the bound is pending": {
+			obs:   obs(links(haLink("1", metav1.ConditionFalse, now.Add(-9*time.Minute)))),
+			token: tok(true, "Ready", "", currentUID), wantAction: Pending, wantReason: "router not ready",
+		},
 		"a token that could not be read is pending": {
 			obs: obs(), token: &transport.Observed[skupper.Token]{State: transport.Unknown, Reason: "agent did not answer"},
 			wantAction: Pending, wantReason: "agent did not answer",
@@ -113,9 +164,10 @@ func TestPlanSpoke(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			if tc.token != nil {
-				require.True(t, NeedsToken(tc.obs) || tc.obs.Link.State == transport.Present && tc.obs.Link.Object.Ready(), "the engine reads the token in this case")
+				require.True(t, NeedsToken(tc.obs) || tc.obs.Links.State == transport.Present && tc.obs.Links.Object.Ready(), "the engine reads the token in this case")
 			}
-			s := PlanSpoke(tc.obs, tc.token, currentUID)
+			tc.obs.Token = tc.token
+			s := PlanSpoke(tc.obs, PlanInput{GrantUID: currentUID, Now: now, LinkReadyTimeout: 10 * time.Minute})
 			require.Equal(t, tc.wantAction, s.Action, "reason: %s", s.Reason)
 			require.Equal(t, tc.wantRemove, s.Remove)
 			require.Contains(t, s.Reason, tc.wantReason)
@@ -123,9 +175,19 @@ func TestPlanSpoke(t *testing.T) {
 	}
 }
 
+func TestAHubThatCannotIssueLinksHoldsEveryPush(t *testing.T) {
+	in := PlanInput{GrantUID: currentUID, Now: now, HubBlocked: "Site service-interconnect/hub has no link endpoints"}
+	s := PlanSpoke(obs(withToken(absentToken)), in)
+	require.Equal(t, Pending, s.Action, "a redemption against a hub without endpoints is spent and fails")
+	require.Contains(t, s.Reason, "no link endpoints")
+	require.Equal(t, transport.RemoveOptions{}, s.Remove, "nothing is removed either")
+	require.Equal(t, InSync, PlanSpoke(obs(link("Ready", "")), in).Action, "working links are still reported linked")
+}
+
 func TestNeedsToken(t *testing.T) {
 	require.False(t, NeedsToken(obs(link("Ready", ""))), "a Ready Link needs no token read (and no view holding the code)")
 	require.False(t, NeedsToken(obs(noSite)), "without a Site nothing is redeemed")
 	require.True(t, NeedsToken(obs()))
 	require.True(t, NeedsToken(obs(link("Pending", ""))))
+	require.False(t, NeedsToken(obs(withToken(absentToken))), "a token already read is not read again")
 }

@@ -1,7 +1,7 @@
 // Package transport defines how vanlink reaches spokes: it observes a spoke's
-// Site, Link and AccessToken, pushes an AccessToken, and removes a token with
-// the Link(s) and Secret of the same name. Implementations: acm
-// (ManagedClusterAction / ManagedClusterView).
+// Site, the token's Links and AccessToken, pushes an AccessToken, and removes
+// a token with its Link(s) and Secret. Implementations: acm
+// (ManagedClusterAction / ManagedClusterView) and direct (spoke credentials).
 package transport
 
 import (
@@ -19,7 +19,8 @@ import (
 type State string
 
 const (
-	// Unknown: the transport could not tell (not observed yet, read failed).
+	// Unknown: the transport could not tell (not observed yet, read failed,
+	// or the transport cannot read that kind: ACM refuses views of Secrets).
 	Unknown State = "Unknown"
 	// Absent: the object does not exist.
 	Absent State = "Absent"
@@ -38,11 +39,38 @@ type Observed[T any] struct {
 // Observation is what a transport saw on one spoke.
 type Observation struct {
 	Cluster string
-	Site    Observed[skupper.Site]
-	Link    Observed[skupper.Link]
+	// Site is the Site in the spoke namespace, whatever its name (Skupper
+	// allows one active Site per namespace, and redeems a token into it).
+	Site Observed[skupper.Site]
+	// Links are the token's Links: every Link that uses the token's
+	// credentials (one per router group of the granting Site, see
+	// skupper.LinkNames). Absent when there is none.
+	Links Observed[skupper.LinkSet]
+	// Token is the spoke's AccessToken; nil when it was not read.
+	Token *Observed[skupper.Token]
+	// Credentials is the state of the token's Secret (the Links' client
+	// certificate); Unknown where the transport cannot read Secrets.
+	Credentials State
+	// Fresh is set when everything above was read from the spoke during
+	// this pass, not from a cache that may be a refresh interval old, and
+	// the Site's absence (if Absent) is conclusive. A push or removal is
+	// only decided on a fresh observation (see Transport.Refresh).
+	Fresh bool
 }
 
-// RemoveOptions choose what Remove deletes; every object is named after the token.
+// Query says what to observe.
+type Query struct {
+	// Spokes are the clusters to observe.
+	Spokes []string
+	// LinkNames are the names the token's Links have when made by the hub
+	// as it is now (skupper.LinkNames with the hub Site's router groups).
+	// Transports that cannot list Links (ACM views read one object by
+	// name) read these; others find the Links by their credentials.
+	LinkNames []string
+}
+
+// RemoveOptions choose what Remove deletes; every object is named after the
+// token (its Links: every Link that uses the token's credentials).
 type RemoveOptions struct {
 	Token, Link, Secret bool
 }
@@ -61,39 +89,40 @@ type Transport interface {
 	// the transport's background work, such as deleting hub objects that
 	// carried the code, to end within ctx.
 	Finish(ctx context.Context) error
-	// Observe reads the Site and Link of every named spoke in one go, so an
+	// Observe reads the Site and Links of every spoke of q in one go, so an
 	// implementation can batch its reads, and calls emit once for each spoke
 	// as soon as that spoke's observation is complete, so a pass can act on
 	// the first spokes while the others are still being read. emit may be
 	// called from several goroutines at once; it may block, which tells the
 	// transport to slow its reads down to the caller's pace.
-	// Every named spoke is emitted before Observe returns nil; a spoke it
+	// Every spoke of q is emitted before Observe returns nil; a spoke it
 	// cannot read is emitted with Unknown states and a Reason, not reported
-	// as an error.
-	Observe(ctx context.Context, spokes []string, emit func(*Observation)) error
-	// ObserveToken reads the AccessToken of one spoke (needed only when its
-	// Link is not Ready).
-	ObserveToken(ctx context.Context, spoke string) (Observed[skupper.Token], error)
-	// ObserveLink reads the spoke's Link as it is now, bypassing any cache
-	// (Observe may serve a Link read up to a refresh interval ago).
-	ObserveLink(ctx context.Context, spoke string) (Observed[skupper.Link], error)
+	// as an error. An observation may come from a cache (Fresh unset).
+	Observe(ctx context.Context, q Query, emit func(*Observation)) error
+	// Refresh reads one spoke as it is now, bypassing every cache: its
+	// Site, Links and Secret, and its AccessToken when withToken is set.
+	// The result is Fresh.
+	Refresh(ctx context.Context, spoke string, q Query, withToken bool) (*Observation, error)
 	// Push creates the AccessToken on the spoke. It returns ErrAlreadyExists
 	// when a token of that name is there.
 	Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error
-	// Remove deletes the chosen objects named name on the spoke: the
-	// AccessToken, the Link, the Secret. Objects already absent are fine.
+	// Remove deletes the chosen objects of the token named name on the
+	// spoke: the AccessToken, every Link that uses its credentials, its
+	// Secret. Objects already absent are fine.
 	Remove(ctx context.Context, spoke, name string, what RemoveOptions) error
 	// Known lists the spokes the transport keeps hub-side state for.
 	Known(ctx context.Context) ([]string, error)
 	// Forget drops the hub-side state kept for a spoke.
 	Forget(ctx context.Context, spoke string) error
+	// Close stops what the transport runs for its whole life (watches).
+	Close()
 }
 
 // ObserveAll observes the spokes and returns their observations by cluster.
-func ObserveAll(ctx context.Context, t Transport, spokes []string) (map[string]*Observation, error) {
+func ObserveAll(ctx context.Context, t Transport, q Query) (map[string]*Observation, error) {
 	var mu sync.Mutex
-	out := make(map[string]*Observation, len(spokes))
-	err := t.Observe(ctx, spokes, func(o *Observation) {
+	out := make(map[string]*Observation, len(q.Spokes))
+	err := t.Observe(ctx, q, func(o *Observation) {
 		mu.Lock()
 		out[o.Cluster] = o
 		mu.Unlock()

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -43,8 +44,12 @@ type Options struct {
 	TokenName string
 	// SpokeNamespace is the namespace of each spoke's Site.
 	SpokeNamespace string
-	// SiteName returns the Site name of a spoke; nil means the cluster name.
-	SiteName func(cluster string) string
+	// ReadOnly makes a transport that writes nothing to the hub (a dry
+	// run): it reads the persistent views already there and creates no view
+	// or action, so spokes without views are Unknown.
+	ReadOnly bool
+	// Log receives the transport's warnings; nil discards them.
+	Log *slog.Logger
 	// ViewInterval is the refresh interval of persistent views (default 300 s).
 	ViewInterval time.Duration
 	// Concurrency bounds the view creations of Observe, which makes the
@@ -63,14 +68,17 @@ type Transport struct {
 	dyn  dynamic.Interface
 	opts Options
 
+	// life bounds the informers: they run until Close, whatever the
+	// context of the call that started them.
+	life      context.Context
+	stop      context.CancelFunc
 	startOnce sync.Once
+	synced    chan struct{}
 	startErr  error
 	views     cache.SharedIndexInformer
 	actions   cache.SharedIndexInformer
 	notify    *notifier
 
-	mu         sync.Mutex
-	prefetched map[string]*tokenRead
 	// cleanup tracks the deletions of transient objects (see deleteNow).
 	cleanup sync.WaitGroup
 }
@@ -91,15 +99,23 @@ func New(dyn dynamic.Interface, opts Options) *Transport {
 	if opts.SpokeTimeout == 0 {
 		opts.SpokeTimeout = 2 * time.Minute
 	}
-	if opts.SiteName == nil {
-		opts.SiteName = func(c string) string { return c }
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Transport{dyn: dyn, opts: opts, notify: newNotifier(), prefetched: map[string]*tokenRead{}}
+	life, stop := context.WithCancel(context.Background())
+	return &Transport{dyn: dyn, opts: opts, notify: newNotifier(), life: life, stop: stop, synced: make(chan struct{})}
 }
 
-// start runs the informers of vanlink's views and actions until ctx ends.
+// Close stops the informers.
+func (t *Transport) Close() { t.stop() }
+
+// start runs the informers of vanlink's views and actions for the life of
+// the transport (until Close) and waits, within ctx, for their caches to
+// fill. A caller whose ctx ends first gets an error; the informers go on for
+// the next caller.
 func (t *Transport) start(ctx context.Context) error {
-	t.startOnce.Do(func() {
+	go t.startOnce.Do(func() {
+		defer close(t.synced)
 		f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dyn, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
 			o.LabelSelector = ManagedByLabel + "=" + ManagedByValue
 		})
@@ -119,14 +135,19 @@ func (t *Transport) start(ctx context.Context) error {
 				return
 			}
 		}
-		f.Start(ctx.Done())
-		for gvr, ok := range f.WaitForCacheSync(ctx.Done()) {
+		f.Start(t.life.Done())
+		for gvr, ok := range f.WaitForCacheSync(t.life.Done()) {
 			if !ok {
-				t.startErr = fmt.Errorf("listing %s on the hub: %w", gvr.Resource, context.Cause(ctx))
+				t.startErr = fmt.Errorf("listing %s on the hub: the transport was closed", gvr.Resource)
 			}
 		}
 	})
-	return t.startErr
+	select {
+	case <-t.synced:
+		return t.startErr
+	case <-ctx.Done():
+		return fmt.Errorf("listing vanlink's ManagedClusterViews and Actions on the hub: %w", context.Cause(ctx))
+	}
 }
 
 func (t *Transport) notifyObj(o any) {
@@ -192,18 +213,26 @@ func slim(o any) (any, error) {
 		r := &unstructured.Unstructured{Object: res}
 		kept := map[string]any{"apiVersion": r.GetAPIVersion(), "kind": r.GetKind(),
 			"metadata": map[string]any{"name": r.GetName(), "namespace": r.GetNamespace(), "uid": string(r.GetUID())}}
+		km := kept["metadata"].(map[string]any)
 		if a := r.GetAnnotations(); len(a) > 0 {
-			kept["metadata"].(map[string]any)["annotations"] = toAnyMap(a)
+			km["annotations"] = toAnyMap(a)
 		}
 		if l := r.GetLabels(); len(l) > 0 {
-			kept["metadata"].(map[string]any)["labels"] = toAnyMap(l)
+			km["labels"] = toAnyMap(l)
+		}
+		if ts, found, _ := unstructured.NestedString(res, "metadata", "creationTimestamp"); found {
+			km["creationTimestamp"] = ts
+		}
+		if refs, found, _ := unstructured.NestedSlice(res, "metadata", "ownerReferences"); found {
+			km["ownerReferences"] = refs
 		}
 		if st, found, _ := unstructured.NestedMap(res, "status"); found {
 			kept["status"] = st
 		}
-		if url, found, _ := unstructured.NestedString(res, "spec", "url"); found {
-			// A token's url names its grant (the code is dropped).
-			kept["spec"] = map[string]any{"url": url}
+		if spec, found, _ := unstructured.NestedMap(res, "spec"); found {
+			// An AccessToken's spec.code is the grant code: dropped.
+			delete(spec, "code")
+			kept["spec"] = spec
 		}
 		status["result"] = kept
 	}

@@ -9,8 +9,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
 )
+
+// errReadOnly: a read-only transport (a dry run) writes nothing to the hub.
+var errReadOnly = errors.New("the ACM transport is read-only (dry run): it creates no ManagedClusterAction or View")
 
 // actionCompleted is done once the agent set the Completed condition.
 func actionCompleted(u *unstructured.Unstructured) bool {
@@ -44,6 +48,9 @@ func (t *Transport) run(ctx context.Context, cluster, op string, a *unstructured
 
 // Push creates the AccessToken on the spoke with a Create action.
 func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
+	if t.opts.ReadOnly {
+		return errReadOnly
+	}
 	op := "create AccessToken " + token.GetName()
 	a := newAction(spoke, ActionCreate, "token", t.opts.TokenName, map[string]any{
 		"resource":  resourceAccessTokens,
@@ -60,26 +67,33 @@ func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.
 }
 
 // Remove deletes the chosen objects with Delete actions, in parallel. An
-// object that is already gone counts as removed.
+// object that is already gone counts as removed. A view reads one object by
+// name, so the token's Links are removed by every name the grant server can
+// give them (skupper.AllLinkNames).
 func (t *Transport) Remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
-	type target struct{ object, resource, kind string }
+	if t.opts.ReadOnly {
+		return errReadOnly
+	}
+	type target struct{ object, resource, kind, name string }
 	var targets []target
 	if what.Token {
-		targets = append(targets, target{"token", resourceAccessTokens, "AccessToken"})
+		targets = append(targets, target{"token", resourceAccessTokens, "AccessToken", name})
 	}
 	if what.Link {
-		targets = append(targets, target{"link", resourceLinks, "Link"})
+		for _, n := range skupper.AllLinkNames(name) {
+			targets = append(targets, target{"link", resourceLinks, "Link", n})
+		}
 	}
 	if what.Secret {
-		targets = append(targets, target{"secret", resourceSecrets, "Secret"})
+		targets = append(targets, target{"secret", resourceSecrets, "Secret", name})
 	}
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
 	for i, tg := range targets {
 		wg.Go(func() {
-			op := "delete " + tg.kind + " " + name
+			op := "delete " + tg.kind + " " + tg.name
 			a := newAction(spoke, ActionDelete, tg.object, t.opts.TokenName, map[string]any{
-				"resource": tg.resource, "name": name, "namespace": t.opts.SpokeNamespace,
+				"resource": tg.resource, "name": tg.name, "namespace": t.opts.SpokeNamespace,
 			})
 			err := t.run(ctx, spoke, op, a)
 			var se *transport.SpokeError

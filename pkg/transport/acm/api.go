@@ -50,11 +50,31 @@ const (
 	PurposeLabel = "vanlink.io/purpose"
 )
 
-// Kube resources addressed by actions (<plural>.<version>.<group>).
+// Kube resources addressed by actions, each fully qualified as
+// <plural>.<version>.<group> (core: <plural>.<version>.): the agent resolves
+// kube.resource as kubectl resolves a resource argument, so a bare plural
+// takes the first group discovery lists with that plural (Linkerd's
+// links.multicluster.linkerd.io sorts before skupper.io) (upstream:
+// stolostron/multicloud-operators-foundation pkg/utils/rest/kubecontrol.go,
+// MappingFor and KubeControl.Delete).
 const (
 	resourceAccessTokens = "accesstokens.v2alpha1.skupper.io"
 	resourceLinks        = "links.v2alpha1.skupper.io"
-	resourceSecrets      = "secrets"
+	resourceSecrets      = "secrets.v1."
+)
+
+// kindRef names a kind exactly. Views name their object by kind, version and
+// apiGroup with an empty resource: the agent then maps the GroupKind and
+// version exactly, with no plural lookup (upstream:
+// stolostron/multicloud-operators-foundation
+// pkg/klusterlet/view/view_controller.go, queryResource).
+type kindRef struct{ group, version, kind string }
+
+var (
+	siteKind      = kindRef{"skupper.io", "v2alpha1", "Site"}
+	linkKind      = kindRef{"skupper.io", "v2alpha1", "Link"}
+	tokenKind     = kindRef{"skupper.io", "v2alpha1", "AccessToken"}
+	configMapKind = kindRef{"", "v1", "ConfigMap"}
 )
 
 type condition struct {
@@ -92,8 +112,8 @@ func isAlreadyExistsMessage(msg string) bool {
 	return strings.Contains(strings.ToLower(msg), "already exists")
 }
 
-// newView builds a ManagedClusterView of one Skupper object on a spoke.
-func newView(cluster, name string, generate bool, kind, resource, objName, objNamespace, object, tokenName, purpose string, interval int64) *unstructured.Unstructured {
+// newView builds a ManagedClusterView of one object on a spoke.
+func newView(cluster, name string, generate bool, k kindRef, objName, objNamespace, object, tokenName, purpose string, interval int64) *unstructured.Unstructured {
 	meta := map[string]any{
 		"namespace": cluster,
 		"labels": map[string]any{
@@ -105,9 +125,9 @@ func newView(cluster, name string, generate bool, kind, resource, objName, objNa
 	} else {
 		meta["name"] = name
 	}
-	scope := map[string]any{
-		"apiGroup": "skupper.io", "version": "v2alpha1", "kind": kind, "resource": resource,
-		"name": objName, "namespace": objNamespace,
+	scope := map[string]any{"version": k.version, "kind": k.kind, "name": objName, "namespace": objNamespace}
+	if k.group != "" {
+		scope["apiGroup"] = k.group
 	}
 	if interval > 0 {
 		scope["updateIntervalSeconds"] = interval

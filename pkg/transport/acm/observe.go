@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
 	"sort"
 	"strings"
@@ -26,31 +25,69 @@ func (t *Transport) viewName(object string) string {
 	return "vanlink-" + t.opts.TokenName + "-" + object
 }
 
-// desiredViews returns the persistent views of a spoke.
-func (t *Transport) desiredViews(cluster string) []*unstructured.Unstructured {
-	interval := int64(t.opts.ViewInterval.Seconds())
-	return []*unstructured.Unstructured{
-		newView(cluster, t.viewName("site"), false, "Site", "sites", t.opts.SiteName(cluster), t.opts.SpokeNamespace, "site", t.opts.TokenName, "observe", interval),
-		newView(cluster, t.viewName("link"), false, "Link", "links", t.opts.TokenName, t.opts.SpokeNamespace, "link", t.opts.TokenName, "observe", interval),
+// linkViewName names the persistent view of the token's Link called link:
+// vanlink-<token>-link for the Link named after the token, and
+// vanlink-<token>-link-<n> for the Link of router group n of an HA hub.
+func (t *Transport) linkViewName(link string) string {
+	return t.viewName("link" + strings.TrimPrefix(link, t.opts.TokenName))
+}
+
+// siteName is the name the spoke's persistent Site view reads: the name it
+// was last pointed at (Refresh points it at the Site it finds, whatever its
+// name), or the cluster name, which the spoke chart gives its Site by default.
+func (t *Transport) siteName(cluster string) string {
+	if v, ok := t.cached(t.views, cluster, t.viewName("site")); ok {
+		if n, _, _ := unstructured.NestedString(v.Object, "spec", "scope", "name"); n != "" {
+			return n
+		}
 	}
+	return cluster
+}
+
+func (t *Transport) siteView(cluster, site string) *unstructured.Unstructured {
+	return newView(cluster, t.viewName("site"), false, siteKind, site, t.opts.SpokeNamespace, "site", t.opts.TokenName, "observe", int64(t.opts.ViewInterval.Seconds()))
+}
+
+// desiredViews returns the persistent views of a spoke: its Site's, then one
+// per Link name of q.
+func (t *Transport) desiredViews(cluster string, q transport.Query) []*unstructured.Unstructured {
+	interval := int64(t.opts.ViewInterval.Seconds())
+	views := []*unstructured.Unstructured{t.siteView(cluster, t.siteName(cluster))}
+	for _, n := range linkNames(q, t.opts.TokenName) {
+		views = append(views, newView(cluster, t.linkViewName(n), false, linkKind, n, t.opts.SpokeNamespace, "link", t.opts.TokenName, "observe", interval))
+	}
+	return views
+}
+
+func linkNames(q transport.Query, token string) []string {
+	if len(q.LinkNames) == 0 {
+		return []string{token}
+	}
+	return q.LinkNames
 }
 
 // Observe makes sure every spoke has its Site and Link views and emits each
-// spoke as soon as both views are processed, read from the watch cache.
+// spoke as soon as its views are processed, read from the watch cache.
 // Spokes seen for the first time also get their token read at once (see
-// prefetchTokens). Should the watch lag or restart, views pending for longer
-// than ResyncCheck are read directly: a GET each when few are pending, one
-// paginated LIST when many are, so the cost stays flat with the fleet.
-// Observe returns once every spoke is emitted and every token read it
-// started has finished; a spoke whose views are not processed within
-// SpokeTimeout, or when ctx ends, is emitted as Unknown.
-func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*transport.Observation)) error {
+// prefetchTokens), and are emitted with it. Should the watch lag or restart,
+// views pending for longer than ResyncCheck are read directly: a GET each
+// when few are pending, one paginated LIST when many are, so the cost stays
+// flat with the fleet. Observe returns once every spoke is emitted and every
+// token read it started has finished; a spoke whose views are not processed
+// within SpokeTimeout, or when ctx ends, is emitted as Unknown.
+//
+// An observation is Fresh when every view it rests on was made by this call
+// and the Site was found: a view refreshed every ViewInterval can show a
+// Site or Link deleted since, and a view reads a Site by name, so its
+// absence is not conclusive (Refresh finds the Site whatever its name).
+// A ReadOnly transport makes no view: spokes without views are Unknown.
+func (t *Transport) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
 	if err := t.start(ctx); err != nil {
 		return err
 	}
 	events, unsubscribe := t.notify.subscribe(anyObject)
 	defer unsubscribe()
-	startRead, waitReads := t.prefetchTokens(ctx, spokes)
+	startRead, waitReads := t.prefetchTokens(ctx, q.Spokes)
 	defer waitReads()
 
 	o := &observation{t: t, emit: emit, pending: map[string]*pendingSpoke{}, direct: map[string]*unstructured.Unstructured{}}
@@ -59,14 +96,21 @@ func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*tra
 		missing []*unstructured.Unstructured
 	}
 	var views []toMake
-	for _, c := range spokes {
+	for _, c := range q.Spokes {
 		p := &pendingSpoke{cluster: c, since: time.Now()}
 		var missing []*unstructured.Unstructured
-		for _, want := range t.desiredViews(c) {
+		for _, want := range t.desiredViews(c, q) {
 			p.views = append(p.views, viewRef{name: want.GetName()})
 			if cur, ok := t.cached(t.views, c, want.GetName()); !ok || !reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
 				missing = append(missing, want)
 			}
+		}
+		if len(missing) > 0 && t.opts.ReadOnly {
+			reason := "no ManagedClusterView of this spoke yet, and a dry run makes none"
+			emit(&transport.Observation{Cluster: c, Credentials: transport.Unknown,
+				Site:  transport.Observed[skupper.Site]{State: transport.Unknown, Reason: reason},
+				Links: transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: reason}})
+			continue
 		}
 		if len(missing) == 0 {
 			o.pending[c] = p
@@ -94,17 +138,17 @@ func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*tra
 				m.p.slot = true
 			case <-ctx.Done():
 			}
-			startRead(m.p.cluster)
+			m.p.token = startRead(m.p.cluster)
 			g.Go(func() error {
 				for _, want := range m.missing {
-					uid, err := t.ensureView(ctx, want)
+					uid, fresh, err := t.ensureView(ctx, want)
 					if err != nil {
 						m.p.err = err
 						break
 					}
 					for i := range m.p.views {
 						if m.p.views[i].name == want.GetName() {
-							m.p.views[i].uid = uid
+							m.p.views[i].uid, m.p.views[i].fresh = uid, fresh
 						}
 					}
 				}
@@ -153,11 +197,12 @@ func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*tra
 }
 
 // viewRef is a persistent view a spoke's observation waits for; uid is set
-// when this pass created the view, so an older copy still in the watch cache
-// is not mistaken for it.
+// when this pass made the view (fresh), so an older copy still in the watch
+// cache is not mistaken for it.
 type viewRef struct {
-	name string
-	uid  types.UID
+	name  string
+	uid   types.UID
+	fresh bool
 }
 
 // pendingSpoke is a spoke whose views are not all processed yet.
@@ -166,6 +211,8 @@ type pendingSpoke struct {
 	views   []viewRef
 	since   time.Time
 	err     error
+	// token is the token read started with the spoke's views, if any.
+	token *tokenRead
 	// slot: the spoke holds a place in the observation's window.
 	slot bool
 }
@@ -213,35 +260,74 @@ func (o *observation) add(p *pendingSpoke) {
 		return
 	}
 	reason := "creating the views failed: " + p.err.Error()
-	o.done(p, &transport.Observation{Cluster: p.cluster,
-		Site: transport.Observed[skupper.Site]{State: transport.Unknown, Reason: reason},
-		Link: transport.Observed[skupper.Link]{State: transport.Unknown, Reason: reason}})
+	o.done(p, &transport.Observation{Cluster: p.cluster, Credentials: transport.Unknown,
+		Site:  transport.Observed[skupper.Site]{State: transport.Unknown, Reason: reason},
+		Links: transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: reason}})
 }
 
 // observe reads a spoke's observation from its views as they are now (its
-// views are the Site's, then the Link's, as desiredViews makes them).
+// views are the Site's, then the Links', as desiredViews makes them).
 func (o *observation) observe(p *pendingSpoke) *transport.Observation {
-	read := func(ref viewRef) (*unstructured.Unstructured, string) {
-		v, _ := o.view(p.cluster, ref)
-		return v, "no ManagedClusterView " + p.cluster + "/" + ref.name + " yet"
+	views := make([]*unstructured.Unstructured, len(p.views))
+	fresh := true
+	for i, ref := range p.views {
+		views[i], _ = o.view(p.cluster, ref)
+		fresh = fresh && ref.fresh
 	}
-	site, siteMissing := read(p.views[0])
-	link, linkMissing := read(p.views[1])
-	out := &transport.Observation{Cluster: p.cluster}
-	if site == nil {
-		out.Site = transport.Observed[skupper.Site]{State: transport.Unknown, Reason: siteMissing}
-	} else {
-		out.Site = viewResult(site, skupper.ParseSite)
-	}
-	if link == nil {
-		out.Link = transport.Observed[skupper.Link]{State: transport.Unknown, Reason: linkMissing}
-	} else {
-		out.Link = viewResult(link, skupper.ParseLink)
+	out := observeViews(p.cluster, views)
+	out.Fresh = fresh && out.Site.State == transport.Present
+	if p.token != nil {
+		select {
+		case <-p.token.done:
+			tok := p.token.token
+			if p.token.err != nil {
+				tok = transport.Observed[skupper.Token]{State: transport.Unknown, Reason: p.token.err.Error()}
+			}
+			out.Token = &tok
+		default:
+		}
 	}
 	return out
 }
 
-// emitReady emits the pending spokes whose views are all processed.
+// observeViews builds an observation from a spoke's views (Site first, then
+// the Links'; nil for a view not there or not processed).
+func observeViews(cluster string, views []*unstructured.Unstructured) *transport.Observation {
+	out := &transport.Observation{Cluster: cluster, Credentials: transport.Unknown}
+	if views[0] == nil {
+		out.Site = transport.Observed[skupper.Site]{State: transport.Unknown, Reason: "no processed ManagedClusterView of the Site yet"}
+	} else {
+		out.Site = viewResult(views[0], skupper.ParseSite)
+	}
+	out.Links = linkSet(views[1:])
+	return out
+}
+
+// linkSet combines the views of the token's Links: Present with the Links
+// found when at least one is there and every view is conclusive.
+func linkSet(views []*unstructured.Unstructured) transport.Observed[skupper.LinkSet] {
+	var links []skupper.Link
+	for _, v := range views {
+		if v == nil {
+			return transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: "no processed ManagedClusterView of the Link yet"}
+		}
+		l := viewResult(v, skupper.ParseLink)
+		switch l.State {
+		case transport.Unknown:
+			return transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: l.Reason}
+		case transport.Present:
+			links = append(links, *l.Object)
+		}
+	}
+	if len(links) == 0 {
+		return transport.Observed[skupper.LinkSet]{State: transport.Absent}
+	}
+	set := skupper.NewLinkSet(links...)
+	return transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &set}
+}
+
+// emitReady emits the pending spokes whose views are all processed and
+// whose token read, if one was started, is done.
 func (o *observation) emitReady() {
 	for c, p := range o.pending {
 		ready := true
@@ -249,6 +335,13 @@ func (o *observation) emitReady() {
 			if _, ok := o.view(c, ref); !ok {
 				ready = false
 				break
+			}
+		}
+		if ready && p.token != nil {
+			select {
+			case <-p.token.done:
+			default:
+				ready = false
 			}
 		}
 		if ready {
@@ -325,15 +418,16 @@ func (o *observation) readDirectly(ctx context.Context) {
 }
 
 // ensureView creates a persistent view, or replaces one with another scope,
-// and returns the UID of the view now in place.
-func (t *Transport) ensureView(ctx context.Context, want *unstructured.Unstructured) (types.UID, error) {
+// and returns the UID of the view now in place, and whether this call made
+// it (so its first result is read now).
+func (t *Transport) ensureView(ctx context.Context, want *unstructured.Unstructured) (types.UID, bool, error) {
 	client := t.dyn.Resource(ViewsGVR).Namespace(want.GetNamespace())
 	created, err := client.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		// The watch cache may lag: keep a view that is already right.
 		cur, gerr := client.Get(ctx, want.GetName(), metav1.GetOptions{})
 		if gerr == nil && reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
-			return cur.GetUID(), nil
+			return cur.GetUID(), false, nil
 		}
 		// A view with another scope (e.g. a renamed token): replace it, so
 		// its old result is never mistaken for the new object.
@@ -342,9 +436,9 @@ func (t *Transport) ensureView(ctx context.Context, want *unstructured.Unstructu
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("creating ManagedClusterView %s/%s: %w", want.GetNamespace(), want.GetName(), err)
+		return "", false, fmt.Errorf("creating ManagedClusterView %s/%s: %w", want.GetNamespace(), want.GetName(), err)
 	}
-	return created.GetUID(), nil
+	return created.GetUID(), true, nil
 }
 
 // viewProcessed is done once the agent reported on the view.
@@ -375,33 +469,36 @@ func viewResult[T any](v *unstructured.Unstructured, parse func(*unstructured.Un
 }
 
 // prefetchTokens prepares a token read for every spoke seen for the first
-// time (no Link view yet): such a spoke almost always needs it, and reading
+// time (no Site view yet): such a spoke almost always needs it, and reading
 // it alongside its first views overlaps the agent's round trips instead of
-// adding them up. start begins the read of one spoke (a no-op for others);
-// ObserveToken waits for it; wait waits for every read started.
-func (t *Transport) prefetchTokens(ctx context.Context, spokes []string) (start func(cluster string), wait func()) {
-	reads := map[string]*tokenRead{}
-	for _, c := range spokes {
-		if _, ok := t.cached(t.views, c, t.viewName("link")); !ok {
-			reads[c] = &tokenRead{done: make(chan struct{})}
+// adding them up. start begins the read of one spoke and returns it (nil
+// for others); wait waits for every read started. A read-only transport
+// reads no token (that takes a view).
+func (t *Transport) prefetchTokens(ctx context.Context, spokes []string) (start func(cluster string) *tokenRead, wait func()) {
+	first := map[string]bool{}
+	if !t.opts.ReadOnly {
+		for _, c := range spokes {
+			if _, ok := t.cached(t.views, c, t.viewName("site")); !ok {
+				first[c] = true
+			}
 		}
 	}
-	t.mu.Lock()
-	// A read left from an earlier pass is no longer current.
-	t.prefetched = maps.Clone(reads)
-	t.mu.Unlock()
 	var wg sync.WaitGroup
-	start = func(cluster string) {
-		r, ok := reads[cluster]
-		if !ok {
-			return
+	start = func(cluster string) *tokenRead {
+		if !first[cluster] {
+			return nil
 		}
+		r := &tokenRead{done: make(chan struct{})}
 		wg.Go(func() {
-			defer close(r.done)
+			defer func() {
+				close(r.done)
+				t.notify.notify(cluster + "/" + t.viewName("token"))
+			}()
 			rctx, cancel := context.WithTimeout(ctx, t.opts.SpokeTimeout)
 			defer cancel()
 			r.token, r.err = t.readToken(rctx, cluster)
 		})
+		return r
 	}
 	return start, wg.Wait
 }
@@ -413,58 +510,112 @@ type tokenRead struct {
 	err   error
 }
 
-// ObserveToken reads the spoke's AccessToken through a view made for this
-// read and deleted right after it (its result holds the code), or takes the
-// read Observe started for it.
-func (t *Transport) ObserveToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
-	if err := t.start(ctx); err != nil {
-		return transport.Observed[skupper.Token]{}, err
+// readToken reads the token through a view deleted right after the read
+// (its result holds the code).
+func (t *Transport) readToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
+	return readOnce(ctx, t, spoke, tokenKind, t.opts.TokenName, "token", skupper.ParseToken)
+}
+
+// Refresh reads one spoke as it is now through views made for this read and
+// deleted right after it, in parallel: its Site, its Links by the names of
+// q, and its token when asked. A view reads its Site by name: when no Site
+// has the name the persistent view reads, the Site is looked up through the
+// router ConfigMap skupper-router, which the controller makes for the
+// active Site of the namespace and which that Site owns (upstream:
+// skupperproject/skupper internal/kube/site/site.go,
+// Site.createRouterConfigForGroup and SiteRecovery.IsActive); the
+// persistent view is then pointed at the Site found. The Secret of the Links
+// stays Unknown: the agent refuses views of Secrets.
+func (t *Transport) Refresh(ctx context.Context, spoke string, q transport.Query, withToken bool) (*transport.Observation, error) {
+	if t.opts.ReadOnly {
+		return nil, errReadOnly
 	}
-	t.mu.Lock()
-	r, ok := t.prefetched[spoke]
-	delete(t.prefetched, spoke)
-	t.mu.Unlock()
-	if ok {
-		select {
-		case <-r.done:
-			return r.token, r.err
-		case <-ctx.Done():
-			return transport.Observed[skupper.Token]{}, fmt.Errorf("cluster %s: reading AccessToken %s: %w", spoke, t.opts.TokenName, context.Cause(ctx))
+	if err := t.start(ctx); err != nil {
+		return nil, err
+	}
+	names := linkNames(q, t.opts.TokenName)
+	var (
+		site  transport.Observed[skupper.Site]
+		links = make([]transport.Observed[skupper.Link], len(names))
+		tok   transport.Observed[skupper.Token]
+		errs  = make([]error, len(names)+2)
+		wg    sync.WaitGroup
+	)
+	wg.Go(func() { site, errs[0] = t.findSite(ctx, spoke) })
+	for i, n := range names {
+		wg.Go(func() { links[i], errs[i+1] = readOnce(ctx, t, spoke, linkKind, n, "link-now", skupper.ParseLink) })
+	}
+	if withToken {
+		wg.Go(func() { tok, errs[len(errs)-1] = t.readToken(ctx, spoke) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := &transport.Observation{Cluster: spoke, Site: site, Credentials: transport.Unknown, Fresh: true}
+	var set []skupper.Link
+	out.Links.State = transport.Absent
+	for _, l := range links {
+		switch l.State {
+		case transport.Unknown:
+			out.Links = transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: l.Reason}
+		case transport.Present:
+			set = append(set, *l.Object)
 		}
 	}
-	return t.readToken(ctx, spoke)
-}
-
-// readToken reads the token through a view deleted right after the read.
-func (t *Transport) readToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
-	return readOnce(ctx, t, spoke, "AccessToken", "accesstokens", "token", skupper.ParseToken)
-}
-
-// ObserveLink reads the spoke's Link now, through a view made for this read
-// and deleted right after it: the persistent Link view may be a refresh
-// interval old.
-func (t *Transport) ObserveLink(ctx context.Context, spoke string) (transport.Observed[skupper.Link], error) {
-	if err := t.start(ctx); err != nil {
-		return transport.Observed[skupper.Link]{}, err
+	if out.Links.State != transport.Unknown && len(set) > 0 {
+		ls := skupper.NewLinkSet(set...)
+		out.Links = transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &ls}
 	}
-	return readOnce(ctx, t, spoke, "Link", "links", "link-now", skupper.ParseLink)
+	if withToken {
+		out.Token = &tok
+	}
+	return out, nil
+}
+
+// findSite reads the spoke's Site by the name its persistent view reads,
+// and, when no Site has that name, finds the active Site of the namespace
+// through the owner of its router ConfigMap; the persistent view is then
+// pointed at it, so the next pass reads it directly.
+func (t *Transport) findSite(ctx context.Context, spoke string) (transport.Observed[skupper.Site], error) {
+	name := t.siteName(spoke)
+	site, err := readOnce(ctx, t, spoke, siteKind, name, "site-now", skupper.ParseSite)
+	if err != nil || site.State != transport.Absent {
+		return site, err
+	}
+	cm, err := readOnce(ctx, t, spoke, configMapKind, skupper.RouterConfigMap, "router-config", func(u *unstructured.Unstructured) (*unstructured.Unstructured, error) { return u, nil })
+	if err != nil || cm.State != transport.Present {
+		// No router configuration: no active Site in the namespace.
+		return transport.Observed[skupper.Site]{State: cm.State, Reason: cm.Reason}, err
+	}
+	owner, _ := skupper.SiteOwner(cm.Object)
+	if owner == "" || owner == name {
+		return transport.Observed[skupper.Site]{State: transport.Absent}, nil
+	}
+	site, err = readOnce(ctx, t, spoke, siteKind, owner, "site-now", skupper.ParseSite)
+	if err == nil && site.State == transport.Present {
+		if _, _, verr := t.ensureView(ctx, t.siteView(spoke, owner)); verr != nil {
+			t.opts.Log.Warn("pointing the Site view at the Site found failed; the next pass looks it up again", "cluster", spoke, "site", owner, "err", verr)
+		}
+	}
+	return site, err
 }
 
 // readOnce reads one spoke object through a transient view.
-func readOnce[T any](ctx context.Context, t *Transport, spoke, kind, resource, object string, parse func(*unstructured.Unstructured) (*T, error)) (transport.Observed[T], error) {
-	want := newView(spoke, "vanlink-"+object+"-", true, kind, resource, t.opts.TokenName, t.opts.SpokeNamespace, object, t.opts.TokenName, "transient", 0)
+func readOnce[T any](ctx context.Context, t *Transport, spoke string, k kindRef, name, object string, parse func(*unstructured.Unstructured) (*T, error)) (transport.Observed[T], error) {
+	want := newView(spoke, "vanlink-"+object+"-", true, k, name, t.opts.SpokeNamespace, object, t.opts.TokenName, "transient", 0)
 	client := t.dyn.Resource(ViewsGVR).Namespace(spoke)
 	created, err := client.Create(ctx, want, metav1.CreateOptions{})
 	if err != nil {
-		return transport.Observed[T]{}, fmt.Errorf("cluster %s: creating a view of %s %s: %w", spoke, kind, t.opts.TokenName, err)
+		return transport.Observed[T]{}, fmt.Errorf("cluster %s: creating a view of %s %s: %w", spoke, k.kind, name, err)
 	}
 	defer t.deleteNow(ctx, ViewsGVR, spoke, created.GetName())
 	v, err := t.waitFor(t.views, ViewsGVR, spoke, created.GetName(), viewProcessed).wait(ctx)
 	if err != nil {
 		if errors.Is(err, errVanished) {
-			return transport.Observed[T]{}, fmt.Errorf("cluster %s: the view of %s %s was deleted before it was read: %w", spoke, kind, t.opts.TokenName, transport.ErrOutcomeUnknown)
+			return transport.Observed[T]{}, fmt.Errorf("cluster %s: the view of %s %s was deleted before it was read: %w", spoke, k.kind, name, transport.ErrOutcomeUnknown)
 		}
-		return transport.Observed[T]{}, fmt.Errorf("cluster %s: reading %s %s: %w", spoke, kind, t.opts.TokenName, err)
+		return transport.Observed[T]{}, fmt.Errorf("cluster %s: reading %s %s: %w", spoke, k.kind, name, err)
 	}
 	return viewResult(v, parse), nil
 }
@@ -490,13 +641,25 @@ func (t *Transport) Known(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Forget deletes the persistent views of a spoke.
+// Forget deletes the persistent views of a spoke (every one of this token:
+// the Site's and the Links', whatever the hub's router groups were).
 func (t *Transport) Forget(ctx context.Context, spoke string) error {
+	if t.opts.ReadOnly {
+		return errReadOnly
+	}
+	if err := t.start(ctx); err != nil {
+		return err
+	}
 	var errs []error
-	for _, v := range t.desiredViews(spoke) {
-		err := t.dyn.Resource(ViewsGVR).Namespace(spoke).Delete(ctx, v.GetName(), metav1.DeleteOptions{})
+	for _, o := range t.views.GetStore().List() {
+		u := o.(*unstructured.Unstructured)
+		l := u.GetLabels()
+		if u.GetNamespace() != spoke || l[PurposeLabel] != "observe" || l[TokenNameLabel] != t.opts.TokenName {
+			continue
+		}
+		err := t.dyn.Resource(ViewsGVR).Namespace(spoke).Delete(ctx, u.GetName(), metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("deleting ManagedClusterView %s/%s: %w", spoke, v.GetName(), err))
+			errs = append(errs, fmt.Errorf("deleting ManagedClusterView %s/%s: %w", spoke, u.GetName(), err))
 		}
 	}
 	return errors.Join(errs...)

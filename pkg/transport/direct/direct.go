@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -36,8 +37,6 @@ type Options struct {
 	TokenName string
 	// SpokeNamespace is the namespace of each spoke's Site.
 	SpokeNamespace string
-	// SiteName returns the Site name of a spoke; nil means the cluster name.
-	SiteName func(cluster string) string
 	// Concurrency bounds the spokes read at once by Observe (default 32).
 	Concurrency int
 	// RequestTimeout bounds each request to a spoke (default 15 s).
@@ -65,9 +64,6 @@ func New(o Options) *Transport {
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 15 * time.Second
-	}
-	if o.SiteName == nil {
-		o.SiteName = func(c string) string { return c }
 	}
 	if o.NewClient == nil {
 		o.NewClient = func(c *rest.Config) (dynamic.Interface, error) { return dynamic.NewForConfig(c) }
@@ -148,34 +144,114 @@ func observe[T any](ctx context.Context, t *Transport, spoke string, gvr schema.
 	return transport.Observed[T]{State: transport.Present, Object: v}
 }
 
-// Observe reads each spoke's Site and Link, Concurrency spokes at a time,
-// and emits each spoke as soon as both are read.
-func (t *Transport) Observe(ctx context.Context, spokes []string, emit func(*transport.Observation)) error {
+func (t *Transport) list(ctx context.Context, spoke string, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
+	c, err := t.client(ctx, spoke)
+	if err != nil {
+		return nil, err
+	}
+	l, err := c.Resource(gvr).Namespace(t.opts.SpokeNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// observeSite reads the Site of the spoke namespace, whatever its name.
+// Skupper runs one active Site per namespace: when several exist, the active
+// one owns the router ConfigMap skupper-router, as upstream's own recovery
+// decides (skupperproject/skupper internal/kube/site/site.go,
+// SiteRecovery.IsActive).
+func (t *Transport) observeSite(ctx context.Context, spoke string) transport.Observed[skupper.Site] {
+	items, err := t.list(ctx, spoke, skupper.SitesGVR)
+	if err != nil {
+		return transport.Observed[skupper.Site]{State: transport.Unknown, Reason: fmt.Sprintf("listing Sites: %v", err)}
+	}
+	if len(items) == 0 {
+		return transport.Observed[skupper.Site]{State: transport.Absent}
+	}
+	active := &items[0]
+	if len(items) > 1 {
+		if cm, err := t.get(ctx, spoke, skupper.ConfigMapsGVR, skupper.RouterConfigMap); err == nil {
+			for i := range items {
+				if skupper.OwnedBy(cm, &items[i]) {
+					active = &items[i]
+				}
+			}
+		}
+	}
+	site, err := skupper.ParseSite(active)
+	if err != nil {
+		return transport.Observed[skupper.Site]{State: transport.Unknown, Reason: err.Error()}
+	}
+	return transport.Observed[skupper.Site]{State: transport.Present, Object: site}
+}
+
+// observeLinks reads every Link that uses the token's credentials.
+func (t *Transport) observeLinks(ctx context.Context, spoke string) transport.Observed[skupper.LinkSet] {
+	items, err := t.list(ctx, spoke, skupper.LinksGVR)
+	if err != nil {
+		return transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: fmt.Sprintf("listing Links: %v", err)}
+	}
+	var links []skupper.Link
+	for i := range items {
+		l, err := skupper.ParseLink(&items[i])
+		if err != nil {
+			return transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: err.Error()}
+		}
+		if l.UsesCredentials(t.opts.TokenName) {
+			links = append(links, *l)
+		}
+	}
+	if len(links) == 0 {
+		return transport.Observed[skupper.LinkSet]{State: transport.Absent}
+	}
+	set := skupper.NewLinkSet(links...)
+	return transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &set}
+}
+
+// observeSpoke reads a spoke as it is now.
+func (t *Transport) observeSpoke(ctx context.Context, spoke string, withToken bool) *transport.Observation {
+	o := &transport.Observation{Cluster: spoke, Fresh: true,
+		Site: t.observeSite(ctx, spoke), Links: t.observeLinks(ctx, spoke), Credentials: transport.Unknown}
+	if o.Links.State == transport.Present {
+		// Only the Secret's existence matters: its content is dropped.
+		o.Credentials = observe(ctx, t, spoke, skupper.SecretsGVR, t.opts.TokenName, func(*unstructured.Unstructured) (*struct{}, error) { return &struct{}{}, nil }).State
+	}
+	if withToken {
+		tok := observe(ctx, t, spoke, skupper.AccessTokensGVR, t.opts.TokenName, skupper.ParseToken)
+		o.Token = &tok
+	}
+	return o
+}
+
+// Observe reads each spoke's Site, Links and their Secret, Concurrency
+// spokes at a time, and emits each spoke as soon as it is read. Reads are
+// direct, so every observation is fresh.
+func (t *Transport) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
 	if err := t.load(ctx); err != nil {
 		return err
 	}
 	var g errgroup.Group
 	g.SetLimit(t.opts.Concurrency)
-	for _, s := range spokes {
+	for _, s := range q.Spokes {
 		g.Go(func() error {
-			emit(&transport.Observation{Cluster: s,
-				Site: observe(ctx, t, s, skupper.SitesGVR, t.opts.SiteName(s), skupper.ParseSite),
-				Link: observe(ctx, t, s, skupper.LinksGVR, t.opts.TokenName, skupper.ParseLink)})
+			emit(t.observeSpoke(ctx, s, false))
 			return nil
 		})
 	}
 	return g.Wait()
 }
 
-// ObserveToken reads the spoke's AccessToken (its code is not kept).
-func (t *Transport) ObserveToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
-	return observe(ctx, t, spoke, skupper.AccessTokensGVR, t.opts.TokenName, skupper.ParseToken), nil
+// Refresh reads one spoke as it is now, with its AccessToken when asked.
+func (t *Transport) Refresh(ctx context.Context, spoke string, _ transport.Query, withToken bool) (*transport.Observation, error) {
+	if err := t.load(ctx); err != nil {
+		return nil, err
+	}
+	return t.observeSpoke(ctx, spoke, withToken), nil
 }
 
-// ObserveLink reads the spoke's Link.
-func (t *Transport) ObserveLink(ctx context.Context, spoke string) (transport.Observed[skupper.Link], error) {
-	return observe(ctx, t, spoke, skupper.LinksGVR, t.opts.TokenName, skupper.ParseLink), nil
-}
+// Close has nothing to stop.
+func (t *Transport) Close() {}
 
 // Push creates the AccessToken on the spoke.
 func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
@@ -194,25 +270,46 @@ func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.
 	return spokeError(spoke, op, err)
 }
 
-// Remove deletes the chosen objects; absent ones count as removed.
+// Remove deletes the chosen objects; absent ones count as removed. The
+// token's Links are every Link that uses its credentials, and every name the
+// grant server can give them.
 func (t *Transport) Remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
 	c, err := t.client(ctx, spoke)
 	if err != nil {
 		return err
 	}
+	type target struct {
+		gvr        schema.GroupVersionResource
+		kind, name string
+	}
+	var targets []target
+	if what.Token {
+		targets = append(targets, target{skupper.AccessTokensGVR, "AccessToken", name})
+	}
+	if what.Link {
+		names := skupper.AllLinkNames(name)
+		items, err := t.list(ctx, spoke, skupper.LinksGVR)
+		if err != nil {
+			return spokeError(spoke, "list Links", err)
+		}
+		for i := range items {
+			if l, err := skupper.ParseLink(&items[i]); err == nil && l.UsesCredentials(name) && !slices.Contains(names, l.Name) {
+				names = append(names, l.Name)
+			}
+		}
+		for _, n := range names {
+			targets = append(targets, target{skupper.LinksGVR, "Link", n})
+		}
+	}
+	if what.Secret {
+		targets = append(targets, target{skupper.SecretsGVR, "Secret", name})
+	}
 	var errs []error
 	bg := metav1.DeletePropagationBackground
-	for _, target := range []struct {
-		on   bool
-		gvr  schema.GroupVersionResource
-		kind string
-	}{{what.Token, skupper.AccessTokensGVR, "AccessToken"}, {what.Link, skupper.LinksGVR, "Link"}, {what.Secret, skupper.SecretsGVR, "Secret"}} {
-		if !target.on {
-			continue
-		}
-		err := c.Resource(target.gvr).Namespace(t.opts.SpokeNamespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	for _, tg := range targets {
+		err := c.Resource(tg.gvr).Namespace(t.opts.SpokeNamespace).Delete(ctx, tg.name, metav1.DeleteOptions{PropagationPolicy: &bg})
 		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, spokeError(spoke, "delete "+target.kind+" "+name, err))
+			errs = append(errs, spokeError(spoke, "delete "+tg.kind+" "+tg.name, err))
 		}
 	}
 	return errors.Join(errs...)
