@@ -131,7 +131,7 @@ func TestPlanSpoke(t *testing.T) {
 			obs: obs(links(haLink("1", metav1.ConditionTrue, now), haLink("2", metav1.ConditionTrue, now))), wantAction: InSync, wantReason: "2 Links Ready",
 		},
 		"an HA hub's Links, one still coming up, are pending, not re-pushed": {
-			obs: obs(links(haLink("1", metav1.ConditionTrue, now), haLink("2", metav1.ConditionFalse, now.Add(-time.Minute)))),
+			obs:   obs(links(haLink("1", metav1.ConditionTrue, now), haLink("2", metav1.ConditionFalse, now.Add(-time.Minute)))),
 			token: tok(true, "Ready", "", currentUID), wantAction: Pending, wantReason: "router not ready",
 		},
 		"a token redeemed for a Site since deleted is re-pushed with its Links and Secret removed": {
@@ -139,7 +139,7 @@ func TestPlanSpoke(t *testing.T) {
 			wantAction: Push, wantRemove: transport.All, wantReason: "Site that is gone",
 		},
 		"a Link whose credentials Secret is missing is re-linked": {
-			obs: obs(link("Pending", "Not Operational"), func(o *transport.Observation) { o.Credentials = transport.Absent }),
+			obs:   obs(link("Pending", "Not Operational"), func(o *transport.Observation) { o.Credentials = transport.Absent }),
 			token: tok(true, "Ready", "", currentUID), wantAction: Push, wantRemove: transport.All, wantReason: "credentials Secret is missing",
 		},
 		"a Link not Ready for longer than the bound while the Site is Ready is re-linked": {
