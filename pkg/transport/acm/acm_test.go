@@ -206,14 +206,14 @@ func TestObserve(t *testing.T) {
 	put(t, h.spokes["west"], "sites", "west", nil)
 	put(t, h.spokes["west"], "links", "hub-link", map[string]any{"status": "Pending", "message": "Not Operational"})
 
-	obs, err := transport.ObserveAll(t.Context(), h.tr, []string{"east", "west", "north"})
+	obs, err := transport.ObserveAll(t.Context(), h.tr, transport.Query{Spokes: []string{"east", "west", "north"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, obs["east"].Site.State)
-	require.True(t, obs["east"].Link.Object.Ready())
-	require.Equal(t, transport.Present, obs["west"].Link.State)
-	require.False(t, obs["west"].Link.Object.Ready())
+	require.True(t, obs["east"].Links.Object.Ready())
+	require.Equal(t, transport.Present, obs["west"].Links.State)
+	require.False(t, obs["west"].Links.Object.Ready())
 	require.Equal(t, transport.Absent, obs["north"].Site.State, "a view of a missing object means absent")
-	require.Equal(t, transport.Absent, obs["north"].Link.State)
+	require.Equal(t, transport.Absent, obs["north"].Links.State)
 
 	known, err := h.tr.Known(t.Context())
 	require.NoError(t, err)
@@ -221,7 +221,7 @@ func TestObserve(t *testing.T) {
 
 	require.NoError(t, h.tr.Finish(t.Context()), "the token views read along the first views are deleted")
 	before := h.writes.Load()
-	_, err = transport.ObserveAll(t.Context(), h.tr, []string{"east", "west", "north"})
+	_, err = transport.ObserveAll(t.Context(), h.tr, transport.Query{Spokes: []string{"east", "west", "north"}})
 	require.NoError(t, err)
 	require.Equal(t, before, h.writes.Load(), "a second Observe with views in place writes nothing")
 
@@ -238,18 +238,18 @@ func TestObserveNeverTrustsAStaleViewResult(t *testing.T) {
 			"message": "the server is currently unable to handle the request", "lastTransitionTime": "2026-11-21T00:00:00Z"}},
 	}
 	// Views exactly as the transport wants them, so it keeps them.
-	view := func(object, kind, resource, name string, status map[string]any) *unstructured.Unstructured {
+	view := func(object, kind, name string, status map[string]any) *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "view.open-cluster-management.io/v1beta1", "kind": "ManagedClusterView",
 			"metadata": map[string]any{"name": "vanlink-hub-link-" + object, "namespace": "east",
 				"labels": map[string]any{acm.ManagedByLabel: acm.ManagedByValue, acm.PurposeLabel: "observe", acm.TokenNameLabel: "hub-link", acm.ObjectLabel: object}},
-			"spec": map[string]any{"scope": map[string]any{"apiGroup": "skupper.io", "version": "v2alpha1", "kind": kind, "resource": resource,
+			"spec": map[string]any{"scope": map[string]any{"apiGroup": "skupper.io", "version": "v2alpha1", "kind": kind,
 				"name": name, "namespace": ns, "updateIntervalSeconds": int64(300)}},
 			"status": status,
 		}}
 	}
 	missing := map[string]any{"conditions": []any{map[string]any{"type": "Processing", "status": "False", "reason": "GetResourceFailed", "message": `sites.skupper.io "east" not found`}}}
-	for _, v := range []*unstructured.Unstructured{view("link", "Link", "links", "hub-link", stale), view("site", "Site", "sites", "east", missing)} {
+	for _, v := range []*unstructured.Unstructured{view("link", "Link", "hub-link", stale), view("site", "Site", "east", missing)} {
 		created, err := h.client.Resource(acm.ViewsGVR).Namespace("east").Create(t.Context(), v, metav1.CreateOptions{})
 		require.NoError(t, err)
 		created.Object["status"] = v.Object["status"]
@@ -258,30 +258,34 @@ func TestObserveNeverTrustsAStaleViewResult(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	obs, err := transport.ObserveAll(ctx, h.tr, []string{"east"})
+	obs, err := transport.ObserveAll(ctx, h.tr, transport.Query{Spokes: []string{"east"}})
 	require.NoError(t, err)
-	require.Equal(t, transport.Unknown, obs["east"].Link.State, "an old result behind a failed GET must not be trusted")
-	require.Contains(t, obs["east"].Link.Reason, "unable to handle the request")
+	require.Equal(t, transport.Unknown, obs["east"].Links.State, "an old result behind a failed GET must not be trusted")
+	require.Contains(t, obs["east"].Links.Reason, "unable to handle the request")
 	require.Equal(t, transport.Absent, obs["east"].Site.State, "a view of a missing object reads as absent")
+	require.False(t, obs["east"].Fresh, "views the pass did not make may be a refresh interval old, and a Site read by name may have another name")
 }
 
-func TestObserveTokenDeletesItsView(t *testing.T) {
+func TestRefreshReadsTheTokenThroughAViewItDeletes(t *testing.T) {
 	h := newHub(t, acmagent.Options{}, "east").start(t)
 	put(t, h.spokes["east"], "accesstokens", "hub-link", map[string]any{"status": "Error", "message": "Controller got failed response: 404 (Not Found) No such claim"})
-	got, err := h.tr.ObserveToken(t.Context(), "east")
+	q := transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}}
+	got, err := h.tr.Refresh(t.Context(), "east", q, true)
 	require.NoError(t, err)
-	require.Equal(t, transport.Present, got.State)
-	require.True(t, got.Object.Failed())
+	require.True(t, got.Fresh)
+	require.Equal(t, transport.Present, got.Token.State)
+	require.True(t, got.Token.Object.Failed())
+	require.Equal(t, transport.Unknown, got.Credentials, "the agent refuses views of Secrets")
 	require.NoError(t, h.tr.Finish(t.Context()))
 	require.Zero(t, h.count(t, acm.ViewsGVR, "east"), "the token view holds the code and must be deleted after the read")
 
-	got, err = h.tr.ObserveToken(t.Context(), "east")
-	require.NoError(t, err)
-	require.Equal(t, transport.Present, got.State)
 	require.NoError(t, h.spokes["east"].Delete(t.Context(), skupper.AccessTokensGVR, ns, "hub-link"))
-	got, err = h.tr.ObserveToken(t.Context(), "east")
+	got, err = h.tr.Refresh(t.Context(), "east", q, true)
 	require.NoError(t, err)
-	require.Equal(t, transport.Absent, got.State)
+	require.Equal(t, transport.Absent, got.Token.State)
+	got, err = h.tr.Refresh(t.Context(), "east", q, false)
+	require.NoError(t, err)
+	require.Nil(t, got.Token, "the token is read only when asked")
 }
 
 func TestPrepareRemovesLeftoversOfACrashedPass(t *testing.T) {
@@ -312,7 +316,7 @@ func TestObserveEmitsEachSpokeWhenItsViewsAreProcessed(t *testing.T) {
 	emitted := map[string]time.Duration{}
 	var got []*transport.Observation
 	var mu sync.Mutex
-	require.NoError(t, h.tr.Observe(ctx, []string{"east", "west"}, func(o *transport.Observation) {
+	require.NoError(t, h.tr.Observe(ctx, transport.Query{Spokes: []string{"east", "west"}}, func(o *transport.Observation) {
 		mu.Lock()
 		defer mu.Unlock()
 		emitted[o.Cluster] = time.Since(start)
@@ -322,7 +326,7 @@ func TestObserveEmitsEachSpokeWhenItsViewsAreProcessed(t *testing.T) {
 	require.Equal(t, "east", got[0].Cluster)
 	require.Less(t, emitted["east"], time.Second, "a spoke is emitted once its own views are processed, not when the slowest spoke's are")
 	require.Equal(t, transport.Present, got[0].Site.State)
-	require.Equal(t, transport.Absent, got[0].Link.State)
+	require.Equal(t, transport.Absent, got[0].Links.State)
 	require.Equal(t, transport.Unknown, got[1].Site.State, "a spoke whose agent never answered is emitted as unknown at the deadline")
 	require.Contains(t, got[1].Site.Reason, "has not processed")
 }
@@ -357,10 +361,10 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 			reads.Store(0) // not the informer's first list
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
-			obs, err := transport.ObserveAll(ctx, h.tr, []string{"east"})
+			obs, err := transport.ObserveAll(ctx, h.tr, transport.Query{Spokes: []string{"east"}})
 			require.NoError(t, err)
 			require.Equal(t, transport.Present, obs["east"].Site.State)
-			require.True(t, obs["east"].Link.Object.Ready())
+			require.True(t, obs["east"].Links.Object.Ready())
 			require.NotZero(t, reads.Load(), "the views were read with %s", tc.wantVerb)
 		})
 	}
@@ -378,7 +382,7 @@ func TestObserveRunsOnlyALittleAheadOfItsCaller(t *testing.T) {
 	var emitted atomic.Int64
 	done := make(chan error, 1)
 	go func() {
-		done <- h.tr.Observe(t.Context(), clusters, func(*transport.Observation) {
+		done <- h.tr.Observe(t.Context(), transport.Query{Spokes: clusters}, func(*transport.Observation) {
 			if emitted.Add(1) == 1 {
 				<-release // the caller is busy with the first spoke
 			}
@@ -407,9 +411,131 @@ func TestObserveGivesUpOnASpokeAfterItsTimeout(t *testing.T) {
 	h.agent.Pause("west")
 	// No deadline on the observation itself: the spoke's own timeout ends
 	// the wait for the spoke whose agent never answers.
-	obs, err := transport.ObserveAll(t.Context(), h.tr, []string{"east", "west"})
+	obs, err := transport.ObserveAll(t.Context(), h.tr, transport.Query{Spokes: []string{"east", "west"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, obs["east"].Site.State)
 	require.Equal(t, transport.Unknown, obs["west"].Site.State)
-	require.Contains(t, obs["west"].Link.Reason, "has not processed")
+	require.Contains(t, obs["west"].Links.Reason, "has not processed")
+}
+
+func TestAnHAHubsLinksAreReadByTheirNames(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east").start(t)
+	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
+	put(t, h.spokes["east"], "links", "hub-link-1", map[string]any{"status": "Ready"})
+	put(t, h.spokes["east"], "links", "hub-link-2", map[string]any{"status": "Ready"})
+	q := transport.Query{Spokes: []string{"east"}, LinkNames: skupper.LinkNames("hub-link", 2)}
+	obs, err := transport.ObserveAll(t.Context(), h.tr, q)
+	require.NoError(t, err)
+	require.Equal(t, transport.Present, obs["east"].Links.State)
+	require.Equal(t, []string{"hub-link-1", "hub-link-2"}, obs["east"].Links.Object.Names())
+	require.True(t, obs["east"].Links.Object.Ready())
+	require.True(t, obs["east"].Fresh, "views made by this pass, Site found")
+
+	fresh, err := h.tr.Refresh(t.Context(), "east", q, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"hub-link-1", "hub-link-2"}, fresh.Links.Object.Names())
+}
+
+func TestASiteOfAnyNameIsFoundThroughItsRouterConfigMap(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east").start(t)
+	s := h.spokes["east"]
+	put(t, s, "sites", "edge-1", map[string]any{"status": "Ready"})
+	site, err := s.Get(t.Context(), skupper.SitesGVR, ns, "edge-1")
+	require.NoError(t, err)
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "skupper-router", "ownerReferences": []any{map[string]any{
+			"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "name": "edge-1", "uid": string(site.GetUID())}}}}}
+	_, err = s.Create(t.Context(), skupper.ConfigMapsGVR, ns, cm)
+	require.NoError(t, err)
+	q := transport.Query{Spokes: []string{"east"}}
+
+	obs, err := transport.ObserveAll(t.Context(), h.tr, q)
+	require.NoError(t, err)
+	require.Equal(t, transport.Absent, obs["east"].Site.State, "the persistent view reads the Site by the cluster's name")
+	require.False(t, obs["east"].Fresh, "so its absence is not conclusive")
+
+	fresh, err := h.tr.Refresh(t.Context(), "east", q, false)
+	require.NoError(t, err)
+	require.Equal(t, transport.Present, fresh.Site.State)
+	require.Equal(t, "edge-1", fresh.Site.Object.Name, "the active Site owns the router ConfigMap")
+	require.Eventually(t, func() bool {
+		obs, err = transport.ObserveAll(t.Context(), h.tr, q)
+		return err == nil && obs["east"].Site.State == transport.Present
+	}, 5*time.Second, 50*time.Millisecond, "the persistent view now reads that Site")
+	require.Equal(t, "edge-1", obs["east"].Site.Object.Name)
+
+	// No router ConfigMap: no active Site, conclusively.
+	require.NoError(t, s.Delete(t.Context(), skupper.ConfigMapsGVR, ns, "skupper-router"))
+	require.NoError(t, s.Delete(t.Context(), skupper.SitesGVR, ns, "edge-1"))
+	fresh, err = h.tr.Refresh(t.Context(), "east", q, false)
+	require.NoError(t, err)
+	require.Equal(t, transport.Absent, fresh.Site.State)
+	require.True(t, fresh.Fresh)
+	require.NoError(t, h.tr.Finish(t.Context()))
+}
+
+func TestAReadOnlyTransportWritesNothing(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east", "west")
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = h.agent.Run(ctx) }()
+	put(t, h.spokes["east"], "sites", "east", nil)
+	ro := acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, ReadOnly: true})
+	defer ro.Close()
+	before := h.writes.Load()
+	obs, err := transport.ObserveAll(t.Context(), ro, transport.Query{Spokes: []string{"east", "west"}})
+	require.NoError(t, err)
+	require.Equal(t, transport.Unknown, obs["east"].Site.State)
+	require.Contains(t, obs["east"].Site.Reason, "dry run")
+	_, err = ro.Refresh(t.Context(), "east", transport.Query{}, true)
+	require.Error(t, err)
+	require.Error(t, ro.Push(t.Context(), "east", token("hub-link")))
+	require.Error(t, ro.Remove(t.Context(), "east", "hub-link", transport.All))
+	require.Equal(t, before, h.writes.Load(), "a dry run creates no view or action on the hub")
+}
+
+func TestTheWatchesOutliveTheFirstCallersContext(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east")
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = h.agent.Run(ctx) }()
+	tr := acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: time.Hour})
+	defer tr.Close()
+	first, stop := context.WithCancel(t.Context())
+	_, err := transport.ObserveAll(first, tr, transport.Query{Spokes: []string{"east"}})
+	require.NoError(t, err)
+	stop()
+	// A view made after the first caller ended still reaches the cache.
+	put(t, h.spokes["east"], "sites", "east", nil)
+	_, err = h.client.Resource(acm.ViewsGVR).Namespace("east").Create(t.Context(), &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "view.open-cluster-management.io/v1beta1", "kind": "ManagedClusterView",
+		"metadata": map[string]any{"name": "vanlink-hub-link-link-9", "namespace": "east",
+			"labels": map[string]any{acm.ManagedByLabel: acm.ManagedByValue, acm.PurposeLabel: "observe", acm.TokenNameLabel: "hub-link"}},
+		"spec": map[string]any{"scope": map[string]any{"kind": "Link", "version": "v2alpha1", "apiGroup": "skupper.io", "name": "x", "namespace": ns}}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return tr.Forget(t.Context(), "east") == nil && h.count(t, acm.ViewsGVR, "east") == 0
+	}, 5*time.Second, 50*time.Millisecond, "Forget reads the cache the watch keeps filling")
+}
+
+func TestRemoveNamesEveryResourceExactly(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east")
+	var mu sync.Mutex
+	resources := map[string]bool{}
+	h.client.PrependReactor("create", "managedclusteractions", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		u := a.(clienttesting.CreateAction).GetObject().(*unstructured.Unstructured)
+		r, _, _ := unstructured.NestedString(u.Object, "spec", "kube", "resource")
+		n, _, _ := unstructured.NestedString(u.Object, "spec", "kube", "name")
+		mu.Lock()
+		resources[r+" "+n] = true
+		mu.Unlock()
+		return false, nil, nil
+	})
+	h.start(t)
+	require.NoError(t, h.tr.Remove(t.Context(), "east", "hub-link", transport.All))
+	require.Equal(t, map[string]bool{
+		"accesstokens.v2alpha1.skupper.io hub-link": true,
+		"links.v2alpha1.skupper.io hub-link":        true, "links.v2alpha1.skupper.io hub-link-1": true, "links.v2alpha1.skupper.io hub-link-2": true,
+		"secrets.v1. hub-link": true,
+	}, resources, "a bare plural resolves to the first group discovery lists (Linkerd's links before Skupper's)")
 }

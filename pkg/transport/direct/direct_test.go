@@ -58,6 +58,7 @@ func newTransport(t *testing.T, spokes map[string]*dynamicfake.FakeDynamicClient
 func spoke(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 		skupper.SitesGVR: "SiteList", skupper.LinksGVR: "LinkList", skupper.AccessTokensGVR: "AccessTokenList", skupper.SecretsGVR: "SecretList",
+		skupper.ConfigMapsGVR: "ConfigMapList",
 	}, objs...)
 }
 
@@ -72,15 +73,17 @@ func TestDirectTransport(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"east", "west"}, known)
 
-	obs, err := transport.ObserveAll(ctx, tr, []string{"east", "west"})
+	obs, err := transport.ObserveAll(ctx, tr, transport.Query{Spokes: []string{"east", "west"}})
 	require.NoError(t, err)
-	require.True(t, obs["east"].Link.Object.Ready())
+	require.True(t, obs["east"].Links.Object.Ready())
+	require.Equal(t, transport.Absent, obs["east"].Credentials, "east's Link has no Secret")
+	require.True(t, obs["east"].Fresh, "direct reads are fresh")
 	require.Equal(t, transport.Present, obs["west"].Site.State)
-	require.Equal(t, transport.Absent, obs["west"].Link.State)
+	require.Equal(t, transport.Absent, obs["west"].Links.State)
 
-	tok, err := tr.ObserveToken(ctx, "west")
+	got, err := tr.Refresh(ctx, "west", transport.Query{}, true)
 	require.NoError(t, err)
-	require.True(t, tok.Object.Failed())
+	require.True(t, got.Token.Object.Failed())
 
 	require.NoError(t, tr.Remove(ctx, "west", "hub-link", transport.All), "absent objects count as removed")
 	for _, gvr := range []schema.GroupVersionResource{skupper.AccessTokensGVR, skupper.SecretsGVR} {
@@ -98,15 +101,66 @@ func TestDirectTransport(t *testing.T) {
 	require.ErrorAs(t, tr.Push(ctx, "west", obj("AccessToken", "hub-link", nil)), &se)
 	require.Contains(t, se.Message, "denied")
 
-	_, err = tr.ObserveToken(context.Background(), "nowhere")
+	got, err = tr.Refresh(context.Background(), "nowhere", transport.Query{}, true)
 	require.NoError(t, err)
+	require.Equal(t, transport.Unknown, got.Site.State)
 	require.NoError(t, tr.Forget(ctx, "east"))
 }
 
 func TestUnknownSpokeIsReportedNotPanicked(t *testing.T) {
 	tr := newTransport(t, map[string]*dynamicfake.FakeDynamicClient{})
-	obs, err := transport.ObserveAll(t.Context(), tr, []string{"ghost"})
+	obs, err := transport.ObserveAll(t.Context(), tr, transport.Query{Spokes: []string{"ghost"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Unknown, obs["ghost"].Site.State)
 	require.Contains(t, obs["ghost"].Site.Reason, "no credentials Secret")
+}
+
+func link(name, credentials, status string) *unstructured.Unstructured {
+	l := obj("Link", name, map[string]any{"status": status})
+	if credentials != "" {
+		l.Object["spec"] = map[string]any{"tlsCredentials": credentials}
+	}
+	return l
+}
+
+func TestTheTokensLinksAreEveryLinkUsingItsCredentials(t *testing.T) {
+	east := spoke(obj("Site", "east", nil), obj("Secret", "hub-link", nil),
+		link("hub-link-1", "hub-link", "Ready"), link("hub-link-2", "hub-link", "Ready"), link("other", "other", "Error"))
+	tr := newTransport(t, map[string]*dynamicfake.FakeDynamicClient{"east": east})
+	obs, err := transport.ObserveAll(t.Context(), tr, transport.Query{Spokes: []string{"east"}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"hub-link-1", "hub-link-2"}, obs["east"].Links.Object.Names(), "an HA hub's two Links, not a Link of another token")
+	require.True(t, obs["east"].Links.Object.Ready())
+	require.Equal(t, transport.Present, obs["east"].Credentials)
+
+	require.NoError(t, tr.Remove(t.Context(), "east", "hub-link", transport.RemoveOptions{Link: true}))
+	l, err := east.Resource(skupper.LinksGVR).Namespace(ns).List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, l.Items, 1, "every Link of the token is removed")
+	require.Equal(t, "other", l.Items[0].GetName(), "the others stay")
+}
+
+func TestASpokesSiteIsFoundWhateverItsName(t *testing.T) {
+	site := obj("Site", "edge-1", map[string]any{"status": "Ready"})
+	site.SetUID("uid-edge-1")
+	older := obj("Site", "abandoned", nil)
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{
+		"name": "skupper-router", "namespace": ns,
+		"ownerReferences": []any{map[string]any{"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "name": "edge-1", "uid": "uid-edge-1"}}}}}
+	tests := map[string]struct {
+		objs     []runtime.Object
+		wantName string
+	}{
+		"one Site, not named after the cluster":         {objs: []runtime.Object{site}, wantName: "edge-1"},
+		"two Sites: the active one owns skupper-router": {objs: []runtime.Object{older, site, cm}, wantName: "edge-1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tr := newTransport(t, map[string]*dynamicfake.FakeDynamicClient{"east": spoke(tc.objs...)})
+			obs, err := transport.ObserveAll(t.Context(), tr, transport.Query{Spokes: []string{"east"}})
+			require.NoError(t, err)
+			require.Equal(t, transport.Present, obs["east"].Site.State)
+			require.Equal(t, tc.wantName, obs["east"].Site.Object.Name)
+		})
+	}
 }
