@@ -190,11 +190,17 @@ func names(t *testing.T, c dynamic.Interface, kind, namespace string) []string {
 }
 
 func str(u *unstructured.Unstructured, path ...string) string {
+	if u == nil {
+		return ""
+	}
 	v, _, _ := unstructured.NestedString(u.Object, path...)
 	return v
 }
 
 func num(u *unstructured.Unstructured, path ...string) int64 {
+	if u == nil {
+		return 0
+	}
 	v, _, _ := unstructured.NestedInt64(u.Object, path...)
 	return v
 }
