@@ -25,6 +25,7 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 		"a token without cluster":           {[]string{"token"}, "--cluster is required"},
 		"an unknown log format":             {[]string{"sync", "--log-format", "xml"}, `--log-format "xml"`},
 		"an unknown transport":              {[]string{"sync", "--transport", "ssh"}, `"--transport" flag: must be one of acm`},
+		"no request timeout":                {[]string{"status", "--request-timeout", "0"}, `invalid argument "0" for "--request-timeout" flag: must be positive`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -21,6 +23,8 @@ type globalOptions struct {
 	logFormat  string
 	qps        float32
 	burst      int
+	// requestTimeout bounds every request to the hub API server.
+	requestTimeout requestTimeout
 }
 
 func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
@@ -30,6 +34,28 @@ func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (JSON in a pod, text elsewhere), text or json")
 	fs.Float32Var(&o.qps, "kube-api-qps", 500, "client-side limit of requests per second to the hub API server (the server's priority and fairness still applies)")
 	fs.IntVar(&o.burst, "kube-api-burst", 1000, "client-side burst of requests to the hub API server")
+	o.requestTimeout = requestTimeout(30 * time.Second)
+	fs.Var(&o.requestTimeout, "request-timeout", "how long to wait for each answer of the hub API server before giving up, as kubectl's flag: a duration with a unit (30s, 1m) or a number of seconds; 0 (kubectl's no timeout) is refused, so no command can hang on a server that does not answer")
+}
+
+// requestTimeout is kubectl's --request-timeout: a duration with a unit, or
+// a whole number of seconds. Unlike kubectl, 0 (no timeout) is refused.
+type requestTimeout time.Duration
+
+func (r *requestTimeout) String() string { return time.Duration(*r).String() }
+func (r *requestTimeout) Type() string   { return "duration" }
+func (r *requestTimeout) Set(s string) error {
+	var d time.Duration
+	if n, err := strconv.Atoi(s); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if d, err = time.ParseDuration(s); err != nil {
+		return fmt.Errorf("want a duration with a unit (30s, 1m) or a number of seconds")
+	}
+	if d <= 0 {
+		return fmt.Errorf("must be positive: vanlink bounds every request to the hub API server (0, kubectl's no timeout, is not offered)")
+	}
+	*r = requestTimeout(d)
+	return nil
 }
 
 func (o *globalOptions) Validate() error {
@@ -83,6 +109,10 @@ func (o *globalOptions) restConfig() (*rest.Config, error) {
 	}
 	cfg.UserAgent = "vanlink"
 	cfg.QPS, cfg.Burst = o.qps, o.burst
+	// Every request, watches included (their informers re-open them), is
+	// bounded: a server that accepts connections and never answers ends the
+	// command with an error naming it instead of hanging.
+	cfg.Timeout = time.Duration(o.requestTimeout)
 	return cfg, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/duration"
+
 	"github.com/vanlink/vanlink/pkg/report"
 	vsync "github.com/vanlink/vanlink/pkg/sync"
 )
@@ -86,16 +88,23 @@ func dash(s string) string {
 	return s
 }
 
-// printRecord writes the status record of the last pass.
-func printRecord(w io.Writer, format string, rec *report.Record) error {
+// printRecord writes the status record of the last pass. Times in the table
+// are ages at now, as kubectl shows AGE: SINCE is how long the spoke has
+// been in its state, LAST PUSH how long ago a token was last pushed.
+func printRecord(w io.Writer, format string, rec *report.Record, now time.Time) error {
 	if format == "json" {
 		return writeJSON(w, rec)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tSTATE\tLAST PUSH\tLAST ERROR\tREASON")
+	fmt.Fprintln(tw, "CLUSTER\tSTATE\tSINCE\tLAST PUSH\tLAST ERROR\tREASON")
 	for _, n := range rec.Names() {
 		s := rec.Spokes[n]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, s.State, timeOrDash(s.LastPush), dash(s.LastError), s.Reason)
+		since := s.Since
+		if since == nil {
+			// A record of an older version: the state is as old as the pass.
+			since = &rec.Pass.Started
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, s.State, age(since, now), age(s.LastPush, now), dash(s.LastError), s.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -105,7 +114,10 @@ func printRecord(w io.Writer, format string, rec *report.Record) error {
 	if rec.Grant.LastRotated != nil {
 		fmt.Fprintf(w, "grant last rotated %s\n", rec.Grant.LastRotated.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "last pass %s (took %s): %s\n", rec.Pass.Started.UTC().Format(time.RFC3339), rec.Pass.Duration, counts(rec.Summary))
+	fmt.Fprintf(w, "last pass %s (%s ago, took %s): %s\n", rec.Pass.Started.UTC().Format(time.RFC3339), age(&rec.Pass.Started, now), rec.Pass.Duration, counts(rec.Summary))
+	if t := rec.Transport; t != nil {
+		fmt.Fprintf(w, "transport %s%s\n", t.Name, transportDetail(t))
+	}
 	for _, warn := range rec.Pass.Warnings {
 		fmt.Fprintln(w, "warning:", warn)
 	}
@@ -115,9 +127,24 @@ func printRecord(w io.Writer, format string, rec *report.Record) error {
 	return nil
 }
 
-func timeOrDash(t *time.Time) string {
-	if t == nil {
+// age is how long before now t was, as kubectl prints it (5m, 3h12m, 2d).
+func age(t *time.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format(time.RFC3339)
+	return duration.HumanDuration(now.Sub(*t))
+}
+
+func transportDetail(t *report.TransportRecord) string {
+	var parts []string
+	for _, kv := range [][2]string{{"cluster-selector", t.ClusterSelector}, {"placement", t.Placement},
+		{"credentials-namespace", t.CredentialsNamespace}, {"credentials-selector", t.CredentialsSelector}} {
+		if kv[1] != "" {
+			parts = append(parts, fmt.Sprintf("--%s=%s", kv[0], kv[1]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, " ") + ")"
 }

@@ -1,8 +1,12 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -48,6 +52,8 @@ type passOptions struct {
 	viewInterval    time.Duration
 	credsNamespace  string
 	credsSelector   string
+	linkReady       time.Duration
+	fresh           bool
 }
 
 func (o *passOptions) AddFlags(fs *pflag.FlagSet) {
@@ -62,8 +68,10 @@ func (o *passOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.concurrency, "concurrency", 32, "spokes handled at the same time")
 	fs.DurationVar(&o.spokeTimeout, "spoke-timeout", 2*time.Minute, "deadline of one spoke in a pass")
 	fs.BoolVar(&o.rotate, "rotate-grant", false, "re-create the grant when it cannot cover the pushes needed or expires within --expiry-margin")
-	fs.DurationVar(&o.expiryMargin, "expiry-margin", 72*time.Hour, "a grant expiring within this is treated as expiring")
+	fs.DurationVar(&o.expiryMargin, "expiry-margin", 72*time.Hour, "a grant expiring within this is treated as expiring; bounded by the grant's window: at most half of its spec.expirationWindow is used, so a short-lived grant is not rotated as soon as it is made")
 	fs.DurationVar(&o.rotationTimeout, "rotation-timeout", 2*time.Minute, "how long to wait for a re-created grant to become usable")
+	fs.DurationVar(&o.linkReady, "link-ready-timeout", 10*time.Minute, "a spoke whose Link has not been Ready for longer than this while its Site is Ready is re-linked (0: never)")
+	fs.BoolVar(&o.fresh, "fresh", false, "read every spoke as it is now before planning it, bypassing the ACM transport's persistent views (which the agent refreshes every --view-interval); costs agent round trips per spoke. Pushes and removals always rest on fresh reads")
 	fs.BoolVar(&o.prune, "prune", false, "remove the token, Link and Secret from clusters that left the selection")
 	fs.StringVar(&o.statusConfigMap, "status-configmap", "vanlink-status", "name of the ConfigMap where passes record their result")
 	fs.StringVar(&o.lease, "lease", "vanlink-sync", "name of the Lease that keeps two passes from pushing at once")
@@ -99,8 +107,8 @@ func (o *passOptions) Validate() error {
 	if o.concurrency < 1 {
 		return fmt.Errorf("--concurrency %d: must be at least 1", o.concurrency)
 	}
-	if o.spokeTimeout <= 0 || o.leaseWait < 0 || o.expiryMargin < 0 || o.rotationTimeout <= 0 {
-		return fmt.Errorf("--spoke-timeout and --rotation-timeout must be positive, --lease-wait and --expiry-margin not negative")
+	if o.spokeTimeout <= 0 || o.leaseWait < 0 || o.expiryMargin < 0 || o.rotationTimeout <= 0 || o.linkReady < 0 {
+		return fmt.Errorf("--spoke-timeout and --rotation-timeout must be positive, --lease-wait, --expiry-margin and --link-ready-timeout not negative")
 	}
 	if o.linkCost < 0 {
 		return fmt.Errorf("--link-cost %d: must not be negative", o.linkCost)
@@ -116,6 +124,19 @@ type clients struct {
 	kube    kubernetes.Interface
 	dyn     dynamic.Interface
 	cluster clusterclient.Interface
+	// server (host:port) and timeout name the hub API server in errors.
+	server  string
+	timeout time.Duration
+}
+
+// explain names the hub API server and --request-timeout in an error that
+// comes from a request it did not answer in time.
+func (c *clients) explain(err error) error {
+	var ne net.Error
+	if err == nil || !(errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+		return err
+	}
+	return fmt.Errorf("the hub API server %s did not answer within %s (--request-timeout): %w", c.server, c.timeout, err)
 }
 
 func newClients(cfg *rest.Config) (*clients, error) {
@@ -131,7 +152,11 @@ func newClients(cfg *rest.Config) (*clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &clients{kube: kube, dyn: dyn, cluster: cc}, nil
+	server := cfg.Host
+	if u, err := url.Parse(cfg.Host); err == nil && u.Host != "" {
+		server = u.Host
+	}
+	return &clients{kube: kube, dyn: dyn, cluster: cc, server: server, timeout: cfg.Timeout}, nil
 }
 
 func (o *passOptions) credentialsNamespace() string {
@@ -152,34 +177,80 @@ func (o *passOptions) fleet(c *clients) fleet.Source {
 	return fleet.BySelector{Clusters: c.cluster.ClusterV1().ManagedClusters(), Selector: o.clusterSelector}
 }
 
-func (o *passOptions) transportFor(c *clients) transport.Transport {
+// transportFor builds the transport of a pass; a dry run's writes nothing to
+// the hub. The caller closes it when done.
+func (o *passOptions) transportFor(c *clients, log *slog.Logger, dryRun bool) transport.Transport {
 	if o.transport == "direct" {
 		return direct.New(direct.Options{Secrets: c.kube.CoreV1().Secrets(o.credentialsNamespace()), Selector: o.credsSelector,
-			TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, Concurrency: o.concurrency})
+			TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, Concurrency: o.concurrency, RequestTimeout: c.timeout})
 	}
 	return acm.New(c.dyn, acm.Options{TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, ViewInterval: o.viewInterval,
-		Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout})
+		Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, ReadOnly: dryRun, Log: log})
 }
 
-// engine builds a pass over the hub clients.
+// transportRecord is what the status record keeps of how spokes are chosen
+// and reached, for 'vanlink status --live'.
+func (o *passOptions) transportRecord() *report.TransportRecord {
+	if o.transport == "direct" {
+		return &report.TransportRecord{Name: o.transport, CredentialsNamespace: o.credentialsNamespace(), CredentialsSelector: o.credsSelector}
+	}
+	return &report.TransportRecord{Name: o.transport, ClusterSelector: o.clusterSelector, Placement: o.placement}
+}
+
+// useRecorded takes, for every transport flag not given on the command line
+// (changed), the value the recording pass used: status --live then observes
+// the spokes as the chart's jobs do. A transport given explicitly keeps its
+// own defaults unless the record used the same transport.
+func (o *passOptions) useRecorded(t *report.TransportRecord, changed func(flag string) bool) {
+	if t == nil {
+		return
+	}
+	if changed("transport") && o.transport != t.Name {
+		return
+	}
+	if !changed("transport") {
+		if err := (&enumValue{value: &o.transport, allowed: []string{"acm", "direct"}}).Set(t.Name); err != nil {
+			return
+		}
+	}
+	for flag, p := range map[string]struct {
+		dst *string
+		src string
+	}{
+		"cluster-selector":      {&o.clusterSelector, t.ClusterSelector},
+		"placement":             {&o.placement, t.Placement},
+		"credentials-namespace": {&o.credsNamespace, t.CredentialsNamespace},
+		"credentials-selector":  {&o.credsSelector, t.CredentialsSelector},
+	} {
+		if !changed(flag) && p.src != "" {
+			*p.dst = p.src
+		}
+	}
+}
+
+// engine builds a pass over the hub clients. The caller closes its
+// Transport when it is done with the engine.
 func (o *passOptions) engine(c *clients, log *slog.Logger, dryRun bool) *vsync.Engine {
 	host, _ := os.Hostname()
 	holder := host + "-" + rand.String(5)
 	return &vsync.Engine{
 		Grants:    c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.namespace),
+		Sites:     c.dyn.Resource(skupper.SitesGVR).Namespace(o.namespace),
 		Fleet:     o.fleet(c),
-		Transport: o.transportFor(c),
+		Transport: o.transportFor(c, log, dryRun),
 		Lock: &lease.Lease{Client: c.kube.CoordinationV1().Leases(o.namespace), Namespace: o.namespace, Name: o.lease,
 			Holder: holder, Wait: o.leaseWait, Log: log},
 		Reporter: report.Hub{
-			Events: report.EventRecorder{Events: c.kube.CoreV1().Events(o.namespace), Component: "vanlink", Host: host},
-			Status: report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(o.namespace), Name: o.statusConfigMap},
+			Events:    report.EventRecorder{Events: c.kube.CoreV1().Events(o.namespace), Component: "vanlink", Host: host},
+			Status:    report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(o.namespace), Name: o.statusConfigMap},
+			Transport: o.transportRecord(),
 		},
 		Log: log,
 		Opts: vsync.Options{
 			GrantNamespace: o.namespace, GrantName: o.grant, TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace,
 			LinkCost: o.linkCost, Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, Rotate: o.rotate,
 			ExpiryMargin: o.expiryMargin, RotationTimeout: o.rotationTimeout, Prune: o.prune, DryRun: dryRun,
+			LinkReadyTimeout: o.linkReady, Fresh: o.fresh,
 		},
 	}
 }

@@ -3,8 +3,10 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -25,14 +27,27 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// Main runs the command line and returns the process exit code. Errors are
-// printed here, once.
+// Main runs the command line and returns the process exit code. The first
+// SIGTERM or SIGINT cancels the command's context (see notifySignals); a
+// second one exits at once.
 func Main(args []string, streams IOStreams) int {
+	ctx, stop := notifySignals(context.Background(), streams.ErrOut, os.Exit)
+	defer stop()
+	return Run(ctx, args, streams)
+}
+
+// Run runs the command line with ctx and returns the process exit code.
+// Errors are printed here, once.
+func Run(ctx context.Context, args []string, streams IOStreams) int {
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	if sig := stoppedBy(ctx); sig != nil {
+		fmt.Fprintf(streams.ErrOut, "error: %s: %v\n", sig, err)
+		return sig.ExitCode()
 	}
 	var exit *ExitError
 	if errors.As(err, &exit) {

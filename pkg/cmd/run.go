@@ -2,8 +2,6 @@ package cmd
 
 import (
 	"context"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -24,9 +22,10 @@ func newRunCommand(streams IOStreams, g *globalOptions) *cobra.Command {
 		Use:   "run",
 		Short: "Run passes on a cron schedule until stopped (SIGTERM or Ctrl-C)",
 		Long: `run keeps running and starts a pass (as 'vanlink sync --policy cron') on the
-given schedule, never two at once. SIGTERM or Ctrl-C stops it after the pass in
-flight has finished. Each pass's result is logged; the status record holds the
-latest.`,
+given schedule, never two at once. SIGTERM or Ctrl-C stops it: a pass in flight
+starts no new work, removes the hub objects that carry the grant code, releases
+its lease and records what it did, within a few seconds; a second signal exits
+at once. Each pass's result is logged; the status record holds the latest.`,
 		Example: `  vanlink run --schedule "*/30 * * * *"
   vanlink run --schedule "@every 10m" --placement openshift-gitops/vanlink-spokes`,
 		Args: cobra.NoArgs,
@@ -50,13 +49,14 @@ func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
 		return err
 	}
 	log := o.global.logger(streams.ErrOut)
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	// ctx ends on SIGTERM or SIGINT (see Main): a pass in flight stops.
 	return cron.Schedule(ctx, o.schedule, log, func(ctx context.Context) {
-		res, code, err := cron.RunOnce(ctx, o.pass.engine(c, log, false), vsync.FailOn(o.failOn))
+		e := o.pass.engine(c, log, false)
+		defer e.Transport.Close()
+		res, code, err := cron.RunOnce(ctx, e, vsync.FailOn(o.failOn))
 		switch {
 		case err != nil:
-			log.Error("pass failed", "err", err)
+			log.Error("pass failed", "err", c.explain(err))
 		case code != 0:
 			log.Warn("pass finished with failures", "summary", counts(res.Counts()))
 		default:

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +30,14 @@ func newStatusCommand(streams IOStreams, g *globalOptions) *cobra.Command {
 		Short: "Show what the last pass recorded: each spoke's state, last push, last error, the grant's budget",
 		Long: `status reads the status ConfigMap the last pass wrote on the hub: per spoke its
 state, last push and last error, and the grant's redemptions left and expiry.
---live observes the spokes now instead (a dry-run pass).
+--live observes the spokes now instead (a dry-run pass that writes nothing),
+reaching them as the last recorded pass did (its --transport and how it chose
+the spokes: --cluster-selector, --placement, --credentials-namespace,
+--credentials-selector); flags given on the command line win.
+
+SINCE is how long each spoke has been in its state, LAST PUSH how long ago a
+token was last pushed to it. LAST ERROR is the error of the last failed push
+or prune; a later successful push or link clears it, and so does a new grant.
 
 Exit code: 0 when every spoke is linked, 2 when some are not, 1 on error.`,
 		Args: cobra.NoArgs,
@@ -46,33 +54,56 @@ func (o *statusOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err != nil {
 		return err
 	}
-	if o.live {
-		res, err := o.pass.engine(c, o.global.logger(streams.ErrOut), true).Run(cmd.Context())
-		if res != nil {
-			if perr := printResult(streams.Out, o.output, res); perr != nil {
-				return perr
-			}
-		}
-		if err != nil {
-			return &ExitError{Code: statusError, Err: err}
-		}
-		if !res.AllLinked() {
-			return &ExitError{Code: statusNotLinked}
-		}
-		return nil
-	}
+	ctx := cmd.Context()
 	store := report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(o.pass.namespace), Name: o.pass.statusConfigMap}
-	rec, err := store.Read(cmd.Context())
-	if err != nil {
-		return &ExitError{Code: statusError, Err: err}
+	rec, rerr := store.Read(ctx)
+	if o.live {
+		return o.runLive(cmd, streams, c, rec, rerr)
+	}
+	if rerr != nil {
+		return &ExitError{Code: statusError, Err: c.explain(rerr)}
 	}
 	if rec == nil {
 		return &ExitError{Code: statusError, Err: fmt.Errorf("no status record: ConfigMap %s/%s does not exist yet (has a pass run? try --live)", o.pass.namespace, o.pass.statusConfigMap)}
 	}
-	if err := printRecord(streams.Out, o.output, rec); err != nil {
+	if err := printRecord(streams.Out, o.output, rec, time.Now()); err != nil {
 		return err
 	}
 	if !rec.Linked() {
+		return &ExitError{Code: statusNotLinked}
+	}
+	return nil
+}
+
+// runLive observes the spokes now with a dry-run pass, reaching them the way
+// the last recorded pass did unless flags say otherwise.
+func (o *statusOptions) runLive(cmd *cobra.Command, streams IOStreams, c *clients, rec *report.Record, rerr error) error {
+	log := o.global.logger(streams.ErrOut)
+	switch {
+	case rerr != nil:
+		if e := c.explain(rerr); e != rerr || cmd.Context().Err() != nil {
+			return &ExitError{Code: statusError, Err: e}
+		}
+		log.Warn("could not read the status record; observing with the flags given", "err", c.explain(rerr))
+	case rec != nil && rec.Transport != nil:
+		o.pass.useRecorded(rec.Transport, cmd.Flags().Changed)
+		if err := o.pass.Validate(); err != nil {
+			return &ExitError{Code: statusError, Err: fmt.Errorf("the transport of the last recorded pass with these flags: %w", err)}
+		}
+		log.Debug("observing the spokes as the last recorded pass did", "transport", o.pass.transport)
+	}
+	e := o.pass.engine(c, log, true)
+	defer e.Transport.Close()
+	res, err := e.Run(cmd.Context())
+	if res != nil {
+		if perr := printResult(streams.Out, o.output, res); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
+		return &ExitError{Code: statusError, Err: c.explain(err)}
+	}
+	if !res.AllLinked() {
 		return &ExitError{Code: statusNotLinked}
 	}
 	return nil

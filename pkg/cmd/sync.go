@@ -49,10 +49,23 @@ per spoke: each is pushed as soon as it is observed, while the next ones are
 still being read. Otherwise the whole fleet is observed and planned first, so
 the budget decides which spokes are served.
 
+No token is pushed while the hub Site in the grant's namespace cannot issue
+links (not Ready, or no link endpoints): the grant server would count each
+redemption and then refuse it. Each spoke is then reported pending with the
+reason.
+
 --policy postsync (the Argo CD PostSync hook) first waits up to
---grant-timeout for the grant; --policy cron runs at once. The exit code is 0
-unless --fail-on says otherwise: error (default; failed or blocked spokes and
-pass errors), pending (also spokes not linked yet), never.
+--grant-timeout for the grant and for the hub Site to be able to issue links
+(if the Site still cannot, the pass records every spoke pending and the hook
+fails); --policy cron runs at once. The exit code is 0 unless --fail-on says
+otherwise: error (default; failed or blocked spokes and pass errors), pending
+(also spokes not linked yet), never.
+
+SIGTERM or Ctrl-C stops the pass: it starts no new work, deletes the hub
+objects that carried the grant code, releases its lease, records what it did
+and exits (128 + the signal number) within a few seconds; a second signal
+exits at once. Every request to the hub API server is bounded by
+--request-timeout.
 
 The grant code is never printed or logged.`,
 		Example: `  # what would a pass do?
@@ -66,8 +79,8 @@ The grant code is never printed or logged.`,
 	o.pass.AddFlags(c.Flags())
 	c.Flags().Var(newEnum(&o.policy, "cron", "postsync", "cron"), "policy", "job policy: postsync (wait for the grant first) or cron (one pass now)")
 	c.Flags().Var(newEnum(&o.failOn, "error", "error", "pending", "never"), "fail-on", "when the exit code is non-zero: error, pending or never")
-	c.Flags().DurationVar(&o.grantTimeout, "grant-timeout", 5*time.Minute, "with --policy postsync: how long to wait for a usable grant")
-	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "observe and print the plan; push, remove and record nothing")
+	c.Flags().DurationVar(&o.grantTimeout, "grant-timeout", 5*time.Minute, "with --policy postsync: how long to wait for a usable grant and a hub Site that can issue links")
+	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "observe and print the plan; write nothing: no push, removal, record, and (ACM) no view or action on the hub, so spokes without views are unknown")
 	c.Flags().VarP(newEnum(&o.output, "table", "table", "json"), "output", "o", "output format: table or json")
 	return c, o
 }
@@ -96,6 +109,7 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	}
 	log := o.global.logger(streams.ErrOut)
 	engine := o.pass.engine(c, log, o.dryRun)
+	defer engine.Transport.Close()
 	ctx := cmd.Context()
 	var (
 		res  *vsync.Result
@@ -111,11 +125,18 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 			return perr
 		}
 	}
-	if err != nil {
-		log.Error("pass failed", "err", err)
+	if sig := stoppedBy(ctx); sig != nil {
+		// What the pass did is recorded, and the objects that carried the
+		// code are removed (the engine's cleanup runs on cancellation).
+		return &ExitError{Code: sig.ExitCode(), Err: fmt.Errorf("%s: the pass stopped early; what it did is recorded and printed above", sig)}
 	}
-	if code != 0 {
+	switch {
+	case code != 0 && err != nil:
+		return &ExitError{Code: code, Err: fmt.Errorf("the pass failed: %w", c.explain(err))}
+	case code != 0:
 		return &ExitError{Code: code, Err: fmt.Errorf("the pass failed by --fail-on=%s (see the lines above)", o.failOn)}
+	case err != nil:
+		log.Warn("the pass did nothing", "err", c.explain(err))
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 		Opts: vsync.Options{GrantNamespace: o.pass.namespace, GrantName: o.pass.grant}}
 	g, err := e.ReadGrant(cmd.Context())
 	if err != nil {
-		return err
+		return c.explain(err)
 	}
 	h := g.Health(time.Now())
 	if h.Left == 0 || h.Expired {

@@ -1,0 +1,69 @@
+package cmd
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vanlink/vanlink/pkg/report"
+	vsync "github.com/vanlink/vanlink/pkg/sync"
+)
+
+func TestStatusTableShowsHowOldEachStateIs(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	rec := report.Merge(nil, &vsync.Result{Started: t0, Grant: vsync.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
+		Changes: []vsync.Change{
+			{Step: vsync.Step{Cluster: "east", Action: vsync.Push, Reason: "no AccessToken"}, Outcome: vsync.OutcomePushed},
+			{Step: vsync.Step{Cluster: "west", Action: vsync.Push, Reason: "no AccessToken"}, Outcome: vsync.OutcomeFailed, Error: "agent did not answer"},
+		}})
+	rec = report.Merge(rec, &vsync.Result{Started: t0.Add(30 * time.Minute), Grant: vsync.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
+		Changes: []vsync.Change{
+			{Step: vsync.Step{Cluster: "east", Action: vsync.InSync}, Outcome: vsync.OutcomeLinked},
+			{Step: vsync.Step{Cluster: "west", Action: vsync.Push, Reason: "no AccessToken"}, Outcome: vsync.OutcomeFailed, Error: "agent did not answer"},
+		}})
+	rec.Transport = &report.TransportRecord{Name: "direct", CredentialsNamespace: "argocd", CredentialsSelector: "env=demo"}
+	var out bytes.Buffer
+	require.NoError(t, printRecord(&out, "table", rec, t0.Add(2*time.Hour)))
+	got := out.String()
+	require.Contains(t, got, "CLUSTER  STATE   SINCE  LAST PUSH  LAST ERROR")
+	require.Regexp(t, `east +linked +90m +120m +- `, got, "east linked 90 minutes ago, pushed 2 hours ago")
+	require.Regexp(t, `west +failed +120m +- +agent did not answer`, got, "west failed since the first pass")
+	require.Contains(t, got, "(90m ago, took")
+	require.Contains(t, got, "transport direct (--credentials-namespace=argocd --credentials-selector=env=demo)")
+}
+
+func TestStatusLiveUsesTheRecordedTransport(t *testing.T) {
+	direct := &report.TransportRecord{Name: "direct", CredentialsNamespace: "argocd", CredentialsSelector: "env=demo"}
+	placed := &report.TransportRecord{Name: "acm", Placement: "openshift-gitops/vanlink-spokes"}
+	tests := map[string]struct {
+		record  *report.TransportRecord
+		args    []string
+		want    string
+		wantNS  string
+		wantSel string
+		wantPl  string
+	}{
+		"no record: the flags' defaults":           {want: "acm", wantNS: "service-interconnect", wantSel: "vanlink.io/interconnect=spoke"},
+		"a direct record with no flags":            {record: direct, want: "direct", wantNS: "argocd", wantSel: "env=demo"},
+		"a direct record and an explicit selector": {record: direct, args: []string{"--credentials-selector", "env=prod"}, want: "direct", wantNS: "argocd", wantSel: "env=prod"},
+		"a direct record and --transport acm":      {record: direct, args: []string{"--transport", "acm"}, want: "acm", wantNS: "service-interconnect", wantSel: "vanlink.io/interconnect=spoke"},
+		"an acm record with a placement":           {record: placed, want: "acm", wantNS: "service-interconnect", wantSel: "vanlink.io/interconnect=spoke", wantPl: "openshift-gitops/vanlink-spokes"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			o := &passOptions{}
+			fs := pflag.NewFlagSet("status", pflag.ContinueOnError)
+			o.AddFlags(fs)
+			require.NoError(t, fs.Parse(tc.args))
+			o.useRecorded(tc.record, fs.Changed)
+			require.Equal(t, tc.want, o.transport)
+			require.Equal(t, tc.wantNS, o.credentialsNamespace())
+			require.Equal(t, tc.wantSel, o.credsSelector)
+			require.Equal(t, tc.wantPl, o.placement)
+			require.NoError(t, o.Validate())
+		})
+	}
+}
