@@ -253,6 +253,11 @@ func TestBadValuesFailNamingTheValue(t *testing.T) {
 			set:     map[string]any{"catalog": map[string]any{"spokes": []any{"East"}}},
 			want:    []string{"catalog", "spokes", "East"},
 		},
+		"a hub Site that accepts no links": {
+			release: hubRelease,
+			set:     map[string]any{"site": map[string]any{"linkAccess": "none"}},
+			want:    []string{"site.linkAccess", `"none"`, "no spoke could link", "loadbalancer", "nodeport"},
+		},
 		"no ServiceAccount name when the chart does not create one": {
 			release: hubRelease,
 			set:     map[string]any{"sync": map[string]any{"serviceAccount": map[string]any{"create": false}}},
@@ -361,6 +366,10 @@ func TestHookJobAndCronJob(t *testing.T) {
 	require.Len(t, pod.Tolerations, 1)
 	require.Equal(t, "ghcr.io/vanlink/vanlink:0.1.0", pod.Containers[0].Image, "the tag defaults to the chart's appVersion")
 	require.Contains(t, pod.Containers[0].Args, "--policy=postsync")
+	require.Contains(t, pod.Containers[0].Args, "--fresh", "the hook reads every spoke as it is now")
+	require.Contains(t, pod.Containers[0].Args, "--request-timeout=30s")
+	require.Contains(t, pod.Containers[0].Args, "--link-ready-timeout=10m")
+	require.EqualValues(t, 30, *pod.TerminationGracePeriodSeconds, "room for the cleanup after SIGTERM")
 
 	var cj batchv1.CronJob
 	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Find("CronJob")[0].Object, &cj))
@@ -370,6 +379,8 @@ func TestHookJobAndCronJob(t *testing.T) {
 	require.EqualValues(t, 3, *cj.Spec.FailedJobsHistoryLimit)
 	require.EqualValues(t, 300, *cj.Spec.StartingDeadlineSeconds)
 	require.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--policy=cron")
+	require.NotContains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--fresh", "the CronJob trusts the agent's views")
+	require.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--link-ready-timeout=10m")
 	require.LessOrEqual(t, len(cj.Name), 52, "CronJob names must leave room for the Job suffix")
 
 	digest := "sha256:" + strings.Repeat("ab", 32)
@@ -434,6 +445,8 @@ func TestSyncRBACIsLeastPrivilege(t *testing.T) {
 				}
 			}
 			require.NotEmpty(t, rules)
+			require.Contains(t, rules, rbacv1.PolicyRule{APIGroups: []string{"skupper.io"}, Resources: []string{"sites"}, Verbs: []string{"get", "list"}},
+				"the jobs read the hub Site, read-only")
 			for _, r := range rules {
 				for _, list := range [][]string{r.Verbs, r.Resources, r.APIGroups, r.ResourceNames} {
 					require.NotContains(t, list, "*", "no wildcard allowed in %+v", r)

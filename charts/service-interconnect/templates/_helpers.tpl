@@ -96,6 +96,9 @@ metadata:
 spec:
   serviceAccountName: {{ include "service-interconnect.serviceAccountName" $root }}
   restartPolicy: Never
+  # On SIGTERM (e.g. the Job's activeDeadlineSeconds) vanlink cleans up and
+  # exits within 25 seconds.
+  terminationGracePeriodSeconds: 30
   {{- with $v.sync.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
@@ -129,9 +132,12 @@ spec:
         {{- end }}
         - --concurrency={{ $v.sync.concurrency }}
         - --spoke-timeout={{ $v.sync.spokeTimeout }}
+        - --request-timeout={{ $v.sync.requestTimeout }}
+        - --link-ready-timeout={{ $v.sync.linkReadyTimeout }}
         - --fail-on={{ $v.sync.failOn }}
         {{- if eq .policy "postsync" }}
         - --grant-timeout={{ $v.sync.hook.grantTimeout }}
+        - --fresh
         {{- end }}
         {{- if $v.sync.rotation.enabled }}
         - --rotate-grant
