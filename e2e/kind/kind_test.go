@@ -2,7 +2,6 @@ package kind_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -103,26 +102,6 @@ func TestHubValuesForKind(t *testing.T) {
 		roles = append(roles, r.GetNamespace()+"/"+r.GetName())
 	}
 	require.Contains(t, strings.Join(roles, " "), kind.CredentialsNamespace+"/", "the sync jobs may read the cluster Secrets")
-}
-
-// The demo's images build offline from this checkout, for the host's nodes.
-func TestBuildImages(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds two static binaries")
-	}
-	root, err := framework.RepoRoot()
-	require.NoError(t, err)
-	dir := t.TempDir()
-	im, err := kind.BuildImages(root, dir, "test")
-	require.NoError(t, err)
-	require.Equal(t, "ghcr.io/vanlink/vanlink:test", im.Vanlink())
-	require.Equal(t, "ghcr.io/vanlink/vanlink-echo:test", im.Echo)
-	require.Len(t, im.Archives, 2)
-	for _, a := range im.Archives {
-		fi, err := os.Stat(a)
-		require.NoError(t, err)
-		require.Greater(t, fi.Size(), int64(1<<20), "%s holds a binary", a)
-	}
 }
 
 func TestSkupperValuesExposeNodePortsOnTheKindNetwork(t *testing.T) {

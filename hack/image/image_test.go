@@ -1,3 +1,5 @@
+//go:build images
+
 package main
 
 import (
@@ -7,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,8 +17,14 @@ import (
 	"github.com/vanlink/vanlink/e2e/framework"
 )
 
+// The image tier (build tag images, make test-images): it compiles a static
+// vanlink, so it stays out of the unit tier. make test-images runs its
+// packages one after the other, so the static build's packages are compiled
+// once and the second package finds them in Go's build cache.
+
 // TestImageArchive builds the image archive offline, as make image-archive
-// does, and checks the OCI layout, the config and the binary inside.
+// does, for the host's architecture, and checks the OCI layout, the config
+// and the binary inside.
 func TestImageArchive(t *testing.T) {
 	root, err := framework.RepoRoot()
 	require.NoError(t, err)
@@ -23,7 +32,7 @@ func TestImageArchive(t *testing.T) {
 	require.NoError(t, os.Chdir(root))
 	t.Cleanup(func() { _ = os.Chdir(wd) })
 	out := filepath.Join(t.TempDir(), "vanlink.tar")
-	require.NoError(t, run(out, "v0.9.0", "abc123", "ghcr.io/vanlink/vanlink", "amd64"))
+	require.NoError(t, run(out, "v0.9.0", "abc123", "ghcr.io/vanlink/vanlink", runtime.GOARCH))
 
 	files := readTar(t, out)
 	require.Contains(t, files, "oci-layout", "an OCI image layout")
@@ -53,7 +62,7 @@ func TestImageArchive(t *testing.T) {
 		} `json:"config"`
 	}
 	require.NoError(t, json.Unmarshal(blob(t, files, manifest.Config.Digest), &config))
-	require.Equal(t, "amd64", config.Architecture)
+	require.Equal(t, runtime.GOARCH, config.Architecture)
 	require.Equal(t, "linux", config.OS)
 	require.Equal(t, "65532:65532", config.Config.User, "the image runs as non-root")
 	require.Equal(t, []string{"/vanlink"}, config.Config.Entrypoint)
