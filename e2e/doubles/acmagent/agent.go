@@ -1,26 +1,30 @@
-// Package acmagent is a test double of ACM's work-manager agent, faithful to
-// the behaviour vanlink depends on: it executes ManagedClusterActions on the
-// spoke (Create fails on an existing object, Update is a JSON merge patch,
-// Delete by kube.resource, an empty resource crashes the handler so the
-// action never completes), reports the single Completed condition with the
-// real reasons, and plays the hub's garbage collection of completed actions
-// after GCDelay. It serves ManagedClusterViews with the single Processing
-// condition, refreshing each view every spec.scope.updateIntervalSeconds and
-// keeping the old result when a GET fails. An agent can be paused per
-// cluster, as if its spoke were unreachable.
+// Package acmagent is a test double of ACM's work-manager agent
+// (stolostron/multicloud-operators-foundation, cmd/agent), faithful to the
+// behaviour vanlink depends on. Every resource named in a view or an action
+// is resolved through the spoke's RESTMapper as the agent does (a bare plural
+// such as `links` takes the first group discovery lists). Actions: Create
+// fails on an existing object, Update is a GET and a three-way JSON merge
+// patch, Delete resolves kube.resource like kubectl, an empty kube.resource
+// crashes the handler so the action never completes; the single Completed
+// condition carries the real reasons, and the hub's garbage collection of
+// completed actions is played after GCDelay. Views: the single Processing
+// condition, refreshed on the agent's Reconcile schedule (not before
+// updateIntervalSeconds since the condition's last transition, then on every
+// update event and every interval), secrets refused, the old result kept
+// when a GET fails. An agent can be paused per cluster, as if its spoke were
+// unreachable.
 package acmagent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -38,10 +42,12 @@ type Options struct {
 	// Latency is added before each action and view read (default 0).
 	Latency time.Duration
 	// ViewRefresh maps a view's updateIntervalSeconds (30 when unset) to the
-	// refresh period used; nil means seconds as they are.
+	// interval used; nil means seconds as they are.
 	ViewRefresh func(seconds int64) time.Duration
-	// Tick is how often the agent sweeps for due work (default 250 ms);
-	// new actions and views are handled on their watch events.
+	// Tick is how often the agent sweeps for due work (default 250 ms):
+	// view requeues that came due, the hub's garbage collection, and work
+	// that waited for a paused cluster. New actions and view updates are
+	// handled on their watch events.
 	Tick time.Duration
 	// Log receives one line per action; nil discards.
 	Log *slog.Logger
@@ -52,16 +58,24 @@ type Agent struct {
 	hub  dynamic.Interface
 	opts Options
 
-	mu       sync.Mutex
-	spokes   map[string]Spoke
-	paused   map[string]bool
-	inFlight map[string]bool
-	ran      map[string]bool
-	viewRead map[string]time.Time
+	mu        sync.Mutex
+	spokes    map[string]servedSpoke
+	paused    map[string]bool
+	inFlight  map[string]bool
+	ran       map[string]bool
+	views     map[string]*viewState
+	expiredAt time.Time
 
-	actions, views cache.SharedIndexInformer
-	executed       atomic.Int64
-	refreshed      atomic.Int64
+	actionsInf, viewsInf cache.SharedIndexInformer
+	executed             atomic.Int64
+	refreshed            atomic.Int64
+}
+
+// servedSpoke is a registered spoke with the mapper the agent keeps for it
+// (one per agent, as upstream builds one reload mapper at start-up).
+type servedSpoke struct {
+	Spoke
+	mapper meta.RESTMapper
 }
 
 // New returns an agent for the hub; register spokes with AddSpoke.
@@ -78,15 +92,16 @@ func New(hub dynamic.Interface, opts Options) *Agent {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{hub: hub, opts: opts, spokes: map[string]Spoke{}, paused: map[string]bool{},
-		inFlight: map[string]bool{}, ran: map[string]bool{}, viewRead: map[string]time.Time{}}
+	return &Agent{hub: hub, opts: opts, spokes: map[string]servedSpoke{}, paused: map[string]bool{},
+		inFlight: map[string]bool{}, ran: map[string]bool{}, views: map[string]*viewState{}}
 }
 
 // AddSpoke registers the spoke whose hub namespace is cluster.
 func (a *Agent) AddSpoke(cluster string, s Spoke) {
+	m := s.RESTMapper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.spokes[cluster] = s
+	a.spokes[cluster] = servedSpoke{Spoke: s, mapper: m}
 }
 
 // RemoveSpoke forgets a spoke: its actions and views are never answered again.
@@ -106,32 +121,47 @@ func (a *Agent) setPaused(cluster string, p bool) {
 	a.paused[cluster] = p
 }
 
-// Executed counts the actions executed; Refreshed the view reads.
+// Executed counts the actions executed; Refreshed the view queries.
 func (a *Agent) Executed() int64  { return a.executed.Load() }
 func (a *Agent) Refreshed() int64 { return a.refreshed.Load() }
 
-// ExpireViews makes every view due for a refresh at the next sweep, as if
-// its update interval had passed: a benchmark's stand-in for the time
-// between two CronJob runs (30 minutes, against views refreshed every 5).
+// ExpireViews plays the passing of every view's update interval: each view
+// is requeued for the next sweep, and every Processing condition that
+// transitioned before now counts as older than its interval, so the sweep
+// and any later update event query it (a benchmark's stand-in for the time
+// between two CronJob runs, 30 minutes against views refreshed every 5).
 func (a *Agent) ExpireViews() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	clear(a.viewRead)
+	now := time.Now()
+	a.expiredAt = now
+	for _, st := range a.views {
+		st.requeue = now
+	}
 }
 
 // Run serves until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	f := dynamicinformer.NewDynamicSharedInformerFactory(a.hub, 0)
-	a.actions = f.ForResource(acm.ActionsGVR).Informer()
-	a.views = f.ForResource(acm.ViewsGVR).Informer()
+	a.actionsInf = f.ForResource(acm.ActionsGVR).Informer()
+	a.viewsInf = f.ForResource(acm.ViewsGVR).Informer()
 	// Work starts on watch events; the sweep catches the rest.
-	for inf, on := range map[cache.SharedIndexInformer]func(context.Context, any, time.Time){a.actions: a.onAction, a.views: a.onView} {
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { on(ctx, o, time.Now()) },
-			UpdateFunc: func(_, o any) { on(ctx, o, time.Now()) },
-		}); err != nil {
-			return err
-		}
+	if _, err := a.actionsInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { a.onAction(ctx, o, time.Now()) },
+		UpdateFunc: func(_, o any) { a.onAction(ctx, o, time.Now()) },
+	}); err != nil {
+		return err
+	}
+	// upstream: stolostron/multicloud-operators-foundation
+	// pkg/klusterlet/view/view_controller.go SetupWithManager (For the view,
+	// no predicate): every add and update of a view, status writes included,
+	// is reconciled.
+	if _, err := a.viewsInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { a.onViewEvent(ctx, o) },
+		UpdateFunc: func(_, o any) { a.onViewEvent(ctx, o) },
+		DeleteFunc: a.forgetView,
+	}); err != nil {
+		return err
 	}
 	f.Start(ctx.Done())
 	for gvr, ok := range f.WaitForCacheSync(ctx.Done()) {
@@ -152,7 +182,7 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // spoke returns the spoke of a namespace if it is served now.
-func (a *Agent) spoke(cluster string) (Spoke, bool) {
+func (a *Agent) spoke(cluster string) (servedSpoke, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s, ok := a.spokes[cluster]
@@ -170,18 +200,6 @@ func (a *Agent) claim(uid string) bool {
 	return true
 }
 
-// claimAction marks an action as taken: an action runs once, ever (its
-// status may reach the watch cache after the next scan).
-func (a *Agent) claimAction(uid string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ran[uid] {
-		return false
-	}
-	a.ran[uid] = true
-	return true
-}
-
 func (a *Agent) release(uid string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -189,75 +207,16 @@ func (a *Agent) release(uid string) {
 }
 
 // scan is the periodic sweep: the hub's garbage collection of completed
-// actions, view refreshes that came due, and anything a watch event missed
+// actions, view requeues that came due, and anything a watch event missed
 // (or that waited for a paused cluster).
 func (a *Agent) scan(ctx context.Context) {
 	now := time.Now()
-	for _, o := range a.actions.GetStore().List() {
+	for _, o := range a.actionsInf.GetStore().List() {
 		a.onAction(ctx, o, now)
 	}
-	for _, o := range a.views.GetStore().List() {
-		a.onView(ctx, o, now)
+	for _, o := range a.viewsInf.GetStore().List() {
+		a.onViewDue(ctx, o, now)
 	}
-}
-
-// onAction executes a new action once, or garbage-collects a completed one.
-func (a *Agent) onAction(ctx context.Context, o any, now time.Time) {
-	mca, ok := o.(*unstructured.Unstructured)
-	if !ok {
-		return
-	}
-	if c := condition(mca, "Completed"); c != nil {
-		// The hub's garbage collection, independent of the agent.
-		if t, err := time.Parse(time.RFC3339, c["lastTransitionTime"]); err == nil && now.Sub(t) >= a.opts.GCDelay && a.claim(key(mca)) {
-			go func() {
-				defer a.release(key(mca))
-				_ = a.hub.Resource(acm.ActionsGVR).Namespace(mca.GetNamespace()).Delete(ctx, mca.GetName(), metav1.DeleteOptions{})
-			}()
-		}
-		return
-	}
-	s, ok := a.spoke(mca.GetNamespace())
-	if !ok || !a.claimAction(key(mca)) {
-		return
-	}
-	go a.execute(ctx, s, mca.DeepCopy())
-}
-
-// onView refreshes a view that is new or due.
-func (a *Agent) onView(ctx context.Context, o any, now time.Time) {
-	mcv, ok := o.(*unstructured.Unstructured)
-	if !ok {
-		return
-	}
-	s, ok := a.spoke(mcv.GetNamespace())
-	if !ok || !a.viewDue(mcv, now) || !a.claim(key(mcv)) {
-		return
-	}
-	go func() {
-		defer a.release(key(mcv))
-		a.refresh(ctx, s, mcv.DeepCopy())
-	}()
-}
-
-func (a *Agent) viewDue(mcv *unstructured.Unstructured, now time.Time) bool {
-	a.mu.Lock()
-	last, seen := a.viewRead[key(mcv)]
-	a.mu.Unlock()
-	if !seen {
-		return true
-	}
-	if condition(mcv, "Processing") == nil {
-		// Read, but no status in this copy: either the watch cache has not
-		// caught up with the status just written (wait for it) or the write
-		// was lost (retry after a few sweeps).
-		return now.Sub(last) >= 8*a.opts.Tick
-	}
-	interval, found, _ := unstructured.NestedInt64(mcv.Object, "spec", "scope", "updateIntervalSeconds")
-	if !found || interval <= 0 {
-		interval = 30
-	}
-	return now.Sub(last) >= a.opts.ViewRefresh(interval)
 }
 
 // delay waits the agent's latency; false when ctx ended first.
@@ -273,148 +232,16 @@ func (a *Agent) delay(ctx context.Context) bool {
 	}
 }
 
-// execute runs one action on the spoke and reports Completed.
-func (a *Agent) execute(ctx context.Context, s Spoke, mca *unstructured.Unstructured) {
-	if !a.delay(ctx) {
-		return
+// writeStatus writes obj's status through the status subresource. A write
+// that changes nothing is not sent: the API server would make it a no-op
+// without a watch event, while a fake hub would emit one and loop.
+func (a *Agent) writeStatus(ctx context.Context, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, status map[string]any) error {
+	obj.Object["status"] = status
+	_, err := a.hub.Resource(gvr).Namespace(obj.GetNamespace()).UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+		a.opts.Log.Warn("agent: status update failed", "cluster", obj.GetNamespace(), "object", obj.GetName(), "err", err)
 	}
-	actionType, _, _ := unstructured.NestedString(mca.Object, "spec", "actionType")
-	kube, _, _ := unstructured.NestedMap(mca.Object, "spec", "kube")
-	resource, _, _ := unstructured.NestedString(kube, "resource")
-	name, _, _ := unstructured.NestedString(kube, "name")
-	namespace, _, _ := unstructured.NestedString(kube, "namespace")
-	template, _, _ := unstructured.NestedMap(kube, "template")
-	var err error
-	reason := "ActionDone"
-	switch actionType {
-	case "Create":
-		tmpl := &unstructured.Unstructured{Object: template}
-		if tmpl.GetAPIVersion() == "" || tmpl.GetKind() == "" {
-			err, reason = fmt.Errorf("template has no apiVersion or kind"), "CreateResourceFailed"
-			break
-		}
-		ns := namespace
-		if ns == "" {
-			ns = tmpl.GetNamespace()
-		}
-		gv, _ := schema.ParseGroupVersion(tmpl.GetAPIVersion())
-		gvr := gv.WithResource(strings.ToLower(tmpl.GetKind()) + "s")
-		if _, err = s.Create(ctx, gvr, ns, tmpl); err != nil {
-			reason = "CreateResourceFailed"
-		}
-	case "Update":
-		tmpl := &unstructured.Unstructured{Object: template}
-		gv, _ := schema.ParseGroupVersion(tmpl.GetAPIVersion())
-		gvr := gv.WithResource(strings.ToLower(tmpl.GetKind()) + "s")
-		ns := namespace
-		if ns == "" {
-			ns = tmpl.GetNamespace()
-		}
-		n := name
-		if n == "" {
-			n = tmpl.GetName()
-		}
-		patch, _ := json.Marshal(template)
-		if _, err = s.Get(ctx, gvr, ns, n); err == nil {
-			_, err = s.MergePatch(ctx, gvr, ns, n, patch)
-		}
-		if err != nil {
-			reason = "UpdateResourceFailed"
-		}
-	case "Delete":
-		if resource == "" {
-			// The real agent's handler crashes on an empty resource: the
-			// action is never completed.
-			a.opts.Log.Error("agent: delete action without kube.resource crashed the handler", "action", mca.GetNamespace()+"/"+mca.GetName())
-			return
-		}
-		gvr, rerr := resourceFromAction(resource)
-		if rerr != nil {
-			err, reason = rerr, "DeleteResourceFailed"
-			break
-		}
-		if err = s.Delete(ctx, gvr, namespace, name); err != nil {
-			reason = "DeleteResourceFailed"
-		}
-	default:
-		err, reason = fmt.Errorf("invalid action type %q", actionType), "ActionTypeInvalid"
-	}
-	a.executed.Add(1)
-	cond := map[string]any{"type": "Completed", "status": "True", "reason": reason, "message": "Resource action is done.",
-		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
-	status := map[string]any{"conditions": []any{cond}}
-	if err != nil {
-		cond["status"] = "False"
-		cond["message"] = fmt.Sprintf("failed to handle %s action with err: %v", actionType, err)
-	} else if template != nil {
-		status["result"] = template
-	}
-	a.opts.Log.Info("agent: action", "cluster", mca.GetNamespace(), "type", actionType, "resource", resource, "name", name, "reason", reason)
-	a.writeStatus(ctx, acm.ActionsGVR, mca, status)
-}
-
-// refresh reads the viewed object and reports Processing; a failed GET keeps
-// the old result, as the real agent does.
-func (a *Agent) refresh(ctx context.Context, s Spoke, mcv *unstructured.Unstructured) {
-	if !a.delay(ctx) {
-		return
-	}
-	scope, _, _ := unstructured.NestedMap(mcv.Object, "spec", "scope")
-	str := func(k string) string { v, _, _ := unstructured.NestedString(scope, k); return v }
-	resource := str("resource")
-	if resource == "" {
-		resource = strings.ToLower(str("kind")) + "s"
-	}
-	gvr := schema.GroupVersionResource{Group: str("apiGroup"), Version: str("version"), Resource: resource}
-	status, _, _ := unstructured.NestedMap(mcv.Object, "status")
-	if status == nil {
-		status = map[string]any{}
-	}
-	cond := map[string]any{"type": "Processing", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
-	switch {
-	case gvr.Resource == "secrets" && gvr.Group == "":
-		cond["status"], cond["reason"], cond["message"] = "False", "ResourceTypeInvalid", "viewing secrets is not allowed"
-	case str("name") == "":
-		cond["status"], cond["reason"], cond["message"] = "False", "ResourceNameInvalid", "name is required"
-	default:
-		obj, err := s.Get(ctx, gvr, str("namespace"), str("name"))
-		if err != nil {
-			msg := err.Error()
-			if apierrors.IsNotFound(err) {
-				msg = fmt.Sprintf("%s %q not found", gvr.GroupResource().String(), str("name"))
-			}
-			cond["status"], cond["reason"], cond["message"] = "False", "GetResourceFailed", msg
-		} else {
-			cond["status"], cond["reason"], cond["message"] = "True", "GetResourceProcessing", "Watching resources successfully"
-			status["result"] = obj.Object
-		}
-	}
-	status["conditions"] = []any{cond}
-	a.refreshed.Add(1)
-	a.mu.Lock()
-	a.viewRead[key(mcv)] = time.Now()
-	a.mu.Unlock()
-	a.writeStatus(ctx, acm.ViewsGVR, mcv, status)
-}
-
-func (a *Agent) writeStatus(ctx context.Context, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, status map[string]any) {
-	client := a.hub.Resource(gvr).Namespace(obj.GetNamespace())
-	for range 5 {
-		obj.Object["status"] = status
-		_, err := client.UpdateStatus(ctx, obj, metav1.UpdateOptions{})
-		if err == nil || apierrors.IsNotFound(err) || ctx.Err() != nil {
-			return
-		}
-		if !apierrors.IsConflict(err) {
-			a.opts.Log.Warn("agent: status update failed", "object", obj.GetNamespace()+"/"+obj.GetName(), "err", err)
-			time.Sleep(50 * time.Millisecond)
-		}
-		fresh, gerr := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
-		if gerr != nil {
-			return
-		}
-		obj = fresh
-	}
+	return err
 }
 
 // key identifies an object for the agent's bookkeeping (UIDs are not set by
@@ -423,20 +250,41 @@ func key(o *unstructured.Unstructured) string {
 	return o.GetNamespace() + "/" + o.GetName() + "/" + string(o.GetUID())
 }
 
-func condition(obj *unstructured.Unstructured, t string) map[string]string {
-	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, c := range conds {
+// conditions reads status.conditions as metav1.Conditions.
+func conditions(obj *unstructured.Unstructured) []metav1.Condition {
+	raw, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	var out []metav1.Condition
+	for _, c := range raw {
 		m, ok := c.(map[string]any)
-		if !ok || m["type"] != t {
+		if !ok {
 			continue
 		}
-		out := map[string]string{}
-		for k, v := range m {
-			if s, ok := v.(string); ok {
-				out[k] = s
-			}
+		var cond metav1.Condition
+		cond.Type, _, _ = unstructured.NestedString(m, "type")
+		s, _, _ := unstructured.NestedString(m, "status")
+		cond.Status = metav1.ConditionStatus(s)
+		cond.Reason, _, _ = unstructured.NestedString(m, "reason")
+		cond.Message, _, _ = unstructured.NestedString(m, "message")
+		cond.ObservedGeneration, _, _ = unstructured.NestedInt64(m, "observedGeneration")
+		if t, _, _ := unstructured.NestedString(m, "lastTransitionTime"); t != "" {
+			_ = cond.LastTransitionTime.UnmarshalQueryParameter(t)
 		}
-		return out
+		out = append(out, cond)
 	}
-	return nil
+	return out
+}
+
+// conditionsJSON renders conditions as a metav1.Time would (RFC 3339 in
+// seconds, UTC).
+func conditionsJSON(conds []metav1.Condition) []any {
+	out := make([]any, 0, len(conds))
+	for _, c := range conds {
+		m := map[string]any{"type": c.Type, "status": string(c.Status), "reason": c.Reason, "message": c.Message,
+			"lastTransitionTime": c.LastTransitionTime.UTC().Format(time.RFC3339)}
+		if c.ObservedGeneration != 0 {
+			m["observedGeneration"] = c.ObservedGeneration
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -2,35 +2,67 @@ package acmagent
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-
-	"github.com/vanlink/vanlink/pkg/skupper"
+	"k8s.io/client-go/rest"
 )
 
 // Spoke is the spoke-side API the agent acts on, as the real agent does with
-// cluster-admin rights. Errors are Kubernetes API errors.
+// cluster-admin rights. Errors are Kubernetes API errors. RESTMapper is the
+// spoke's discovery as the agent sees it: every resource named in a view or
+// an action is resolved through it (the agent calls it once per AddSpoke).
 type Spoke interface {
+	RESTMapper() meta.RESTMapper
 	Create(ctx context.Context, gvr schema.GroupVersionResource, namespace string, obj *unstructured.Unstructured) (*unstructured.Unstructured, error)
 	Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error)
 	MergePatch(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string, patch []byte) (*unstructured.Unstructured, error)
 	Delete(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) error
 }
 
-// APISpoke is a Spoke backed by a real (test-bed) API server.
-type APISpoke struct{ Client dynamic.Interface }
+// APISpoke is a Spoke backed by a real (test-bed) API server. Its mapper is
+// built over Discovery, as the agent's is; without Discovery it lists the
+// spoke's CRDs through Client instead (same resolution: built-in groups
+// first, then CRD groups by name), so a CRD added later is found either way.
+type APISpoke struct {
+	Client dynamic.Interface
+	// Discovery is the spoke's discovery client (optional, preferred).
+	Discovery discovery.DiscoveryInterface
+}
+
+// NewAPISpoke returns an APISpoke whose mapper uses the spoke's discovery.
+func NewAPISpoke(cfg *rest.Config) (APISpoke, error) {
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return APISpoke{}, err
+	}
+	d, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return APISpoke{}, err
+	}
+	return APISpoke{Client: client, Discovery: d}, nil
+}
+
+// RESTMapper returns a new reloading mapper over the spoke's discovery.
+// upstream: stolostron/multicloud-operators-foundation cmd/agent/agent.go
+// (NewReloadMapper over NewDeferredDiscoveryRESTMapper(NewMemCacheClient)).
+func (s APISpoke) RESTMapper() meta.RESTMapper {
+	if s.Discovery != nil {
+		return DiscoveryMapper(s.Discovery)
+	}
+	return CRDMapper(s.Client)
+}
 
 var _ Spoke = APISpoke{}
 
@@ -54,9 +86,12 @@ func (s APISpoke) MergePatch(ctx context.Context, gvr schema.GroupVersionResourc
 }
 
 // Delete deletes in the background. The real agent uses foreground
-// propagation, which needs the garbage collector; the test bed runs none, and
-// the objects vanlink deletes (AccessToken, Link, Secret) have no dependents,
-// so both end the same way.
+// propagation (upstream: stolostron/multicloud-operators-foundation
+// pkg/utils/rest/kubecontrol.go KubeControl.Delete), which needs the garbage
+// collector to remove the foregroundDeletion finalizer; the test bed runs
+// none, so a foreground delete would leave every object terminating for
+// ever. The objects vanlink deletes (AccessToken, Link, Secret) have no
+// dependents, so both end the same way.
 func (s APISpoke) Delete(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) error {
 	bg := metav1.DeletePropagationBackground
 	return s.ri(gvr, ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
@@ -65,9 +100,14 @@ func (s APISpoke) Delete(ctx context.Context, gvr schema.GroupVersionResource, n
 // MemorySpoke is a Spoke kept in memory (for fleets of simulated spokes).
 // AfterWrite, when set, runs after every create, patch or delete, under no
 // lock, so it may call the spoke again (e.g. to play the Skupper controller).
+// Its mapper is static (core v1 and skupper.io/v2alpha1) unless Mapper is
+// set, e.g. to StaticMapper(CoreGroup, LinkerdMulticlusterGroup, SkupperGroup).
+// MergePatch writes status too: the spoke has no status subresource.
 type MemorySpoke struct {
 	Name       string
 	AfterWrite func(ctx context.Context, s *MemorySpoke, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, deleted bool)
+	// Mapper replaces the static mapper; set it before AddSpoke.
+	Mapper meta.RESTMapper
 
 	mu      sync.Mutex
 	objects map[string]*unstructured.Unstructured
@@ -80,6 +120,14 @@ var _ Spoke = (*MemorySpoke)(nil)
 // NewMemorySpoke returns an empty in-memory spoke.
 func NewMemorySpoke(name string) *MemorySpoke {
 	return &MemorySpoke{Name: name, objects: map[string]*unstructured.Unstructured{}}
+}
+
+// RESTMapper returns Mapper, or the static mapper of the kinds the bench uses.
+func (s *MemorySpoke) RESTMapper() meta.RESTMapper {
+	if s.Mapper != nil {
+		return s.Mapper
+	}
+	return memoryMapper()
 }
 
 func memKey(gvr schema.GroupVersionResource, ns, name string) string {
@@ -143,6 +191,7 @@ func (s *MemorySpoke) Get(_ context.Context, gvr schema.GroupVersionResource, ns
 
 func (s *MemorySpoke) MergePatch(ctx context.Context, gvr schema.GroupVersionResource, ns, name string, patch []byte) (*unstructured.Unstructured, error) {
 	var p map[string]any
+	// As the API server decodes: whole numbers as int64.
 	if err := json.Unmarshal(patch, &p); err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
@@ -153,8 +202,13 @@ func (s *MemorySpoke) MergePatch(ctx context.Context, gvr schema.GroupVersionRes
 		s.mu.Unlock()
 		return nil, apierrors.NewNotFound(gvr.GroupResource(), name)
 	}
-	merged := mergePatch(o.DeepCopy().Object, p)
-	return s.storeLocked(ctx, gvr, k, &unstructured.Unstructured{Object: merged}), nil
+	merged := &unstructured.Unstructured{Object: mergePatch(o.DeepCopy().Object, p)}
+	// As the API server does on an update: the identity of the object stays
+	// (a three-way patch from the agent's Update action nulls it).
+	merged.SetName(o.GetName())
+	merged.SetNamespace(o.GetNamespace())
+	merged.SetUID(o.GetUID())
+	return s.storeLocked(ctx, gvr, k, merged), nil
 }
 
 func (s *MemorySpoke) Delete(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) error {
@@ -196,31 +250,4 @@ func mergePatch(doc, patch map[string]any) map[string]any {
 		doc[k] = v
 	}
 	return doc
-}
-
-// resourceFromAction resolves kube.resource: "<plural>" or
-// "<plural>.<version>.<group>" ("secrets" is core/v1).
-func resourceFromAction(resource string) (schema.GroupVersionResource, error) {
-	if resource == "" {
-		return schema.GroupVersionResource{}, fmt.Errorf("empty kube.resource")
-	}
-	parts := strings.SplitN(resource, ".", 3)
-	switch len(parts) {
-	case 1:
-		if g, ok := knownPlurals[parts[0]]; ok {
-			return g, nil
-		}
-		return schema.GroupVersionResource{}, fmt.Errorf("the server doesn't have a resource type %q", resource)
-	case 3:
-		return schema.GroupVersionResource{Resource: parts[0], Version: parts[1], Group: parts[2]}, nil
-	}
-	return schema.GroupVersionResource{}, fmt.Errorf("the server doesn't have a resource type %q", resource)
-}
-
-var knownPlurals = map[string]schema.GroupVersionResource{
-	"secrets":      skupper.SecretsGVR,
-	"configmaps":   {Version: "v1", Resource: "configmaps"},
-	"accesstokens": skupper.AccessTokensGVR,
-	"links":        skupper.LinksGVR,
-	"sites":        skupper.SitesGVR,
 }
