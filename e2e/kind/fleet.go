@@ -185,6 +185,12 @@ func (f *Fleet) Up(ctx context.Context, name string) (*Cluster, error) {
 			return nil, fmt.Errorf("creating kind cluster %s: %w", kname, err)
 		}
 	}
+	if exists {
+		// A run that died with a spoke paused leaves its nodes frozen.
+		if err := f.thaw(name); err != nil {
+			return nil, err
+		}
+	}
 	c, err := f.connect(name, kubeconfig)
 	if err != nil {
 		return nil, err
@@ -324,11 +330,15 @@ func Register(ctx context.Context, hub, spoke *Cluster) error {
 
 // Unregister removes the spoke's cluster Secret from the hub.
 func Unregister(ctx context.Context, hub *Cluster, spoke string) error {
-	err := hub.Kube().CoreV1().Secrets(CredentialsNamespace).Delete(ctx, "cluster-"+spoke, metav1.DeleteOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
+	return unregister(ctx, hub.Kube(), spoke)
+}
+
+func unregister(ctx context.Context, hub kubernetes.Interface, spoke string) error {
+	err := hub.CoreV1().Secrets(CredentialsNamespace).Delete(ctx, "cluster-"+spoke, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("unregistering %s from the hub: %w", spoke, err)
 	}
-	return err
+	return nil
 }
 
 // Down deletes the kind cluster of name (nothing when it does not exist).
@@ -353,6 +363,28 @@ func (f *Fleet) CollectLogs(name, dir string) error {
 // server stops answering, as an unreachable spoke does. Unpause reverses it.
 func (f *Fleet) Pause(name string) error   { return f.docker("pause", name) }
 func (f *Fleet) Unpause(name string) error { return f.docker("unpause", name) }
+
+// thaw unpauses the node containers of a cluster that are paused.
+func (f *Fleet) thaw(name string) error {
+	list, err := f.provider.ListNodes(f.KindName(name))
+	if err != nil {
+		return err
+	}
+	for _, n := range list {
+		out, err := exec.Command("docker", "inspect", "--format", "{{.State.Paused}}", n.String()).Output()
+		if err != nil {
+			return fmt.Errorf("docker inspect %s: %w", n, err)
+		}
+		if strings.TrimSpace(string(out)) != "true" {
+			continue
+		}
+		f.opts.Log.Info("resuming a node left paused", "node", n.String())
+		if out, err := exec.Command("docker", "unpause", n.String()).CombinedOutput(); err != nil {
+			return fmt.Errorf("docker unpause %s: %w: %s", n, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
 
 func (f *Fleet) docker(verb, name string) error {
 	list, err := f.provider.ListNodes(f.KindName(name))
@@ -382,38 +414,24 @@ func deleteNamespace(ctx context.Context, kc kubernetes.Interface, name string, 
 	})
 }
 
-// waitPodDone waits for a pod to succeed or fail and returns it.
-func waitPodDone(ctx context.Context, kc kubernetes.Interface, namespace, name string) (*corev1.Pod, error) {
-	var pod *corev1.Pod
-	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		p, err := kc.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+// PodStreams returns a PodRunner.Streams for the named cluster: it reads a
+// finished pod's stdout and stderr apart from the CRI log the kubelet keeps
+// on the pod's node (the API serves the two streams merged).
+func (f *Fleet) PodStreams(cluster string) func(ctx context.Context, pod *corev1.Pod) (stdout, stderr string, err error) {
+	return func(ctx context.Context, pod *corev1.Pod) (string, string, error) {
+		list, err := f.provider.ListNodes(f.KindName(cluster))
 		if err != nil {
-			return false, err
+			return "", "", fmt.Errorf("nodes of %s: %w", f.KindName(cluster), err)
 		}
-		pod = p
-		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, nil
-	})
-	if err != nil {
-		return pod, fmt.Errorf("pod %s/%s did not finish: %w", namespace, name, err)
-	}
-	return pod, nil
-}
-
-// podLogs returns a pod's log (Kubernetes merges stdout and stderr).
-func podLogs(ctx context.Context, kc kubernetes.Interface, namespace, name string) (string, error) {
-	data, err := kc.CoreV1().Pods(namespace).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
-	return string(data), err
-}
-
-// exitCode is the exit code of a finished pod's first container.
-func exitCode(pod *corev1.Pod) int {
-	for _, s := range pod.Status.ContainerStatuses {
-		if s.State.Terminated != nil {
-			return int(s.State.Terminated.ExitCode)
+		i := slices.IndexFunc(list, func(n nodes.Node) bool { return n.String() == pod.Spec.NodeName })
+		if i < 0 || len(pod.Spec.Containers) == 0 {
+			return "", "", fmt.Errorf("pod %s/%s ran on node %q, not a node of %s", pod.Namespace, pod.Name, pod.Spec.NodeName, f.KindName(cluster))
 		}
+		var out bytes.Buffer
+		path := ContainerLogPath(pod, pod.Spec.Containers[0].Name)
+		if err := list[i].CommandContext(ctx, "cat", path).SetStdout(&out).Run(); err != nil {
+			return "", "", fmt.Errorf("reading %s on %s: %w", path, list[i], err)
+		}
+		return SplitCRILog(out.String())
 	}
-	if pod.Status.Phase == corev1.PodSucceeded {
-		return 0
-	}
-	return -1
 }

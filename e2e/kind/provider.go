@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/vanlink/vanlink/e2e/scenarios"
 	"github.com/vanlink/vanlink/pkg/charts"
@@ -23,11 +27,35 @@ type Provider struct {
 	Fleet  *Fleet
 	Images Images
 
+	// ops acts on the clusters' nodes (the Fleet; a fake in unit tests).
+	ops clusterOps
+	// kube and uninstall reach a cluster's API (fakes in unit tests).
+	kube      func(*Cluster) kubernetes.Interface
+	uninstall func(kubeconfig, namespace, release string, timeout time.Duration) error
+
 	mu     sync.Mutex
 	hub    *Cluster
 	spokes []*Cluster
 	// base are the spokes the provider started with; Reset removes the others.
 	base []string
+	// paused are the spokes PauseAgent froze and ResumeAgent has not thawed.
+	paused map[string]bool
+}
+
+// clusterOps is what the provider does to the kind clusters' node
+// containers; *Fleet implements it.
+type clusterOps interface {
+	Pause(name string) error
+	Unpause(name string) error
+	Down(name string) error
+	CollectLogs(name, dir string) error
+}
+
+var _ clusterOps = (*Fleet)(nil)
+
+func newProvider(ops clusterOps, images Images, spokes []string) *Provider {
+	return &Provider{ops: ops, Images: images, base: spokes, paused: map[string]bool{},
+		kube: (*Cluster).Kube, uninstall: charts.Uninstall}
 }
 
 var (
@@ -42,7 +70,8 @@ var ErrHubRestart = errors.New("the kind provider cannot stop the hub's API serv
 // Start brings up (or reuses) the hub and the spokes, and registers each
 // spoke with the hub.
 func Start(ctx context.Context, f *Fleet, images Images, spokes []string) (*Provider, error) {
-	p := &Provider{Fleet: f, Images: images, base: spokes}
+	p := newProvider(f, images, spokes)
+	p.Fleet = f
 	hub, err := f.Up(ctx, "hub")
 	if err != nil {
 		return nil, err
@@ -91,17 +120,61 @@ func (p *Provider) StopHub(context.Context) error  { return ErrHubRestart }
 func (p *Provider) StartHub(context.Context) error { return ErrHubRestart }
 
 // PauseAgent freezes the spoke's node containers: its API server stops
-// answering the hub. ResumeAgent thaws them.
+// answering the hub. ResumeAgent thaws them. A spoke left paused (a
+// scenario that failed between the two) is thawed by ResumePaused, which
+// Reset and Finish call first.
 func (p *Provider) PauseAgent(spoke string) {
-	if err := p.Fleet.Pause(spoke); err != nil {
-		p.Fleet.opts.Log.Error("pausing a spoke", "spoke", spoke, "err", err)
+	p.mu.Lock()
+	p.paused[spoke] = true
+	p.mu.Unlock()
+	if err := p.ops.Pause(spoke); err != nil {
+		p.log().Error("pausing a spoke", "cluster", spoke, "err", err)
 	}
 }
 
 func (p *Provider) ResumeAgent(spoke string) {
-	if err := p.Fleet.Unpause(spoke); err != nil {
-		p.Fleet.opts.Log.Error("resuming a spoke", "spoke", spoke, "err", err)
+	if err := p.resume(spoke); err != nil {
+		p.log().Error("resuming a spoke", "cluster", spoke, "err", err)
 	}
+}
+
+func (p *Provider) resume(spoke string) error {
+	if err := p.ops.Unpause(spoke); err != nil {
+		return fmt.Errorf("resuming spoke %s: %w", spoke, err)
+	}
+	p.mu.Lock()
+	delete(p.paused, spoke)
+	p.mu.Unlock()
+	return nil
+}
+
+// Paused are the spokes paused and not resumed, sorted.
+func (p *Provider) Paused() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.paused))
+	for name := range p.paused {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ResumePaused thaws every spoke paused and not resumed, and tries them all
+// whatever fails.
+func (p *Provider) ResumePaused() error {
+	var errs []error
+	for _, name := range p.Paused() {
+		errs = append(errs, p.resume(name))
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Provider) log() *slog.Logger {
+	if p.Fleet != nil {
+		return p.Fleet.opts.Log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // HubValues selects the direct transport and the loaded image, exposes the
@@ -134,7 +207,11 @@ func (p *Provider) Describe() string {
 // namespace as the sync ServiceAccount, with the loaded image.
 func (p *Provider) StartVanlink(ctx context.Context, args []string) (func() (scenarios.Run, error), error) {
 	pod := CommandPod(scenarios.Namespace, "vanlink-", scenarios.SyncAccount, p.Images.Vanlink(), args)
-	wait, err := StartPod(ctx, p.hub.Kube(), pod)
+	runner := PodRunner{Client: p.kube(p.hub)}
+	if p.Fleet != nil {
+		runner.Streams = p.Fleet.PodStreams(p.hub.Name)
+	}
+	wait, err := runner.Start(ctx, pod)
 	if err != nil {
 		return nil, err
 	}
@@ -143,15 +220,32 @@ func (p *Provider) StartVanlink(ctx context.Context, args []string) (func() (sce
 		if err != nil {
 			return scenarios.Run{}, err
 		}
-		return scenarios.Run{Code: r.ExitCode, Stdout: r.Log, Stderr: r.Log}, nil
+		return toRun(r), nil
 	}, nil
 }
 
-// Reset returns the clusters to their state after Start: the charts
-// uninstalled, the chart namespace gone everywhere, the spokes added by a
-// scenario deleted and unregistered. Skupper itself stays installed.
+// toRun maps a pod's result to a scenario Run. With the streams apart they
+// are the Run's Stdout and Stderr, as a local run has them, and the harness
+// prints the log once. Without, both must hold the merged log (scenarios
+// look for data lines in Stdout and errors in Stderr), and it shows twice.
+func toRun(r Result) scenarios.Run {
+	if r.Split {
+		return scenarios.Run{Code: r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr}
+	}
+	return scenarios.Run{Code: r.ExitCode, Stdout: r.Log, Stderr: r.Log}
+}
+
+// Reset returns the clusters to their state after Start: paused spokes
+// resumed (first: a frozen API server would hold up everything else), the
+// charts uninstalled, the chart namespace gone everywhere, the spokes added
+// by a scenario deleted and unregistered. Skupper itself stays installed.
+// It goes through every step and cluster whatever fails, and returns every
+// error.
 func (p *Provider) Reset(ctx context.Context) error {
 	var errs []error
+	if err := p.ResumePaused(); err != nil {
+		errs = append(errs, err)
+	}
 	p.mu.Lock()
 	all := append([]*Cluster{p.hub}, p.spokes...)
 	p.mu.Unlock()
@@ -160,10 +254,10 @@ func (p *Provider) Reset(ctx context.Context) error {
 		if c == p.hub {
 			release = scenarios.HubRelease
 		}
-		if err := charts.Uninstall(c.Kubeconfig, "default", release, 3*time.Minute); err != nil {
+		if err := p.uninstall(c.Kubeconfig, "default", release, 3*time.Minute); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
 		}
-		if err := deleteNamespace(ctx, c.Kube(), scenarios.Namespace, 3*time.Minute); err != nil {
+		if err := deleteNamespace(ctx, p.kube(c), scenarios.Namespace, 3*time.Minute); err != nil {
 			errs = append(errs, fmt.Errorf("%s: deleting namespace %s: %w", c.Name, scenarios.Namespace, err))
 		}
 	}
@@ -180,10 +274,10 @@ func (p *Provider) Reset(ctx context.Context) error {
 	p.spokes = keep
 	p.mu.Unlock()
 	for _, name := range extra {
-		if err := Unregister(ctx, p.hub, name); err != nil {
+		if err := unregister(ctx, p.kube(p.hub), name); err != nil {
 			errs = append(errs, err)
 		}
-		if err := p.Fleet.Down(name); err != nil {
+		if err := p.ops.Down(name); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -208,7 +302,7 @@ func (p *Provider) Names() []string {
 func (p *Provider) CollectLogs(dir string) error {
 	var errs []string
 	for _, name := range p.Names() {
-		if err := p.Fleet.CollectLogs(name, filepath.Join(dir, name)); err != nil {
+		if err := p.ops.CollectLogs(name, filepath.Join(dir, name)); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -222,7 +316,30 @@ func (p *Provider) CollectLogs(dir string) error {
 func (p *Provider) Delete() error {
 	var errs []error
 	for _, name := range p.Names() {
-		errs = append(errs, p.Fleet.Down(name))
+		errs = append(errs, p.ops.Down(name))
 	}
+	return errors.Join(errs...)
+}
+
+// Finish ends a run: paused spokes are resumed; then, with keep, the
+// clusters stay and w is told where their kubeconfigs are; without, they
+// are deleted.
+func (p *Provider) Finish(keep bool, w io.Writer) error {
+	errs := []error{p.ResumePaused()}
+	if !keep {
+		errs = append(errs, p.Delete())
+		return errors.Join(errs...)
+	}
+	p.mu.Lock()
+	all := append([]*Cluster{p.hub}, p.spokes...)
+	p.mu.Unlock()
+	fmt.Fprintln(w, "VANLINK_KIND_KEEP is set: the kind clusters are kept (the next run reuses them); their kubeconfigs:")
+	var kindNames []string
+	for _, c := range all {
+		fmt.Fprintf(w, "  %-6s %s  (kind cluster %s)\n", c.Name, c.Kubeconfig, c.KindName)
+		kindNames = append(kindNames, c.KindName)
+	}
+	fmt.Fprintf(w, "  e.g. kubectl --kubeconfig %s -n %s get pods\n", all[0].Kubeconfig, scenarios.Namespace)
+	fmt.Fprintf(w, "delete them with: kind delete clusters %s\n", strings.Join(kindNames, " "))
 	return errors.Join(errs...)
 }
