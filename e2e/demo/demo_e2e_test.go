@@ -27,6 +27,10 @@ func TestDemoShowsBothSpokesLinked(t *testing.T) {
 			t.Errorf("the demo output lacks %q", want)
 		}
 	}
+	hook := lineWith(s, "$ vanlink sync --policy=postsync")
+	if hook == "" || strings.Count(hook, "--log-format") != 1 || strings.Contains(hook, "--kubeconfig") {
+		t.Errorf("the demo prints the hook command as the chart's Job runs it (one --log-format, no local flags), got %q", hook)
+	}
 	status := s[strings.Index(s, "$ vanlink status"):]
 	for _, spoke := range []string{"east", "west"} {
 		line := lineWith(status, spoke+" ")

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -76,7 +77,7 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 		}
 		return out
 	}
-	hubOpts := charts.Options{ReleaseName: "hub", Namespace: "default", ValuesFiles: values("values/catalog.yaml", "values/clusters/hub.yaml")}
+	hubOpts := hubOptions(root)
 	say("helm install hub charts/service-interconnect -f values/catalog.yaml -f values/clusters/hub.yaml")
 	if _, err := charts.Install(ctx, filepath.Join(root, charts.HubChart), charts.InstallOptions{Options: hubOpts, Kubeconfig: hub.Kubeconfig, DisableHooks: true}); err != nil {
 		return err
@@ -88,11 +89,7 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 			return err
 		}
 	}
-	rendered, err := charts.Render(ctx, filepath.Join(root, charts.HubChart), hubOpts)
-	if err != nil {
-		return err
-	}
-	hookArgs, err := rendered.JobArgs(true)
+	hookArgs, cronArgs, err := jobArgs(ctx, root, hubOpts)
 	if err != nil {
 		return err
 	}
@@ -105,12 +102,15 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 	if err := framework.ServiceAccountKubeconfig(ctx, hub.Config, ns, "hub-service-interconnect-sync", saKube); err != nil {
 		return err
 	}
+	// vanlink prints the command as the chart's pod runs it and runs it here
+	// as the chart's ServiceAccount (the only addition is --kubeconfig; the
+	// JSON log lines on stderr are not shown).
 	vanlink := func(args ...string) int {
-		fmt.Fprintf(out, "\n$ vanlink %s\n", strings.Join(args, " "))
-		return cmd.Main(append(args, "--kubeconfig", saKube), cmd.IOStreams{In: os.Stdin, Out: out, ErrOut: io.Discard})
+		fmt.Fprintf(out, "\n$ %s\n", commandLine(args))
+		return cmd.Main(append(slices.Clone(args), "--kubeconfig", saKube), cmd.IOStreams{In: os.Stdin, Out: out, ErrOut: io.Discard})
 	}
-	say("running the PostSync hook (as the hub chart's Job would, with its ServiceAccount)")
-	if code := vanlink(append(hookArgs, "--log-format=text")...); code != 0 {
+	say("running the PostSync hook: the hub chart's Job command, read from the rendered chart, run as its ServiceAccount")
+	if code := vanlink(hookArgs...); code != 0 {
 		return fmt.Errorf("the hook failed (exit %d)", code)
 	}
 	say("waiting for the spokes' links (the simulated router makes them Ready)")
@@ -118,11 +118,7 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 		return err
 	}
 	time.Sleep(time.Second)
-	cronArgs, err := rendered.JobArgs(false)
-	if err != nil {
-		return err
-	}
-	say("a CronJob pass records the linked state")
+	say("a CronJob pass (the chart's CronJob command) records the linked state")
 	vanlink(cronArgs...)
 	if code := vanlink("status", "-n", ns); code != 0 {
 		return fmt.Errorf("vanlink status: not every spoke is linked (exit %d)", code)
@@ -143,6 +139,44 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 	say("the clusters keep running; press Ctrl-C to stop")
 	<-ctx.Done()
 	return nil
+}
+
+// hubOptions install the hub chart from the shipped values, as README's
+// `helm install hub charts/service-interconnect -f ...` does.
+func hubOptions(root string) charts.Options {
+	return charts.Options{ReleaseName: "hub", Namespace: "default",
+		ValuesFiles: []string{filepath.Join(root, "values/catalog.yaml"), filepath.Join(root, "values/clusters/hub.yaml")}}
+}
+
+// jobArgs renders the hub chart as installed and returns the arguments of
+// its PostSync hook Job and of its CronJob, exactly as their pods run them.
+func jobArgs(ctx context.Context, root string, hubOpts charts.Options) (hook, cron []string, err error) {
+	rendered, err := charts.Render(ctx, filepath.Join(root, charts.HubChart), hubOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hook, err = rendered.JobArgs(true); err != nil {
+		return nil, nil, err
+	}
+	if cron, err = rendered.JobArgs(false); err != nil {
+		return nil, nil, err
+	}
+	return hook, cron, nil
+}
+
+// commandLine is the vanlink command with args as a shell would take it:
+// an argument with characters a shell treats specially is single-quoted.
+func commandLine(args []string) string {
+	words := []string{"vanlink"}
+	for _, a := range args {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,@%+", r))
+		}) {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
 }
 
 func dynamicFor(c scenarios.Cluster) dynamic.Interface { return dynamic.NewForConfigOrDie(c.Config) }
