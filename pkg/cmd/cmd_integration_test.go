@@ -6,14 +6,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/utils/ptr"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
 	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
@@ -70,6 +75,8 @@ func TestSyncOnTheTestBed(t *testing.T) {
 	require.NoError(t, err)
 	_, err = fixtures.ProcessGrant(ctx, hub.Dynamic(), ns, "spoke-link", fixtures.GrantStatus{Host: "127.0.0.1:9090", Code: leakCode, CA: ca, Expires: time.Now().Add(720 * time.Hour)})
 	require.NoError(t, err)
+	// Play the hub's Skupper controller: the chart's Site, Ready with link endpoints.
+	require.NoError(t, hubSiteReady(ctx, hub.Dynamic(), "hub"))
 	for _, name := range []string{"east", "west"} {
 		require.NoError(t, fixtures.ManagedCluster(ctx, cs, hub.Kube(), name, nil, true))
 		spoke := env.Cluster(name)
@@ -104,8 +111,16 @@ func TestSyncOnTheTestBed(t *testing.T) {
 		for _, ch := range res.Changes {
 			got[ch.Cluster] = ch.Action
 		}
-		require.Equal(t, map[string]vsync.Action{"east": vsync.Push, "west": vsync.Push, "local-cluster": vsync.Skip}, got)
+		require.Equal(t, map[string]vsync.Action{"east": vsync.Pending, "west": vsync.Pending, "local-cluster": vsync.Skip}, got,
+			"a dry run on ACM reads only the views already on the hub; before the first pass there are none")
 		require.Zero(t, agent.Executed(), "a dry run pushes nothing")
+		for _, name := range []string{"east", "west"} {
+			for _, gvr := range []schema.GroupVersionResource{acm.ViewsGVR, acm.ActionsGVR} {
+				l, err := hub.Dynamic().Resource(gvr).Namespace(name).List(ctx, metav1.ListOptions{})
+				require.NoError(t, err)
+				require.Empty(t, l.Items, "a dry run writes nothing to the hub: no %s in %s", gvr.Resource, name)
+			}
+		}
 		_, err := hub.Kube().CoreV1().ConfigMaps(ns).Get(ctx, "vanlink-status", metav1.GetOptions{})
 		require.Error(t, err, "a dry run records nothing")
 	})
@@ -169,6 +184,8 @@ func TestSyncOnTheTestBed(t *testing.T) {
 		require.Equal(t, 0, code)
 		require.Contains(t, stdout, "east")
 		require.Contains(t, stdout, "linked")
+		require.Contains(t, stdout, "SINCE", "the table says how old each state is")
+		require.Contains(t, stdout, "transport acm", "the record says how the pass reached the spokes")
 	})
 
 	t.Run("the grant code appears nowhere but in the token command's output", func(t *testing.T) {
@@ -198,4 +215,116 @@ func TestSyncOnTheTestBed(t *testing.T) {
 		require.Contains(t, stdout, leakCode, "the token command prints the code, on request")
 		require.Contains(t, stdout, "kind: AccessToken")
 	})
+}
+
+// hubSiteReady writes, as the hub's Skupper controller does once its way in
+// exists, a Ready status with link endpoints into the hub Site name.
+func hubSiteReady(ctx context.Context, dyn dynamic.Interface, name string) error {
+	api := dyn.Resource(skupper.SitesGVR).Namespace(ns)
+	site, err := api.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	site.Object["status"] = map[string]any{"status": "Ready", "message": "OK", "endpoints": []any{
+		map[string]any{"name": "inter-router", "host": "skupper-router." + ns, "port": "55671", "group": "skupper-router"},
+		map[string]any{"name": "edge", "host": "skupper-router." + ns, "port": "45671", "group": "skupper-router"},
+	}}
+	_, err = api.UpdateStatus(ctx, site, metav1.UpdateOptions{})
+	return err
+}
+
+// TestSIGTERMMidPassLeavesNoCodeOnTheHub runs the built binary against a
+// slow agent, sends SIGTERM while a ManagedClusterAction that carries the
+// grant code waits for the agent, and checks that vanlink exits within a few
+// seconds, leaves no action on the hub, releases its lease and records the
+// pass.
+func TestSIGTERMMidPassLeavesNoCodeOnTheHub(t *testing.T) {
+	root, err := framework.RepoRoot()
+	require.NoError(t, err)
+	binary := filepath.Join(t.TempDir(), "vanlink")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/vanlink")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "building vanlink: %s", out)
+
+	env := framework.StartT(t, framework.Options{Spokes: []string{"east", "west"}})
+	ctx := t.Context()
+	hub := env.Hub
+	cs := clusterclient.NewForConfigOrDie(hub.Config)
+	require.NoError(t, fixtures.Namespace(ctx, hub.Kube(), ns))
+	require.NoError(t, fixtures.Grant(ctx, hub.Dynamic(), ns, "spoke-link", 10, "720h"))
+	ca, err := fixtures.CA()
+	require.NoError(t, err)
+	_, err = fixtures.ProcessGrant(ctx, hub.Dynamic(), ns, "spoke-link", fixtures.GrantStatus{Host: "127.0.0.1:9090", Code: leakCode, CA: ca, Expires: time.Now().Add(720 * time.Hour)})
+	require.NoError(t, err)
+	_, err = hub.Dynamic().Resource(skupper.SitesGVR).Namespace(ns).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "metadata": map[string]any{"name": "hub"}, "spec": map[string]any{"linkAccess": "local"}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, hubSiteReady(ctx, hub.Dynamic(), "hub"))
+	spokes := []string{"east", "west"}
+	for _, name := range spokes {
+		require.NoError(t, fixtures.ManagedCluster(ctx, cs, hub.Kube(), name, nil, true))
+		require.NoError(t, fixtures.Namespace(ctx, env.Cluster(name).Kube(), ns))
+		require.NoError(t, fixtures.Site(ctx, env.Cluster(name).Dynamic(), ns, name))
+	}
+	// A slow agent: every view read and action waits 3 s.
+	agent := acmagent.New(hub.Dynamic(), acmagent.Options{Latency: 3 * time.Second, ViewRefresh: func(int64) time.Duration { return 200 * time.Millisecond }})
+	for _, name := range spokes {
+		agent.AddSpoke(name, acmagent.APISpoke{Client: env.Cluster(name).Dynamic()})
+	}
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = agent.Run(actx) }()
+
+	// actions counts the ManagedClusterActions on the hub, and those that
+	// create the token (carry the code).
+	actions := func() (all, creates int) {
+		for _, name := range spokes {
+			l, err := hub.Dynamic().Resource(acm.ActionsGVR).Namespace(name).List(ctx, metav1.ListOptions{})
+			require.NoError(t, err)
+			for _, a := range l.Items {
+				all++
+				data, _ := json.Marshal(a.Object)
+				if strings.Contains(string(data), leakCode) {
+					creates++
+				}
+			}
+		}
+		return all, creates
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, "sync", "--kubeconfig", hub.Kubeconfig, "-v", "1", "--log-format", "text")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	require.Eventually(t, func() bool { _, creates := actions(); return creates > 0 }, 60*time.Second, 20*time.Millisecond,
+		"a ManagedClusterAction that carries the code must be waiting for the agent")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	signalled := time.Now()
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("vanlink did not exit within 20 s of SIGTERM\n%s", stderr.String())
+	}
+	t.Logf("exited %s after SIGTERM with %d\n%s%s", time.Since(signalled).Round(time.Millisecond), cmd.ProcessState.ExitCode(), stdout.String(), stderr.String())
+	require.Less(t, time.Since(signalled), 10*time.Second, "vanlink exits within a few seconds")
+	require.Equal(t, 128+int(syscall.SIGTERM), cmd.ProcessState.ExitCode())
+	require.Contains(t, stderr.String(), "SIGTERM received: stopping")
+	require.Contains(t, stderr.String(), "error: stopped by SIGTERM")
+	all, _ := actions()
+	require.Zero(t, all, "no ManagedClusterAction (the token's carries the grant code) is left on the hub")
+	for _, name := range spokes {
+		views, err := hub.Dynamic().Resource(acm.ViewsGVR).Namespace(name).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		data, _ := json.Marshal(views)
+		require.NotContains(t, string(data), leakCode, "no view left on the hub carries the code")
+	}
+	lease, err := hub.Kube().CoordinationV1().Leases(ns).Get(ctx, "vanlink-sync", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Empty(t, ptr.Deref(lease.Spec.HolderIdentity, ""), "the lease is released")
+	_, err = hub.Kube().CoreV1().ConfigMaps(ns).Get(ctx, "vanlink-status", metav1.GetOptions{})
+	require.NoError(t, err, "the stopped pass is recorded")
+	require.NotContains(t, stdout.String()+stderr.String(), leakCode)
 }

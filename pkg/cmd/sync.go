@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -128,7 +129,7 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if sig := stoppedBy(ctx); sig != nil {
 		// What the pass did is recorded, and the objects that carried the
 		// code are removed (the engine's cleanup runs on cancellation).
-		return &ExitError{Code: sig.ExitCode(), Err: fmt.Errorf("%s: the pass stopped early; what it did is recorded and printed above", sig)}
+		return &ExitError{Code: sig.ExitCode(), Err: errors.New("the pass stopped early; what it did is recorded and printed above")}
 	}
 	switch {
 	case code != 0 && err != nil:
