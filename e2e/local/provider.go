@@ -93,6 +93,10 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	if p.Grants, err = skupperdouble.NewHub(hub.Dynamic(), o.Log); err != nil {
 		return nil, err
 	}
+	// The hub chart's Site asks for linkAccess loadbalancer (not OpenShift):
+	// the bed plays a cluster with a LoadBalancer provider, as a user's
+	// cloud or MetalLB would be; scenarios switch it off.
+	p.Grants.SetLoadBalancer(true)
 	p.goRun(func(ctx context.Context) { _ = p.Agent.Run(ctx) })
 	p.goRun(p.Grants.Run)
 	for _, c := range env.Spokes {
@@ -187,6 +191,12 @@ func (p *Provider) ResumeAgent(spoke string) {
 		return
 	}
 	p.Agent.Resume(spoke)
+}
+
+// SetHubLoadBalancer switches the simulated LoadBalancer provider of the hub.
+func (p *Provider) SetHubLoadBalancer(on bool) error {
+	p.Grants.SetLoadBalancer(on)
+	return nil
 }
 
 // HubValues selects the provider's transport in the hub chart.

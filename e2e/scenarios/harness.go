@@ -186,6 +186,45 @@ func (h *Harness) startLocal(ctx context.Context, args []string) func() (Run, er
 	}
 }
 
+// Process is vanlink running on this machine (providers without a Runner).
+type Process struct {
+	Cmd  *exec.Cmd
+	Wait func() Run
+}
+
+// StartProcess starts vanlink on this machine as the chart's
+// ServiceAccount and hands back the process, to signal it.
+func (h *Harness) StartProcess(ctx context.Context, args ...string) *Process {
+	h.T.Helper()
+	cmd := exec.CommandContext(ctx, h.Binary, append(args, "--kubeconfig", h.serviceAccountKubeconfig(ctx))...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	require.NoError(h.T, cmd.Start())
+	return &Process{Cmd: cmd, Wait: func() Run {
+		_ = cmd.Wait()
+		r := Run{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String(), Took: time.Since(start)}
+		h.output.WriteString(r.Stdout + r.Stderr)
+		h.T.Logf("vanlink %s -> exit %d in %s\n%s%s", strings.Join(args, " "), r.Code, r.Took.Round(time.Millisecond), r.Stdout, tail(r.Stderr, 30))
+		return r
+	}}
+}
+
+// runBinary runs the binary on this machine with exactly args (their own
+// --kubeconfig).
+func (h *Harness) runBinary(ctx context.Context, args ...string) Run {
+	h.T.Helper()
+	cmd := exec.CommandContext(ctx, h.Binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	_ = cmd.Run()
+	r := Run{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String(), Took: time.Since(start)}
+	h.output.WriteString(r.Stdout + r.Stderr)
+	h.T.Logf("vanlink %s -> exit %d in %s\n%s%s", strings.Join(args, " "), r.Code, r.Took.Round(time.Millisecond), r.Stdout, tail(r.Stderr, 30))
+	return r
+}
+
 // Vanlink runs the binary with args as the chart's ServiceAccount.
 func (h *Harness) Vanlink(ctx context.Context, args ...string) Run { return h.Start(ctx, args...)() }
 
@@ -250,19 +289,29 @@ func (h *Harness) Object(ctx context.Context, spoke Cluster, resource, name stri
 	return o
 }
 
-// WaitLinked waits until each spoke's Link is Ready.
+// WaitLinked waits until each spoke's Links (every Link using the token's
+// credentials: one, or one per router group of an HA hub) are Ready.
 func (h *Harness) WaitLinked(ctx context.Context, spokes ...Cluster) {
 	h.T.Helper()
 	for _, s := range spokes {
-		require.Eventually(h.T, func() bool {
-			l := h.Object(ctx, s, "links", TokenName)
-			if l == nil {
-				return false
-			}
-			st, _, _ := unstructured.NestedString(l.Object, "status", "status")
-			return st == skupper.StatusReady
-		}, h.Timeout, 100*time.Millisecond, "spoke %s must be linked", s.Name)
+		require.Eventually(h.T, func() bool { return h.Links(ctx, s).Ready() }, h.Timeout, 100*time.Millisecond, "spoke %s must be linked", s.Name)
 	}
+}
+
+// Links returns the token's Links on a spoke.
+func (h *Harness) Links(ctx context.Context, spoke Cluster) skupper.LinkSet {
+	h.T.Helper()
+	list, err := dyn(spoke).Resource(skupper.LinksGVR).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []skupper.Link
+	for i := range list.Items {
+		if l, err := skupper.ParseLink(&list.Items[i]); err == nil && l.UsesCredentials(TokenName) {
+			out = append(out, *l)
+		}
+	}
+	return skupper.NewLinkSet(out...)
 }
 
 // Versions fingerprints every AccessToken and Link in the spoke namespaces

@@ -5,6 +5,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 
 	"k8s.io/client-go/rest"
 )
@@ -34,12 +35,20 @@ type Provider interface {
 	// answering); ResumeAgent brings it back.
 	PauseAgent(spoke string)
 	ResumeAgent(spoke string)
+	// SetHubLoadBalancer says whether the hub cluster serves LoadBalancer
+	// Services (a provider such as MetalLB runs), so a hub Site with
+	// linkAccess loadbalancer gets link endpoints. It returns
+	// ErrNotSupported when the provider cannot switch it.
+	SetHubLoadBalancer(on bool) error
 	// HubValues are hub chart values the provider needs (e.g. the
 	// transport), merged under every scenario's own values.
 	HubValues() map[string]any
 	// Describe says what is real and what is simulated, for logs.
 	Describe() string
 }
+
+// ErrNotSupported: the provider cannot do what was asked.
+var ErrNotSupported = errors.New("not supported by this provider")
 
 // Runner is implemented by providers that run vanlink themselves, where the
 // hub runs pods (kind: a pod of the chart's ServiceAccount with the loaded

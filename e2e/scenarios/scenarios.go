@@ -317,13 +317,18 @@ func HubRestartMidPass(t *testing.T, h *Harness) {
 		require.NoError(t, err)
 		require.Len(t, list.Items, 1, "%s holds exactly one token", s.Name)
 	}
-	// A redemption the hub failed half-way (it went down) is used up, as
-	// upstream; vanlink itself must spend at most one per push it made.
-	// A push reported failed by the interrupted pass may still have reached
-	// the spoke (its action ran while the hub was going away): count it.
+	// The grant's count may exceed the pushes: while the hub API server is
+	// down the grant server increments its cached copy of the grant before
+	// each write and keeps the increment when the write fails, so a spoke
+	// retrying then inflates it (upstream: skupperproject/skupper
+	// internal/kube/grants/grants.go, Grants.checkAndUpdateAccessToken).
+	// What vanlink controls is its pushes: one per spoke, plus the retry of
+	// a push the interrupted pass reported failed (its action may still have
+	// reached the spoke while the hub was going away).
 	attempted := regexp.MustCompile(`(?m)^\S+\s+push\s+(pushed|failed)\s`)
+	failed := regexp.MustCompile(`(?m)^\S+\s+push\s+failed\s`)
 	pushes := len(attempted.FindAllString(r.Stdout, -1)) + len(attempted.FindAllString(next.Stdout, -1))
-	require.LessOrEqual(t, h.Grant().Redemptions, int64(pushes), "no more redemptions than tokens pushed")
+	require.LessOrEqual(t, pushes, len(h.P.Spokes())+len(failed.FindAllString(r.Stdout, -1)), "one push per spoke, and one retry per push reported failed")
 	time.Sleep(time.Second)
 	require.Equal(t, 0, h.Cron(ctx).Code)
 	require.Equal(t, map[string]string{"east": "linked", "west": "linked"}, h.States(ctx), "the fleet converged")

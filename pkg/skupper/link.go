@@ -292,10 +292,10 @@ func (s *Site) CanIssueLinks() error {
 		if reason == "" {
 			reason = "not processed by the Skupper controller yet"
 		}
-		if s.Message != "" {
+		if s.Message != "" && s.Message != s.Status {
 			reason += ": " + s.Message
 		}
-		return fmt.Errorf("Site %s/%s is not Ready (%s)", s.Namespace, s.Name, reason)
+		return fmt.Errorf("Site %s/%s is not Ready (%s), so it has no link endpoints", s.Namespace, s.Name, reason)
 	case s.LinkGroups() == 0:
 		return fmt.Errorf("Site %s/%s has no link endpoints in status.endpoints yet (linkAccess %q: is the way in, e.g. a LoadBalancer, provisioned?)", s.Namespace, s.Name, s.LinkAccess)
 	}

@@ -353,7 +353,10 @@ func (e *Engine) decide(ctx context.Context, o *transport.Observation, q transpo
 	for range 3 {
 		in.Now = e.Clock.Now()
 		s := PlanSpoke(o, in)
-		stale := !o.Fresh && (e.Opts.Fresh || s.Action == Push || o.Site.State == transport.Absent)
+		// A spoke the transport could not read (its agent did not answer
+		// within the spoke's deadline) is not read again: pending.
+		unknown := o.Site.State == transport.Unknown || o.Links.State == transport.Unknown
+		stale := !o.Fresh && !unknown && (e.Opts.Fresh || s.Action == Push || o.Site.State == transport.Absent)
 		if !stale && !NeedsToken(o) {
 			return s, o
 		}

@@ -242,6 +242,9 @@ func testSpoke(t *testing.T, clk *clock) (*Spoke, *fake.FakeDynamicClient) {
 	c := newCluster(t)
 	s := NewSpoke("east", c, nil)
 	s.now = clk.Now
+	// These beds give the hub `local` access on another fake cluster: the
+	// hub's endpoints stand for addresses the spoke can reach.
+	s.Reachable = func(host, _ string) bool { return strings.HasPrefix(host, "skupper-router") || host == LoadBalancerHost }
 	return s, c
 }
 

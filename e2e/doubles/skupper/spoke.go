@@ -60,6 +60,14 @@ type Spoke struct {
 	// RouterDelay is how long a new Link stays without status, then Pending
 	// "Not Operational", before the simulated router makes it Ready.
 	RouterDelay time.Duration
+	// Reachable says whether the simulated router can connect to a Link
+	// endpoint; nil means the default: the address a simulated LoadBalancer
+	// gives a hub (LoadBalancerHost), or a `local` access endpoint
+	// (skupper-router[-2].<ns>, a Service of the same cluster) when this
+	// cluster has an active Site in <ns>. A Link none of whose endpoints is
+	// reachable stays Pending "Not Operational", as a router that cannot
+	// connect leaves it.
+	Reachable func(host, port string) bool
 
 	mu       sync.Mutex
 	tried    map[string]attempt   // token uid -> last look
@@ -324,6 +332,32 @@ func (s *Spoke) setRedeemed(ctx context.Context, tok *unstructured.Unstructured,
 
 // processLinks plays the controller and the router for Links.
 // upstream: skupperproject/skupper internal/kube/site/site.go Site.CheckLink, link, updateLinkConfiguredCondition, NetworkStatusUpdated, updateLinkOperationalCondition; pkg/apis/skupper/v2alpha1/types.go Link.SetConfigured, Link.SetOperational
+// reachable reports whether any endpoint of the Link can be reached.
+func (s *Spoke) reachable(l *unstructured.Unstructured) bool {
+	eps, _, _ := unstructured.NestedSlice(l.Object, "spec", "endpoints")
+	for _, e := range eps {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		host, _, _ := unstructured.NestedString(m, "host")
+		port, _, _ := unstructured.NestedString(m, "port")
+		if s.Reachable != nil {
+			if s.Reachable(host, port) {
+				return true
+			}
+			continue
+		}
+		if host == LoadBalancerHost {
+			return true
+		}
+		if svc, ns, ok := strings.Cut(host, "."); ok && strings.HasPrefix(svc, "skupper-router") && s.sites.activeSite(ns) != nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Spoke) processLinks(ctx context.Context) {
 	list, err := s.client.Resource(api.LinksGVR).List(ctx, metav1.ListOptions{})
 	if err != nil || len(list.Items) == 0 {
@@ -367,7 +401,7 @@ func (s *Spoke) processLinks(ctx context.Context) {
 		if !ok {
 			seenAt = linkTimes{first: now}
 		}
-		if secret == nil {
+		if secret == nil || !s.reachable(l) {
 			seenAt.connected = time.Time{}
 		} else if seenAt.connected.IsZero() {
 			seenAt.connected = now
@@ -384,8 +418,9 @@ func (s *Spoke) processLinks(ctx context.Context) {
 			s.annotateSecret(ctx, secret, creds)
 		}
 		switch {
-		case secret == nil:
-			// Without its credentials the router holds no connection: the
+		case secret == nil || seenAt.connected.IsZero():
+			// Without its credentials, or an endpoint it can reach, the
+			// router holds no connection: the
 			// Link is Pending "Not Operational" again until they are back.
 			// upstream: deleting only the Secret of a Link leaves it Pending
 			// indefinitely (observed on 2.2.1; the router keeps no link record)

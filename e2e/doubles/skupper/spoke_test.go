@@ -351,3 +351,39 @@ func TestANewLinkHasNoStatusThenPendingThenReady(t *testing.T) {
 		require.Equal(t, rv, get(t, b.c, kind, spokeNS, name).GetResourceVersion(), "a steady %s is not written again", kind)
 	}
 }
+
+func TestALinkToAnEndpointTheRouterCannotReachStaysNotOperational(t *testing.T) {
+	tests := map[string]struct {
+		host      string
+		reachable func(host, port string) bool
+		wantReady bool
+	}{
+		"an address of no hub (a stale Link)":                  {host: "10.0.0.1", wantReady: false},
+		"the hub's LoadBalancer address":                       {host: LoadBalancerHost, wantReady: true},
+		"a local Service of another cluster (no Site here)":    {host: "skupper-router.elsewhere", wantReady: false},
+		"a local Service of this cluster, whose Site is there": {host: "skupper-router." + spokeNS, wantReady: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			clk := &clock{t: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}
+			s, c := testSpoke(t, clk)
+			s.Reachable = tc.reachable // nil: the default
+			ctx := context.Background()
+			create(t, c, obj("Site", spokeNS, "east", map[string]any{}))
+			create(t, c, obj("Secret", spokeNS, "hub-link", nil))
+			create(t, c, obj("Link", spokeNS, "hub-link", map[string]any{"tlsCredentials": "hub-link",
+				"endpoints": []any{endpoint("inter-router", tc.host, "55671", "skupper-router")}}))
+			for range 4 {
+				s.pass(ctx)
+				clk.Step(s.RouterDelay)
+			}
+			l := get(t, c, "Link", spokeNS, "hub-link")
+			if tc.wantReady {
+				require.Equal(t, "Ready", str(l, "status", "status"))
+				return
+			}
+			require.Equal(t, "Pending", str(l, "status", "status"))
+			require.Equal(t, "Not Operational", str(l, "status", "message"))
+		})
+	}
+}

@@ -1,23 +1,42 @@
 // Package acm implements transport.Transport with Red Hat ACM's
 // ManagedClusterAction (writes) and ManagedClusterView (reads).
 //
-// Reads. Each spoke has two persistent views, of its Site and of its Link,
-// refreshed by the agent every ViewInterval. They are labelled, so a pass reads
-// the whole fleet with one LIST (plus a WATCH) and a steady pass writes
-// nothing. At 1,000 spokes that is 2,000 small objects and, with the default
-// 300 s interval, about 7 agent GETs per second spread over the fleet; views
-// created per check would instead cost 2,000 creates and 2,000 deletes on the
-// hub every pass plus a wait for the agent on every spoke. The AccessToken is
-// NOT viewed persistently: a view's result is the whole object, including
-// spec.code, so a token view is created only when a spoke's Link is not Ready,
-// read, and deleted at once.
+// Reads. Each spoke has persistent views, refreshed by the agent every
+// ViewInterval: one of its Site, and one per name its token's Links have
+// (the token's name, or <token>-1 and <token>-2 behind an HA hub: see
+// skupper.LinkNames). They are labelled, so a pass reads the whole fleet
+// with one LIST (plus a WATCH) and a steady pass writes nothing. At 1,000
+// spokes that is 2,000 small objects and, with the default 300 s interval,
+// about 7 agent GETs per second spread over the fleet; views created per
+// check would instead cost 2,000 creates and 2,000 deletes on the hub every
+// pass plus a wait for the agent on every spoke. Every view names its object
+// by kind, version and apiGroup: the agent resolves a bare plural the way
+// kubectl does, to the first group discovery lists, so `links` could read
+// Linkerd's Links (upstream: stolostron/multicloud-operators-foundation
+// pkg/klusterlet/view/view_controller.go, queryResource).
+//
+// A persistent view can be a refresh interval old, and it reads its Site by
+// name, so Refresh reads a spoke as it is now through views made for that
+// read and deleted right after it; the engine refreshes a spoke before any
+// push or removal. Refresh finds a Site of any name through the router
+// ConfigMap skupper-router that the Skupper controller makes for the active
+// Site of a namespace, owned by it (upstream: skupperproject/skupper
+// internal/kube/site/site.go, SiteRecovery.IsActive), and points the
+// persistent Site view at it. The AccessToken is NOT viewed persistently: a
+// view's result is the whole object, including spec.code, so it is read
+// only through such transient views. The agent refuses views of Secrets, so
+// the Links' Secret is never observed (Observation.Credentials is Unknown).
 //
 // Writes. Every write is a one-shot action with a server-generated name,
 // labelled, deleted as soon as its Completed condition is read (it carries
-// the code). A failed GET does not clear a view's old result, and the hub
-// deletes completed actions after 60 s, so results are never trusted without
-// their condition, and an action that vanished before it was read is
-// reported as transport.ErrOutcomeUnknown.
+// the code). Actions name their resource fully qualified
+// (<plural>.<version>.<group>). A failed GET does not clear a view's old
+// result, and the hub deletes completed actions after 60 s, so results are
+// never trusted without their condition, and an action that vanished before
+// it was read is reported as transport.ErrOutcomeUnknown.
+//
+// The watches of the transport's views and actions run from the first call
+// until Close. A ReadOnly transport (a dry run) makes no view or action.
 package acm
 
 import (
