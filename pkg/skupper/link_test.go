@@ -51,7 +51,9 @@ func TestAHubSiteCanIssueLinksOnlyWhenReadyWithEndpoints(t *testing.T) {
 		require.NoError(t, err)
 		return s
 	}
-	ep := func(name, group string) any { return map[string]any{"name": name, "host": "h", "port": "55671", "group": group} }
+	ep := func(name, group string) any {
+		return map[string]any{"name": name, "host": "h", "port": "55671", "group": group}
+	}
 	tests := map[string]struct {
 		site       *Site
 		wantErr    string

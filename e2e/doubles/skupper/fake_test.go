@@ -244,7 +244,9 @@ func testSpoke(t *testing.T, clk *clock) (*Spoke, *fake.FakeDynamicClient) {
 	s.now = clk.Now
 	// These beds give the hub `local` access on another fake cluster: the
 	// hub's endpoints stand for addresses the spoke can reach.
-	s.Reachable = func(host, _ string) bool { return strings.HasPrefix(host, "skupper-router") || host == LoadBalancerHost }
+	s.Reachable = func(host, _ string) bool {
+		return strings.HasPrefix(host, "skupper-router") || host == LoadBalancerHost
+	}
 	return s, c
 }
 
