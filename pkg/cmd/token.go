@@ -28,6 +28,10 @@ prints it as YAML on standard output, for linking a spoke by hand without ACM:
 
   vanlink token --cluster east | kubectl --context east apply -f -
 
+It refuses while the grant cannot be redeemed or the hub Site cannot issue
+links (not Ready, or no link endpoints): such a token would spend redemptions
+and be refused.
+
 This is the one vanlink command that prints the grant code. The output is a
 secret: do not commit it or paste it into logs.`,
 		Args: cobra.NoArgs,
@@ -53,7 +57,8 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 		return err
 	}
 	e := &vsync.Engine{Grants: c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.pass.namespace),
-		Opts: vsync.Options{GrantNamespace: o.pass.namespace, GrantName: o.pass.grant}}
+		Sites: c.dyn.Resource(skupper.SitesGVR).Namespace(o.pass.namespace),
+		Opts:  vsync.Options{GrantNamespace: o.pass.namespace, GrantName: o.pass.grant}}
 	g, err := e.ReadGrant(cmd.Context())
 	if err != nil {
 		return c.explain(err)
@@ -61,6 +66,11 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	h := g.Health(time.Now())
 	if h.Left == 0 || h.Expired {
 		return fmt.Errorf("AccessGrant %s/%s cannot be redeemed (%d of %d redemptions left, expired: %v): a token built from it would fail", g.Namespace, g.Name, h.Left, h.Allowed, h.Expired)
+	}
+	// A token redeemed while the hub Site cannot issue links is counted and
+	// refused, again on every retry of the spoke's controller.
+	if err := e.CheckHub(cmd.Context()); err != nil {
+		return fmt.Errorf("no token printed: %w", c.explain(err))
 	}
 	tok := skupper.NewAccessToken(g, skupper.TokenOptions{Name: o.pass.tokenName, Namespace: o.pass.spokeNamespace, LinkCost: o.pass.linkCost})
 	tok.SetLabels(map[string]string{skupper.ManagedByLabel: skupper.ManagedByValue, "vanlink.io/spoke": o.cluster})
