@@ -70,6 +70,10 @@ func (l *Lease) Acquire(ctx context.Context) (func(), error) {
 	start := l.Clock.Now()
 	logged := false
 	for {
+		if ctx.Err() != nil {
+			// A stopped pass (SIGTERM) takes no lease.
+			return nil, context.Cause(ctx)
+		}
 		holder, err := l.try(ctx)
 		if err == nil {
 			return l.keep(ctx), nil

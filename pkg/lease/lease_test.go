@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -57,4 +58,21 @@ func TestLease(t *testing.T) {
 		require.NoError(t, err)
 		rel()
 	})
+}
+
+func TestALeaseIsReleasedAfterThePassContextIsCancelled(t *testing.T) {
+	cs := fake.NewClientset()
+	ctx, cancel := context.WithCancel(t.Context())
+	release, err := newLease(cs, "hook", time.Second).Acquire(ctx)
+	require.NoError(t, err)
+	cancel() // SIGTERM
+	release()
+	l, err := cs.CoordinationV1().Leases("service-interconnect").Get(t.Context(), "vanlink-sync", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Empty(t, ptr.Deref(l.Spec.HolderIdentity, ""), "the release does not depend on the cancelled pass context")
+
+	start := time.Now()
+	_, err = newLease(cs, "cron", time.Minute).Acquire(ctx)
+	require.ErrorIs(t, err, context.Canceled, "a stopped pass takes no lease")
+	require.Less(t, time.Since(start), time.Second, "and does not wait for one")
 }
