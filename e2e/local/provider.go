@@ -193,6 +193,15 @@ func (p *Provider) ResumeAgent(spoke string) {
 	p.Agent.Resume(spoke)
 }
 
+// PauseHubController stops (or restarts) the hub's Skupper controller double.
+func (p *Provider) PauseHubController(paused bool) {
+	if paused {
+		p.Grants.Pause()
+		return
+	}
+	p.Grants.Resume()
+}
+
 // SetHubLoadBalancer switches the simulated LoadBalancer provider of the hub.
 func (p *Provider) SetHubLoadBalancer(on bool) error {
 	p.Grants.SetLoadBalancer(on)

@@ -47,6 +47,12 @@ type Provider interface {
 	Describe() string
 }
 
+// HubControllerPauser is implemented by providers that can stop the hub's
+// Skupper controller (as if scaled to zero) and start it again.
+type HubControllerPauser interface {
+	PauseHubController(paused bool)
+}
+
 // ErrNotSupported: the provider cannot do what was asked.
 var ErrNotSupported = errors.New("not supported by this provider")
 

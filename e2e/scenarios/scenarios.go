@@ -355,6 +355,15 @@ func HookAndCronTogether(t *testing.T, h *Harness) {
 func InvalidGrant(t *testing.T, h *Harness) {
 	setup(t, h, syncSet(map[string]any{"hook": map[string]any{"grantTimeout": "2s"}}), nil)
 	ctx := ctxFor(t)
+	// The controller rewrites url and ca on its next look at the grant
+	// (upstream: skupperproject/skupper internal/kube/grants/grants.go,
+	// Grants.checkGrant): a broken status lasts only while it is down.
+	pauser, ok := h.P.(HubControllerPauser)
+	if !ok {
+		t.Skip("the provider cannot stop the hub's Skupper controller")
+	}
+	pauser.PauseHubController(true)
+	defer pauser.PauseHubController(false)
 	grants := dyn(h.P.Hub()).Resource(skupper.AccessGrantsGVR).Namespace(Namespace)
 	for field, bad := range map[string]any{"status.url": "http://127.0.0.1:9090/x", "status.ca": "not a certificate"} {
 		g, err := grants.Get(ctx, GrantName, metav1.GetOptions{})

@@ -57,6 +57,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,6 +81,7 @@ type Hub struct {
 	// Tick is how often the controller looks at the hub (default 100 ms).
 	Tick time.Duration
 
+	paused      atomic.Bool
 	mu          sync.Mutex
 	redemptions int
 	// grants is the controller's cache of grants by uid, refreshed from the
@@ -141,13 +143,21 @@ func (h *Hub) SetLoadBalancer(on bool) { h.sites.setLoadBalancer(on) }
 // Close stops the grant server.
 func (h *Hub) Close() { _ = h.srv.Close() }
 
+// Pause stops processing grants and Sites, as a controller scaled to zero
+// would (the grant server of this double keeps answering from its cache);
+// Resume restarts it.
+func (h *Hub) Pause()  { h.paused.Store(true) }
+func (h *Hub) Resume() { h.paused.Store(false) }
+
 // Run processes grants and Sites until ctx ends.
 func (h *Hub) Run(ctx context.Context) {
 	t := time.NewTicker(h.Tick)
 	defer t.Stop()
 	for {
-		h.processSites(ctx)
-		h.processGrants(ctx)
+		if !h.paused.Load() {
+			h.processSites(ctx)
+			h.processGrants(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
