@@ -213,6 +213,9 @@ func (o *passOptions) useRecorded(t *report.TransportRecord, changed func(flag s
 			return
 		}
 	}
+	// --cluster-selector and --placement are one choice: either given
+	// keeps the record's out.
+	chose := changed("cluster-selector") || changed("placement")
 	for flag, p := range map[string]struct {
 		dst *string
 		src string
@@ -222,6 +225,9 @@ func (o *passOptions) useRecorded(t *report.TransportRecord, changed func(flag s
 		"credentials-namespace": {&o.credsNamespace, t.CredentialsNamespace},
 		"credentials-selector":  {&o.credsSelector, t.CredentialsSelector},
 	} {
+		if (flag == "cluster-selector" || flag == "placement") && chose {
+			continue
+		}
 		if !changed(flag) && p.src != "" {
 			*p.dst = p.src
 		}
