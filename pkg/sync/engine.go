@@ -447,6 +447,9 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 // pruneSteps plans the clusters the transport knows but the selection no
 // longer has (unusable clusters are still selected: they are not pruned).
 func (e *Engine) pruneSteps(ctx context.Context, sel fleet.Selection, changes *[]Change) []Step {
+	if ctx.Err() != nil {
+		return nil // a stopped pass starts no new work
+	}
 	known, err := e.Transport.Known(ctx)
 	if err != nil {
 		e.Log.Warn("listing the spokes known to the transport failed; nothing pruned", "err", err)
@@ -516,6 +519,13 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, grant *skupper.Gra
 		}
 		c.Duration = e.Clock.Since(start)
 		l := log.With("cluster", s.Cluster, "action", s.Action, "reason", c.Reason, "duration", c.Duration.Round(time.Millisecond).String())
+		if err != nil && ctx.Err() != nil {
+			// The pass was stopped (a signal) while the spoke's request was
+			// under way: it may have run. The next pass observes it.
+			c.Outcome, c.Reason = OutcomePending, c.Reason+"; the pass was stopped before the outcome was known (the next pass observes it)"
+			l.Warn("spoke interrupted", "err", err)
+			return c
+		}
 		if err != nil {
 			c.Outcome, c.Error = OutcomeFailed, err.Error()
 			l.Error("spoke failed", "err", err)

@@ -105,6 +105,8 @@ type fakeTransport struct {
 	active    atomic.Int64
 	maxSeen   atomic.Int64
 	delay     time.Duration
+	// holdPush, when set, runs at the start of each push.
+	holdPush func()
 	// holdObserve, when set, runs before each spoke is observed.
 	holdObserve func(ctx context.Context, cluster string) error
 }
@@ -183,6 +185,9 @@ func observedCopy[T any](v *T) transport.Observed[T] {
 }
 
 func (f *fakeTransport) Push(ctx context.Context, n string, tok *unstructured.Unstructured) error {
+	if f.holdPush != nil {
+		f.holdPush()
+	}
 	cur := f.active.Add(1)
 	defer f.active.Add(-1)
 	for {
@@ -802,4 +807,15 @@ type recorder struct{ results []*Result }
 func (r *recorder) Report(_ context.Context, res *Result) error {
 	r.results = append(r.results, res)
 	return nil
+}
+
+func TestAPushCutShortByAStoppedPassIsPendingNotFailed(t *testing.T) {
+	tr := newFake(map[string]*spoke{"east": {site: true}})
+	ctx, cancel := context.WithCancel(t.Context())
+	tr.spokes["east"].pushErr = errors.New("the request was cancelled")
+	tr.holdPush = cancel // the signal arrives while the push is under way
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east"), nil)
+	res, _ := h.engine.Run(ctx)
+	require.Equal(t, map[string]Outcome{"east": OutcomePending}, outcomes(res), "the push may have run: the next pass observes it")
+	require.Contains(t, res.Changes[0].Reason, "stopped before the outcome was known")
 }

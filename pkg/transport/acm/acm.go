@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -100,6 +101,8 @@ type Transport struct {
 
 	// cleanup tracks the deletions of transient objects (see deleteNow).
 	cleanup sync.WaitGroup
+	// cutShort: a transient object's create failed as its context ended.
+	cutShort atomic.Bool
 }
 
 var _ transport.Transport = (*Transport)(nil)

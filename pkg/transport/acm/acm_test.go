@@ -539,3 +539,24 @@ func TestRemoveNamesEveryResourceExactly(t *testing.T) {
 		"secrets.v1. hub-link": true,
 	}, resources, "a bare plural resolves to the first group discovery lists (Linkerd's links before Skupper's)")
 }
+
+func TestACreateCutShortBySignalIsSweptByFinish(t *testing.T) {
+	h := newHub(t, acmagent.Options{}, "east")
+	ctx, cancel := context.WithCancel(t.Context())
+	// The API server creates the action, but the answer never reaches the
+	// caller: its context ends first (SIGTERM).
+	h.client.PrependReactor("create", "managedclusteractions", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		u := a.(clienttesting.CreateAction).GetObject().(*unstructured.Unstructured)
+		u.SetName(u.GetGenerateName() + "cut")
+		require.NoError(t, h.client.Tracker().Create(acm.ActionsGVR, u, "east"))
+		cancel()
+		return true, nil, context.Canceled
+	})
+	h.agent.Pause("east")
+	h.start(t)
+	err := h.tr.Push(ctx, "east", token("hub-link"))
+	require.Error(t, err)
+	require.Equal(t, 1, h.count(t, acm.ActionsGVR, "east"), "the action the caller never heard of is there, with the code")
+	require.NoError(t, h.tr.Finish(t.Context()))
+	require.Zero(t, h.count(t, acm.ActionsGVR, "east"), "Finish sweeps it")
+}

@@ -27,6 +27,7 @@ func (t *Transport) run(ctx context.Context, cluster, op string, a *unstructured
 	client := t.dyn.Resource(ActionsGVR).Namespace(cluster)
 	created, err := client.Create(ctx, a, metav1.CreateOptions{})
 	if err != nil {
+		t.noteCutShort(ctx)
 		return fmt.Errorf("cluster %s: %s: creating the ManagedClusterAction: %w", cluster, op, err)
 	}
 	defer t.deleteNow(ctx, ActionsGVR, cluster, created.GetName())

@@ -607,6 +607,7 @@ func readOnce[T any](ctx context.Context, t *Transport, spoke string, k kindRef,
 	client := t.dyn.Resource(ViewsGVR).Namespace(spoke)
 	created, err := client.Create(ctx, want, metav1.CreateOptions{})
 	if err != nil {
+		t.noteCutShort(ctx)
 		return transport.Observed[T]{}, fmt.Errorf("cluster %s: creating a view of %s %s: %w", spoke, k.kind, name, err)
 	}
 	defer t.deleteNow(ctx, ViewsGVR, spoke, created.GetName())

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 )
@@ -137,7 +138,19 @@ func (t *Transport) deleteNow(ctx context.Context, gvr schema.GroupVersionResour
 	})
 }
 
-// Finish waits for the deletions deleteNow started, within ctx.
+// noteCutShort records that the create of a transient object failed while
+// its context was ending (a signal, a deadline): the API server may have
+// created it all the same, under a generated name nobody read, with the
+// grant code in it. Finish then sweeps.
+func (t *Transport) noteCutShort(ctx context.Context) {
+	if ctx.Err() != nil {
+		t.cutShort.Store(true)
+	}
+}
+
+// Finish waits for the deletions deleteNow started, within ctx, and, when a
+// create was cut short, deletes every transient object of this token that
+// is still on the hub (the pass lease guarantees no other pass uses them).
 func (t *Transport) Finish(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
@@ -146,8 +159,26 @@ func (t *Transport) Finish(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("deleting vanlink's transient hub objects: %w", context.Cause(ctx))
 	}
+	if !t.cutShort.Swap(false) {
+		return nil
+	}
+	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, PurposeLabel: "transient", TokenNameLabel: t.opts.TokenName}).String()
+	var errs []error
+	for _, gvr := range []schema.GroupVersionResource{ActionsGVR, ViewsGVR} {
+		list, err := t.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing vanlink's transient %s: %w", gvr.Resource, err))
+			continue
+		}
+		for _, u := range list.Items {
+			err := t.dyn.Resource(gvr).Namespace(u.GetNamespace()).Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("deleting %s %s/%s, which may hold the grant code: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
