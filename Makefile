@@ -116,7 +116,7 @@ e2e-kind: ## Run the end-to-end scenarios on kind clusters with the real Skupper
 
 .PHONY: bench
 bench: tools ## Fleet-scale benchmark (N=10,100,1000 simulated spokes, 200 ms agent latency) and the planner benchmark; writes BENCHMARKS.md
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./pkg/sync
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./pkg/reconcile
 	$(GO) run ./e2e/bench
 
 .PHONY: lint

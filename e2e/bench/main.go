@@ -564,7 +564,7 @@ vanlink share these cores.
   for spokes whose Link is not Ready, through a view deleted at once (it holds the code).
 - Steady-pass LISTs grow only by pagination (500 objects a page).
 
-A Go benchmark of the planner alone: `+"`go test -run x -bench Plan ./pkg/sync`"+`.
+A Go benchmark of the planner alone: `+"`go test -run x -bench Plan ./pkg/reconcile`"+`.
 `, time.Now().UTC().Format("2006-01-02"), o.latency, o.concurrency, o.serialUpTo,
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), table, checks, limits(o, rows))
 	return b.String()

@@ -14,14 +14,14 @@ import (
 	robfig "github.com/robfig/cron/v3"
 
 	"github.com/vanlink/vanlink/jobs/postsync"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
 // RunOnce runs one pass with no wait for the grant (the next run retries)
 // and returns its result and exit code.
-func RunOnce(ctx context.Context, e *vsync.Engine, failOn vsync.FailOn) (*vsync.Result, int, error) {
+func RunOnce(ctx context.Context, e *reconcile.Engine, failOn reconcile.FailOn) (*reconcile.Result, int, error) {
 	if failOn == "" {
-		failOn = vsync.FailOnError
+		failOn = reconcile.FailOnError
 	}
 	res, err := e.Run(ctx)
 	return res, postsync.ExitCode(failOn, res, err), err

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/vanlink/vanlink/pkg/lease"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
 // Options of the policy.
@@ -24,14 +24,14 @@ type Options struct {
 	// Poll is the interval between reads (default 2 s).
 	Poll time.Duration
 	// FailOn decides the exit code (default error).
-	FailOn vsync.FailOn
+	FailOn reconcile.FailOn
 	Log    *slog.Logger
 }
 
 // Run waits for the grant, runs one pass and returns its result and the
 // process exit code. err describes a pass-level failure (already reflected
 // in the exit code).
-func Run(ctx context.Context, e *vsync.Engine, o Options) (*vsync.Result, int, error) {
+func Run(ctx context.Context, e *reconcile.Engine, o Options) (*reconcile.Result, int, error) {
 	if o.GrantTimeout == 0 {
 		o.GrantTimeout = 5 * time.Minute
 	}
@@ -39,7 +39,7 @@ func Run(ctx context.Context, e *vsync.Engine, o Options) (*vsync.Result, int, e
 		o.Poll = 2 * time.Second
 	}
 	if o.FailOn == "" {
-		o.FailOn = vsync.FailOnError
+		o.FailOn = reconcile.FailOnError
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -62,7 +62,7 @@ func Run(ctx context.Context, e *vsync.Engine, o Options) (*vsync.Result, int, e
 }
 
 // WaitForGrant polls the grant until it is usable or the timeout passes.
-func WaitForGrant(ctx context.Context, e *vsync.Engine, o Options) error {
+func WaitForGrant(ctx context.Context, e *reconcile.Engine, o Options) error {
 	return poll(ctx, o, time.Now().Add(o.GrantTimeout), "the AccessGrant did not become usable within "+o.GrantTimeout.String(),
 		"waiting for the AccessGrant to become usable", func() error {
 			_, err := e.ReadGrant(ctx)
@@ -73,8 +73,8 @@ func WaitForGrant(ctx context.Context, e *vsync.Engine, o Options) error {
 // waitForHub polls the hub Site in the grant's namespace until it can issue
 // links (Ready, with link endpoints) or the deadline passes: a token pushed
 // before that is redeemed, counted and refused by the grant server, again
-// and again (see vsync.Engine.CheckHub).
-func waitForHub(ctx context.Context, e *vsync.Engine, o Options, deadline time.Time) error {
+// and again (see reconcile.Engine.CheckHub).
+func waitForHub(ctx context.Context, e *reconcile.Engine, o Options, deadline time.Time) error {
 	return poll(ctx, o, deadline, "the hub Site could not issue links within "+o.GrantTimeout.String()+" (spokes stay unlinked until it can)",
 		"waiting for the hub Site to be able to issue links", func() error { return e.CheckHub(ctx) })
 }
@@ -105,12 +105,12 @@ func poll(ctx context.Context, o Options, deadline time.Time, gaveUp, waiting st
 // exit maps a pass to an exit code: 0, or 1 when the policy fails it. A pass
 // that did nothing because another pass holds the lease exits 0: that pass
 // does the work.
-func exit(f vsync.FailOn, res *vsync.Result, err error) int {
+func exit(f reconcile.FailOn, res *reconcile.Result, err error) int {
 	var held *lease.HeldError
 	switch {
 	case errors.As(err, &held):
 		return 0
-	case f == vsync.FailOnNever:
+	case f == reconcile.FailOnNever:
 		return 0
 	case err != nil:
 		return 1
@@ -121,4 +121,4 @@ func exit(f vsync.FailOn, res *vsync.Result, err error) int {
 }
 
 // ExitCode is the exit policy shared with the cron job.
-func ExitCode(f vsync.FailOn, res *vsync.Result, err error) int { return exit(f, res, err) }
+func ExitCode(f reconcile.FailOn, res *reconcile.Result, err error) int { return exit(f, res, err) }

@@ -14,31 +14,31 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vanlink/vanlink/pkg/lease"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
 func TestExitCode(t *testing.T) {
-	res := func(outcomes ...vsync.Outcome) *vsync.Result {
-		r := &vsync.Result{}
+	res := func(outcomes ...reconcile.Outcome) *reconcile.Result {
+		r := &reconcile.Result{}
 		for _, o := range outcomes {
-			r.Changes = append(r.Changes, vsync.Change{Outcome: o})
+			r.Changes = append(r.Changes, reconcile.Change{Outcome: o})
 		}
 		return r
 	}
 	tests := map[string]struct {
-		failOn vsync.FailOn
-		res    *vsync.Result
+		failOn reconcile.FailOn
+		res    *reconcile.Result
 		err    error
 		want   int
 	}{
-		"linked and pending spokes do not fail the hook":  {vsync.FailOnError, res(vsync.OutcomeLinked, vsync.OutcomePending, vsync.OutcomePushed), nil, 0},
-		"a failed spoke fails it":                         {vsync.FailOnError, res(vsync.OutcomeLinked, vsync.OutcomeFailed), nil, 1},
-		"a blocked spoke fails it":                        {vsync.FailOnError, res(vsync.OutcomeBlocked), nil, 1},
-		"a pass error fails it":                           {vsync.FailOnError, nil, errors.New("invalid grant"), 1},
-		"pending fails it with --fail-on=pending":         {vsync.FailOnPending, res(vsync.OutcomePending), nil, 1},
-		"nothing fails it with --fail-on=never":           {vsync.FailOnNever, res(vsync.OutcomeFailed), errors.New("x"), 0},
-		"another pass holding the lease is not a failure": {vsync.FailOnError, nil, &lease.HeldError{Holder: "cron"}, 0},
-		"skipped clusters alone are fine":                 {vsync.FailOnPending, res(vsync.OutcomeSkipped, vsync.OutcomeLinked), nil, 0},
+		"linked and pending spokes do not fail the hook":  {reconcile.FailOnError, res(reconcile.OutcomeLinked, reconcile.OutcomePending, reconcile.OutcomePushed), nil, 0},
+		"a failed spoke fails it":                         {reconcile.FailOnError, res(reconcile.OutcomeLinked, reconcile.OutcomeFailed), nil, 1},
+		"a blocked spoke fails it":                        {reconcile.FailOnError, res(reconcile.OutcomeBlocked), nil, 1},
+		"a pass error fails it":                           {reconcile.FailOnError, nil, errors.New("invalid grant"), 1},
+		"pending fails it with --fail-on=pending":         {reconcile.FailOnPending, res(reconcile.OutcomePending), nil, 1},
+		"nothing fails it with --fail-on=never":           {reconcile.FailOnNever, res(reconcile.OutcomeFailed), errors.New("x"), 0},
+		"another pass holding the lease is not a failure": {reconcile.FailOnError, nil, &lease.HeldError{Holder: "cron"}, 0},
+		"skipped clusters alone are fine":                 {reconcile.FailOnPending, res(reconcile.OutcomeSkipped, reconcile.OutcomeLinked), nil, 0},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -61,11 +61,11 @@ func (missingGrant) Delete(context.Context, string, metav1.DeleteOptions, ...str
 }
 
 func TestRunWaitsForTheGrantThenGivesUp(t *testing.T) {
-	e := &vsync.Engine{Grants: missingGrant{}, Opts: vsync.Options{GrantNamespace: "service-interconnect", GrantName: "spoke-link"}}
+	e := &reconcile.Engine{Grants: missingGrant{}, Opts: reconcile.Options{GrantNamespace: "service-interconnect", GrantName: "spoke-link"}}
 	start := time.Now()
 	_, code, err := Run(t.Context(), e, Options{GrantTimeout: 300 * time.Millisecond, Poll: 50 * time.Millisecond})
 	require.Equal(t, 1, code)
-	require.ErrorIs(t, err, vsync.ErrGrantNotFound)
+	require.ErrorIs(t, err, reconcile.ErrGrantNotFound)
 	require.ErrorContains(t, err, "did not become usable within 300ms")
 	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "the wait is bounded, not skipped")
 }
@@ -98,8 +98,8 @@ func hubSite(ready bool) *unstructured.Unstructured {
 func TestTheHookWaitsForAHubSiteThatCanIssueLinks(t *testing.T) {
 	opts := Options{GrantTimeout: 400 * time.Millisecond, Poll: 20 * time.Millisecond}
 	opts.Log = slog.New(slog.DiscardHandler)
-	engine := func(s hubSites) *vsync.Engine {
-		return &vsync.Engine{Sites: s, Opts: vsync.Options{GrantNamespace: "service-interconnect", GrantName: "spoke-link"}}
+	engine := func(s hubSites) *reconcile.Engine {
+		return &reconcile.Engine{Sites: s, Opts: reconcile.Options{GrantNamespace: "service-interconnect", GrantName: "spoke-link"}}
 	}
 	t.Run("a hub Site that becomes Ready with endpoints ends the wait", func(t *testing.T) {
 		start := time.Now()
@@ -110,7 +110,7 @@ func TestTheHookWaitsForAHubSiteThatCanIssueLinks(t *testing.T) {
 	t.Run("a hub Site that stays Pending ends the wait with the reason", func(t *testing.T) {
 		start := time.Now()
 		err := waitForHub(t.Context(), engine(hubSites{func() *unstructured.Unstructured { return hubSite(false) }}), opts, start.Add(opts.GrantTimeout))
-		require.ErrorIs(t, err, vsync.ErrHubNotReady)
+		require.ErrorIs(t, err, reconcile.ErrHubNotReady)
 		require.ErrorContains(t, err, "the hub Site could not issue links within 400ms")
 		require.ErrorContains(t, err, "Site service-interconnect/hub is not Ready (Pending: Not Running)", "the error names the Site and says why")
 		require.GreaterOrEqual(t, time.Since(start), opts.GrantTimeout, "the wait is bounded, not skipped")

@@ -25,8 +25,8 @@ import (
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/skupper"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
 )
 
@@ -105,13 +105,13 @@ func TestSyncOnTheTestBed(t *testing.T) {
 		code, stdout := c.run("sync", "--dry-run", "-o", "json", "-v", "1")
 		t.Logf("dry run took %s", time.Since(start))
 		require.Equal(t, 0, code, "planned pushes are not failures under --fail-on=error")
-		var res vsync.Result
+		var res reconcile.Result
 		require.NoError(t, json.Unmarshal([]byte(stdout), &res))
-		got := map[string]vsync.Action{}
+		got := map[string]reconcile.Action{}
 		for _, ch := range res.Changes {
 			got[ch.Cluster] = ch.Action
 		}
-		require.Equal(t, map[string]vsync.Action{"east": vsync.Pending, "west": vsync.Pending, "local-cluster": vsync.Skip}, got,
+		require.Equal(t, map[string]reconcile.Action{"east": reconcile.Pending, "west": reconcile.Pending, "local-cluster": reconcile.Skip}, got,
 			"a dry run on ACM reads only the views already on the hub; before the first pass there are none")
 		require.Zero(t, agent.Executed(), "a dry run pushes nothing")
 		for _, name := range []string{"east", "west"} {
@@ -168,9 +168,9 @@ func TestSyncOnTheTestBed(t *testing.T) {
 		}
 		code, stdout := c.run("sync", "-o", "json")
 		require.Equal(t, 0, code)
-		var res vsync.Result
+		var res reconcile.Result
 		require.NoError(t, json.Unmarshal([]byte(stdout), &res))
-		require.Equal(t, 2, res.Counts()[vsync.OutcomeLinked])
+		require.Equal(t, 2, res.Counts()[reconcile.OutcomeLinked])
 		require.Equal(t, before, agent.Executed(), "no ManagedClusterAction in a steady pass")
 		for _, name := range []string{"east", "west"} {
 			tok, err := env.Cluster(name).Dynamic().Resource(skupper.AccessTokensGVR).Namespace(ns).Get(ctx, "hub-link", metav1.GetOptions{})

@@ -10,12 +10,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/duration"
 
+	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/report"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
 )
 
-var outcomeOrder = []vsync.Outcome{vsync.OutcomeLinked, vsync.OutcomePushed, vsync.OutcomePending, vsync.OutcomePlanned,
-	vsync.OutcomePruned, vsync.OutcomeFailed, vsync.OutcomeBlocked, vsync.OutcomeSkipped}
+var outcomeOrder = []reconcile.Outcome{reconcile.OutcomeLinked, reconcile.OutcomePushed, reconcile.OutcomePending, reconcile.OutcomePlanned,
+	reconcile.OutcomePruned, reconcile.OutcomeFailed, reconcile.OutcomeBlocked, reconcile.OutcomeSkipped}
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -25,7 +25,7 @@ func writeJSON(w io.Writer, v any) error {
 
 // printResult writes a pass result as a table (one line per spoke and a
 // summary) or as JSON.
-func printResult(w io.Writer, format string, res *vsync.Result) error {
+func printResult(w io.Writer, format string, res *reconcile.Result) error {
 	if format == "json" {
 		return writeJSON(w, res)
 	}
@@ -60,7 +60,7 @@ func printResult(w io.Writer, format string, res *vsync.Result) error {
 	return nil
 }
 
-func printGrant(w io.Writer, ns, name, uid string, b vsync.Budget) {
+func printGrant(w io.Writer, ns, name, uid string, b reconcile.Budget) {
 	exp := "unknown"
 	if !b.Expires.IsZero() {
 		exp = b.Expires.UTC().Format(time.RFC3339)
@@ -68,7 +68,7 @@ func printGrant(w io.Writer, ns, name, uid string, b vsync.Budget) {
 	fmt.Fprintf(w, "grant %s/%s (uid %s): %d of %d redemptions left, %d in flight, expires %s\n", ns, name, uid, b.Left, b.Allowed, b.InFlight, exp)
 }
 
-func counts(m map[vsync.Outcome]int) string {
+func counts(m map[reconcile.Outcome]int) string {
 	var parts []string
 	for _, o := range outcomeOrder {
 		if m[o] > 0 {

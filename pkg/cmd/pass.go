@@ -22,9 +22,9 @@ import (
 
 	"github.com/vanlink/vanlink/pkg/fleet"
 	"github.com/vanlink/vanlink/pkg/lease"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/report"
 	"github.com/vanlink/vanlink/pkg/skupper"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
 	"github.com/vanlink/vanlink/pkg/transport"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
 	"github.com/vanlink/vanlink/pkg/transport/direct"
@@ -236,10 +236,10 @@ func (o *passOptions) useRecorded(t *report.TransportRecord, changed func(flag s
 
 // engine builds a pass over the hub clients. The caller closes its
 // Transport when it is done with the engine.
-func (o *passOptions) engine(c *clients, log *slog.Logger, dryRun bool) *vsync.Engine {
+func (o *passOptions) engine(c *clients, log *slog.Logger, dryRun bool) *reconcile.Engine {
 	host, _ := os.Hostname()
 	holder := host + "-" + rand.String(5)
-	return &vsync.Engine{
+	return &reconcile.Engine{
 		Grants:    c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.namespace),
 		Sites:     c.dyn.Resource(skupper.SitesGVR).Namespace(o.namespace),
 		Fleet:     o.fleet(c),
@@ -252,7 +252,7 @@ func (o *passOptions) engine(c *clients, log *slog.Logger, dryRun bool) *vsync.E
 			Transport: o.transportRecord(),
 		},
 		Log: log,
-		Opts: vsync.Options{
+		Opts: reconcile.Options{
 			GrantNamespace: o.namespace, GrantName: o.grant, TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace,
 			LinkCost: o.linkCost, Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, Rotate: o.rotate,
 			ExpiryMargin: o.expiryMargin, RotationTimeout: o.rotationTimeout, Prune: o.prune, DryRun: dryRun,

@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vanlink/vanlink/jobs/cron"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
 type runOptions struct {
@@ -53,7 +53,7 @@ func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
 	return cron.Schedule(ctx, o.schedule, log, func(ctx context.Context) {
 		e := o.pass.engine(c, log, false)
 		defer e.Transport.Close()
-		res, code, err := cron.RunOnce(ctx, e, vsync.FailOn(o.failOn))
+		res, code, err := cron.RunOnce(ctx, e, reconcile.FailOn(o.failOn))
 		switch {
 		case err != nil:
 			log.Error("pass failed", "err", c.explain(err))

@@ -8,21 +8,21 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/report"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
 )
 
 func TestStatusTableShowsHowOldEachStateIs(t *testing.T) {
 	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	rec := report.Merge(nil, &vsync.Result{Started: t0, Grant: vsync.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
-		Changes: []vsync.Change{
-			{Step: vsync.Step{Cluster: "east", Action: vsync.Push, Reason: "no AccessToken"}, Outcome: vsync.OutcomePushed},
-			{Step: vsync.Step{Cluster: "west", Action: vsync.Push, Reason: "no AccessToken"}, Outcome: vsync.OutcomeFailed, Error: "agent did not answer"},
+	rec := report.Merge(nil, &reconcile.Result{Started: t0, Grant: reconcile.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
+		Changes: []reconcile.Change{
+			{Step: reconcile.Step{Cluster: "east", Action: reconcile.Push, Reason: "no AccessToken"}, Outcome: reconcile.OutcomePushed},
+			{Step: reconcile.Step{Cluster: "west", Action: reconcile.Push, Reason: "no AccessToken"}, Outcome: reconcile.OutcomeFailed, Error: "agent did not answer"},
 		}})
-	rec = report.Merge(rec, &vsync.Result{Started: t0.Add(30 * time.Minute), Grant: vsync.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
-		Changes: []vsync.Change{
-			{Step: vsync.Step{Cluster: "east", Action: vsync.InSync}, Outcome: vsync.OutcomeLinked},
-			{Step: vsync.Step{Cluster: "west", Action: vsync.Push, Reason: "no AccessToken"}, Outcome: vsync.OutcomeFailed, Error: "agent did not answer"},
+	rec = report.Merge(rec, &reconcile.Result{Started: t0.Add(30 * time.Minute), Grant: reconcile.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
+		Changes: []reconcile.Change{
+			{Step: reconcile.Step{Cluster: "east", Action: reconcile.InSync}, Outcome: reconcile.OutcomeLinked},
+			{Step: reconcile.Step{Cluster: "west", Action: reconcile.Push, Reason: "no AccessToken"}, Outcome: reconcile.OutcomeFailed, Error: "agent did not answer"},
 		}})
 	rec.Transport = &report.TransportRecord{Name: "direct", CredentialsNamespace: "argocd", CredentialsSelector: "env=demo"}
 	var out bytes.Buffer

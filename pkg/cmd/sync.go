@@ -9,7 +9,7 @@ import (
 
 	"github.com/vanlink/vanlink/jobs/cron"
 	"github.com/vanlink/vanlink/jobs/postsync"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
 type syncOptions struct {
@@ -113,13 +113,13 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	defer engine.Transport.Close()
 	ctx := cmd.Context()
 	var (
-		res  *vsync.Result
+		res  *reconcile.Result
 		code int
 	)
 	if o.policy == "postsync" {
-		res, code, err = postsync.Run(ctx, engine, postsync.Options{GrantTimeout: o.grantTimeout, FailOn: vsync.FailOn(o.failOn), Log: log})
+		res, code, err = postsync.Run(ctx, engine, postsync.Options{GrantTimeout: o.grantTimeout, FailOn: reconcile.FailOn(o.failOn), Log: log})
 	} else {
-		res, code, err = cron.RunOnce(ctx, engine, vsync.FailOn(o.failOn))
+		res, code, err = cron.RunOnce(ctx, engine, reconcile.FailOn(o.failOn))
 	}
 	if res != nil {
 		if perr := printResult(streams.Out, o.output, res); perr != nil {

@@ -8,8 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/skupper"
-	vsync "github.com/vanlink/vanlink/pkg/sync"
 )
 
 type tokenOptions struct {
@@ -56,9 +56,9 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err != nil {
 		return err
 	}
-	e := &vsync.Engine{Grants: c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.pass.namespace),
+	e := &reconcile.Engine{Grants: c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.pass.namespace),
 		Sites: c.dyn.Resource(skupper.SitesGVR).Namespace(o.pass.namespace),
-		Opts:  vsync.Options{GrantNamespace: o.pass.namespace, GrantName: o.pass.grant}}
+		Opts:  reconcile.Options{GrantNamespace: o.pass.namespace, GrantName: o.pass.grant}}
 	g, err := e.ReadGrant(cmd.Context())
 	if err != nil {
 		return c.explain(err)

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
-	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
 // Event reasons vanlink records on the AccessGrant.
@@ -42,29 +42,29 @@ type Event struct {
 }
 
 // EventsFor returns the events a pass deserves.
-func EventsFor(res *vsync.Result) []Event {
+func EventsFor(res *reconcile.Result) []Event {
 	var out []Event
-	by := map[vsync.Outcome][]string{}
+	by := map[reconcile.Outcome][]string{}
 	firstErr := ""
 	for _, c := range res.Changes {
 		by[c.Outcome] = append(by[c.Outcome], c.Cluster)
-		if c.Outcome == vsync.OutcomeFailed && firstErr == "" {
+		if c.Outcome == reconcile.OutcomeFailed && firstErr == "" {
 			firstErr = c.Error
 		}
 	}
 	if res.Grant.Rotated {
 		out = append(out, Event{corev1.EventTypeNormal, ReasonGrantRotated, fmt.Sprintf("re-created the grant (uid %s, was %s) to cover the pushes needed", res.Grant.UID, res.Grant.PreviousUID)})
 	}
-	if n := by[vsync.OutcomePushed]; len(n) > 0 {
+	if n := by[reconcile.OutcomePushed]; len(n) > 0 {
 		out = append(out, Event{corev1.EventTypeNormal, ReasonTokenPushed, "pushed the AccessToken to " + names(n)})
 	}
-	if n := by[vsync.OutcomePruned]; len(n) > 0 {
+	if n := by[reconcile.OutcomePruned]; len(n) > 0 {
 		out = append(out, Event{corev1.EventTypeNormal, ReasonSpokesPruned, "removed the AccessToken, Link and Secret from " + names(n)})
 	}
-	if n := by[vsync.OutcomeFailed]; len(n) > 0 {
+	if n := by[reconcile.OutcomeFailed]; len(n) > 0 {
 		out = append(out, Event{corev1.EventTypeWarning, ReasonPushFailed, fmt.Sprintf("failed on %s; first error: %s", names(n), firstErr)})
 	}
-	if n := by[vsync.OutcomeBlocked]; len(n) > 0 {
+	if n := by[reconcile.OutcomeBlocked]; len(n) > 0 {
 		out = append(out, Event{corev1.EventTypeWarning, ReasonGrantExhausted, fmt.Sprintf("the grant cannot serve %s (%d of %d redemptions left, expires %s); enable rotation or raise redemptionsAllowed",
 			names(n), res.Budget.Left, res.Budget.Allowed, res.Budget.Expires.UTC().Format(time.RFC3339))})
 	}
@@ -85,7 +85,7 @@ func names(n []string) string {
 }
 
 // Record creates the events of a pass on the grant.
-func (r EventRecorder) Record(ctx context.Context, res *vsync.Result) error {
+func (r EventRecorder) Record(ctx context.Context, res *reconcile.Result) error {
 	var errs []error
 	now := metav1.NewTime(time.Now())
 	for i, ev := range EventsFor(res) {
@@ -117,10 +117,10 @@ type Hub struct {
 	Transport *TransportRecord
 }
 
-var _ vsync.Reporter = Hub{}
+var _ reconcile.Reporter = Hub{}
 
 // Report records the pass.
-func (h Hub) Report(ctx context.Context, res *vsync.Result) error {
+func (h Hub) Report(ctx context.Context, res *reconcile.Result) error {
 	prev, err := h.Status.Read(ctx)
 	var errs []error
 	if err != nil {

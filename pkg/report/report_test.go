@@ -9,18 +9,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
-func result(at time.Time, changes ...vsync.Change) *vsync.Result {
-	return &vsync.Result{Started: at, Duration: 2 * time.Second,
-		Grant:   vsync.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
-		Budget:  vsync.Budget{Allowed: 10, Used: 2, Left: 8, Expires: at.Add(720 * time.Hour)},
+func result(at time.Time, changes ...reconcile.Change) *reconcile.Result {
+	return &reconcile.Result{Started: at, Duration: 2 * time.Second,
+		Grant:   reconcile.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
+		Budget:  reconcile.Budget{Allowed: 10, Used: 2, Left: 8, Expires: at.Add(720 * time.Hour)},
 		Changes: changes}
 }
 
-func change(cluster string, o vsync.Outcome, errMsg string) vsync.Change {
-	return vsync.Change{Step: vsync.Step{Cluster: cluster, Action: vsync.Push, Reason: "no AccessToken"}, Outcome: o, Error: errMsg}
+func change(cluster string, o reconcile.Outcome, errMsg string) reconcile.Change {
+	return reconcile.Change{Step: reconcile.Step{Cluster: cluster, Action: reconcile.Push, Reason: "no AccessToken"}, Outcome: o, Error: errMsg}
 }
 
 func TestHubReport(t *testing.T) {
@@ -30,7 +30,7 @@ func TestHubReport(t *testing.T) {
 		Status: StatusStore{ConfigMaps: cs.CoreV1().ConfigMaps("service-interconnect"), Name: "vanlink-status"},
 	}
 	t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	require.NoError(t, hub.Report(t.Context(), result(t1, change("east", vsync.OutcomePushed, ""), change("west", vsync.OutcomeFailed, "cluster west: agent did not answer"))))
+	require.NoError(t, hub.Report(t.Context(), result(t1, change("east", reconcile.OutcomePushed, ""), change("west", reconcile.OutcomeFailed, "cluster west: agent did not answer"))))
 	rec, err := hub.Status.Read(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, t1, *rec.Spokes["east"].LastPush)
@@ -38,14 +38,14 @@ func TestHubReport(t *testing.T) {
 	require.False(t, rec.Linked())
 
 	t2 := t1.Add(30 * time.Minute)
-	linked := change("east", vsync.OutcomeLinked, "")
-	linked.Action = vsync.InSync
-	require.NoError(t, hub.Report(t.Context(), result(t2, linked, change("west", vsync.OutcomePending, ""))))
+	linked := change("east", reconcile.OutcomeLinked, "")
+	linked.Action = reconcile.InSync
+	require.NoError(t, hub.Report(t.Context(), result(t2, linked, change("west", reconcile.OutcomePending, ""))))
 	rec, err = hub.Status.Read(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, t1, *rec.Spokes["east"].LastPush, "the last push is kept across passes")
 	require.Equal(t, "cluster west: agent did not answer", rec.Spokes["west"].LastError, "the last error is kept while the spoke is not linked")
-	require.Equal(t, 1, rec.Summary[vsync.OutcomeLinked])
+	require.Equal(t, 1, rec.Summary[reconcile.OutcomeLinked])
 
 	evs, err := cs.CoreV1().Events("service-interconnect").List(t.Context(), metav1.ListOptions{})
 	require.NoError(t, err)
@@ -59,9 +59,9 @@ func TestHubReport(t *testing.T) {
 }
 
 func TestEventsStayBoundedOnLargeFleets(t *testing.T) {
-	var changes []vsync.Change
+	var changes []reconcile.Change
 	for i := range 1000 {
-		changes = append(changes, change(strings.Repeat("s", 1)+string(rune('a'+i%26))+time.Duration(i).String(), vsync.OutcomePushed, ""))
+		changes = append(changes, change(strings.Repeat("s", 1)+string(rune('a'+i%26))+time.Duration(i).String(), reconcile.OutcomePushed, ""))
 	}
 	evs := EventsFor(result(time.Now(), changes...))
 	require.Len(t, evs, 1, "one event per reason, not per spoke")
@@ -69,7 +69,7 @@ func TestEventsStayBoundedOnLargeFleets(t *testing.T) {
 }
 
 func TestBlockedAndRotatedEvents(t *testing.T) {
-	r := result(time.Now(), vsync.Change{Step: vsync.Step{Cluster: "east", Action: vsync.Blocked, Reason: "grant exhausted"}, Outcome: vsync.OutcomeBlocked})
+	r := result(time.Now(), reconcile.Change{Step: reconcile.Step{Cluster: "east", Action: reconcile.Blocked, Reason: "grant exhausted"}, Outcome: reconcile.OutcomeBlocked})
 	r.Grant.Rotated, r.Grant.PreviousUID = true, "g0"
 	var reasons []string
 	for _, e := range EventsFor(r) {
@@ -83,24 +83,24 @@ func TestBlockedAndRotatedEvents(t *testing.T) {
 
 func TestTheLastErrorBelongsToThePushAndGrantThatProducedIt(t *testing.T) {
 	t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	failed := Merge(nil, result(t1, change("west", vsync.OutcomeFailed, "cluster west: agent did not answer")))
+	failed := Merge(nil, result(t1, change("west", reconcile.OutcomeFailed, "cluster west: agent did not answer")))
 	require.Equal(t, "cluster west: agent did not answer", failed.Spokes["west"].LastError)
 	require.EqualValues(t, "g1", failed.Spokes["west"].LastErrorGrant)
-	otherGrant := func(r *vsync.Result) *vsync.Result { r.Grant.UID = "g2"; return r }
+	otherGrant := func(r *reconcile.Result) *reconcile.Result { r.Grant.UID = "g2"; return r }
 	tests := map[string]struct {
-		next      *vsync.Result
+		next      *reconcile.Result
 		wantError string
 	}{
 		"a later pass still pending with the same grant keeps it": {
-			next: result(t1.Add(time.Hour), change("west", vsync.OutcomePending, "")), wantError: "cluster west: agent did not answer"},
+			next: result(t1.Add(time.Hour), change("west", reconcile.OutcomePending, "")), wantError: "cluster west: agent did not answer"},
 		"a later successful push clears it": {
-			next: result(t1.Add(time.Hour), change("west", vsync.OutcomePushed, ""))},
+			next: result(t1.Add(time.Hour), change("west", reconcile.OutcomePushed, ""))},
 		"a later link clears it": {
-			next: result(t1.Add(time.Hour), change("west", vsync.OutcomeLinked, ""))},
+			next: result(t1.Add(time.Hour), change("west", reconcile.OutcomeLinked, ""))},
 		"a pass with a re-created grant drops the old grant's error": {
-			next: otherGrant(result(t1.Add(time.Hour), change("west", vsync.OutcomePending, "")))},
+			next: otherGrant(result(t1.Add(time.Hour), change("west", reconcile.OutcomePending, "")))},
 		"a new failure replaces it": {
-			next: result(t1.Add(time.Hour), change("west", vsync.OutcomeFailed, "removing the old token: forbidden")), wantError: "removing the old token: forbidden"},
+			next: result(t1.Add(time.Hour), change("west", reconcile.OutcomeFailed, "removing the old token: forbidden")), wantError: "removing the old token: forbidden"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -116,9 +116,9 @@ func TestTheLastErrorBelongsToThePushAndGrantThatProducedIt(t *testing.T) {
 func TestTheRecordKeepsWhenEachSpokeEnteredItsState(t *testing.T) {
 	t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	t2, t3 := t1.Add(30*time.Minute), t1.Add(time.Hour)
-	rec := Merge(nil, result(t1, change("east", vsync.OutcomePushed, "")))
-	rec = Merge(rec, result(t2, change("east", vsync.OutcomeLinked, "")))
-	rec = Merge(rec, result(t3, change("east", vsync.OutcomeLinked, "")))
+	rec := Merge(nil, result(t1, change("east", reconcile.OutcomePushed, "")))
+	rec = Merge(rec, result(t2, change("east", reconcile.OutcomeLinked, "")))
+	rec = Merge(rec, result(t3, change("east", reconcile.OutcomeLinked, "")))
 	east := rec.Spokes["east"]
 	require.Equal(t, t2, *east.Since, "linked since the first pass that saw it linked")
 	require.Equal(t, t3, *east.Recorded, "recorded by the latest pass")
@@ -127,13 +127,13 @@ func TestTheRecordKeepsWhenEachSpokeEnteredItsState(t *testing.T) {
 
 func TestAFailedPassRecordsTheSpokesItReachedAndKeepsTheOthers(t *testing.T) {
 	t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	prev := Merge(nil, result(t1, change("east", vsync.OutcomeLinked, ""), change("west", vsync.OutcomeLinked, "")))
-	r := result(t1.Add(time.Hour), change("east", vsync.OutcomePushed, ""))
+	prev := Merge(nil, result(t1, change("east", reconcile.OutcomeLinked, ""), change("west", reconcile.OutcomeLinked, "")))
+	r := result(t1.Add(time.Hour), change("east", reconcile.OutcomePushed, ""))
 	r.Error = "observing spokes: the hub API server did not answer"
 	rec := Merge(prev, r)
-	require.Equal(t, vsync.OutcomePushed, rec.Spokes["east"].State, "a push is recorded whatever happens after it")
-	require.Equal(t, vsync.OutcomeLinked, rec.Spokes["west"].State, "a spoke the pass did not reach keeps its state")
-	require.Equal(t, map[vsync.Outcome]int{vsync.OutcomePushed: 1, vsync.OutcomeLinked: 1}, rec.Summary)
+	require.Equal(t, reconcile.OutcomePushed, rec.Spokes["east"].State, "a push is recorded whatever happens after it")
+	require.Equal(t, reconcile.OutcomeLinked, rec.Spokes["west"].State, "a spoke the pass did not reach keeps its state")
+	require.Equal(t, map[reconcile.Outcome]int{reconcile.OutcomePushed: 1, reconcile.OutcomeLinked: 1}, rec.Summary)
 	require.False(t, rec.Linked())
 }
 
@@ -144,7 +144,7 @@ func TestTheRecordSaysHowThePassReachedTheSpokes(t *testing.T) {
 		Status:    StatusStore{ConfigMaps: cs.CoreV1().ConfigMaps("service-interconnect"), Name: "vanlink-status"},
 		Transport: &TransportRecord{Name: "direct", CredentialsNamespace: "argocd", CredentialsSelector: "env=demo"},
 	}
-	require.NoError(t, hub.Report(t.Context(), result(time.Now(), change("east", vsync.OutcomePushed, ""))))
+	require.NoError(t, hub.Report(t.Context(), result(time.Now(), change("east", reconcile.OutcomePushed, ""))))
 	rec, err := hub.Status.Read(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, hub.Transport, rec.Transport)

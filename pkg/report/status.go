@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
-	vsync "github.com/vanlink/vanlink/pkg/sync"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
 // StatusKey is the ConfigMap key holding the JSON record.
@@ -24,9 +24,9 @@ const StatusKey = "status.json"
 
 // SpokeRecord is what the status record keeps per spoke.
 type SpokeRecord struct {
-	State  vsync.Outcome `json:"state"`
-	Action vsync.Action  `json:"action"`
-	Reason string        `json:"reason,omitempty"`
+	State  reconcile.Outcome `json:"state"`
+	Action reconcile.Action  `json:"action"`
+	Reason string            `json:"reason,omitempty"`
 	// Recorded is when the pass that recorded State started.
 	Recorded *time.Time `json:"recorded,omitempty"`
 	// Since is when the spoke entered State (the first pass that recorded it,
@@ -62,17 +62,17 @@ type Record struct {
 		Warnings []string  `json:"warnings,omitempty"`
 	} `json:"pass"`
 	Grant struct {
-		Namespace   string       `json:"namespace"`
-		Name        string       `json:"name"`
-		UID         types.UID    `json:"uid,omitempty"`
-		LastRotated *time.Time   `json:"lastRotated,omitempty"`
-		Budget      vsync.Budget `json:"budget"`
+		Namespace   string           `json:"namespace"`
+		Name        string           `json:"name"`
+		UID         types.UID        `json:"uid,omitempty"`
+		LastRotated *time.Time       `json:"lastRotated,omitempty"`
+		Budget      reconcile.Budget `json:"budget"`
 	} `json:"grant"`
 	// Transport is how the pass reached the spokes (absent in records of
 	// older versions).
-	Transport *TransportRecord        `json:"transport,omitempty"`
-	Spokes    map[string]*SpokeRecord `json:"spokes"`
-	Summary   map[vsync.Outcome]int   `json:"summary"`
+	Transport *TransportRecord          `json:"transport,omitempty"`
+	Spokes    map[string]*SpokeRecord   `json:"spokes"`
+	Summary   map[reconcile.Outcome]int `json:"summary"`
 }
 
 // Linked reports whether every recorded spoke is linked.
@@ -81,7 +81,7 @@ func (r *Record) Linked() bool {
 		return false
 	}
 	for _, s := range r.Spokes {
-		if s.State != vsync.OutcomeLinked && s.State != vsync.OutcomeSkipped {
+		if s.State != reconcile.OutcomeLinked && s.State != reconcile.OutcomeSkipped {
 			return false
 		}
 	}
@@ -101,7 +101,7 @@ func (r *Record) Names() []string {
 // Merge builds the record of res on top of the previous record (which may be
 // nil), keeping each spoke's last push, the time it entered its state, and
 // its last error while that error still applies.
-func Merge(prev *Record, res *vsync.Result) *Record {
+func Merge(prev *Record, res *reconcile.Result) *Record {
 	r := &Record{Spokes: map[string]*SpokeRecord{}, Summary: res.Counts()}
 	r.Pass.Started = res.Started
 	r.Pass.Duration = res.Duration.Round(time.Millisecond).String()
@@ -142,22 +142,22 @@ func Merge(prev *Record, res *vsync.Result) *Record {
 			}
 		}
 		switch c.Outcome {
-		case vsync.OutcomePushed:
+		case reconcile.OutcomePushed:
 			// A successful push supersedes the errors of earlier pushes.
 			s.LastPush = &t
 			s.LastError, s.LastErrorTime, s.LastErrorGrant = "", nil, ""
-		case vsync.OutcomeLinked:
+		case reconcile.OutcomeLinked:
 			s.LastError, s.LastErrorTime, s.LastErrorGrant = "", nil, ""
 		}
 		if c.Error != "" {
 			s.LastError, s.LastErrorTime, s.LastErrorGrant = c.Error, &t, r.Grant.UID
-		} else if c.Outcome == vsync.OutcomeBlocked {
+		} else if c.Outcome == reconcile.OutcomeBlocked {
 			s.LastError, s.LastErrorTime, s.LastErrorGrant = c.Reason, &t, r.Grant.UID
 		}
 		r.Spokes[c.Cluster] = s
 	}
 	if res.Error != "" && prev != nil {
-		r.Summary = map[vsync.Outcome]int{}
+		r.Summary = map[reconcile.Outcome]int{}
 		for _, s := range r.Spokes {
 			r.Summary[s.State]++
 		}

@@ -1,8 +1,8 @@
-// Package sync computes and executes a vanlink pass: read the hub
+// Package reconcile computes and executes a vanlink pass: read the hub
 // AccessGrant, discover spokes, observe each, plan per spoke, check the
 // grant's budget (rotating it when allowed), then push and prune with bounded
 // concurrency and a deadline per spoke, returning a change set.
-package sync
+package reconcile
 
 import (
 	"fmt"

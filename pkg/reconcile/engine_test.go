@@ -1,4 +1,4 @@
-package sync
+package reconcile
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"log/slog"
 	"math/big"
 	"sort"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,7 +97,7 @@ func (s *spoke) observe(n string, withToken bool) *transport.Observation {
 
 // fakeTransport is a stateful transport over in-memory spokes.
 type fakeTransport struct {
-	mu        gosync.Mutex
+	mu        sync.Mutex
 	spokes    map[string]*spoke
 	known     []string
 	writes    atomic.Int64
@@ -623,7 +623,7 @@ func TestAGrantThatCannotCoverTheFleetIsCheckedBeforeAnyPush(t *testing.T) {
 
 // hubSites is a fake hub Site list.
 type hubSites struct {
-	mu    gosync.Mutex
+	mu    sync.Mutex
 	sites []map[string]any
 }
 

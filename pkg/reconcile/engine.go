@@ -1,4 +1,4 @@
-package sync
+package reconcile
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -227,7 +227,7 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 	for i, n := range q.Spokes {
 		index[n] = i
 	}
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	e.forEach(ctx, q.Spokes, func(ctx context.Context, n string) {
 		mu.Lock()
 		o := obs[n]
@@ -410,7 +410,7 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 		log.Debug("spokes observed", "duration", e.Clock.Since(t0))
 	}()
 	var (
-		mu      gosync.Mutex
+		mu      sync.Mutex
 		steps   []Step
 		changes []Change
 		g       errgroup.Group
