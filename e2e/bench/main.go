@@ -33,7 +33,7 @@ import (
 	"k8s.io/client-go/rest"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
-	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
+	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/skupper"
@@ -140,8 +140,8 @@ func run(ctx context.Context, o options) error {
 // fleet is one measured environment.
 type fleet struct {
 	env    *framework.Env
-	agent  *acmagent.Agent
-	spokes []*acmagent.MemorySpoke
+	agent  *acmtest.Agent
+	spokes []*acmtest.MemorySpoke
 	proxy  *countingProxy
 	kube   string
 	cancel context.CancelFunc
@@ -171,14 +171,14 @@ func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
 	// (vanlink asks for 300 s), so a pass sees only the refreshes a real
 	// hub would make during it. Between the cold and the steady pass the
 	// bench expires the views, as the 30 minutes between CronJob runs do.
-	f.agent = acmagent.New(hub.Dynamic(), acmagent.Options{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Latency: o.latency, ViewRefresh: func(s int64) time.Duration { return time.Duration(s) * time.Second }})
+	f.agent = acmtest.New(hub.Dynamic(), acmtest.Options{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Latency: o.latency, ViewRefresh: func(s int64) time.Duration { return time.Duration(s) * time.Second }})
 	cs := clusterclient.NewForConfigOrDie(hub.Config)
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
 	for i := range n {
 		name := fmt.Sprintf("spoke-%04d", i)
-		s := acmagent.NewMemorySpoke(name)
+		s := acmtest.NewMemorySpoke(name)
 		s.AfterWrite = playSkupper
 		if _, err := s.Create(ctx, skupper.SitesGVR, ns, &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "metadata": map[string]any{"name": name}}}); err != nil {
@@ -223,7 +223,7 @@ func (f *fleet) close() {
 
 // playSkupper turns a token pushed to a spoke with a Site into a Ready Link
 // and its Secret, as the Skupper controller and router would.
-func playSkupper(ctx context.Context, s *acmagent.MemorySpoke, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, deleted bool) {
+func playSkupper(ctx context.Context, s *acmtest.MemorySpoke, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, deleted bool) {
 	if deleted || gvr.Resource != "accesstokens" || obj.Object["status"] != nil {
 		return
 	}

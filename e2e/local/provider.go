@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
-	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
+	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	skupperdouble "github.com/vanlink/vanlink/e2e/doubles/skupper"
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
@@ -48,7 +48,7 @@ const CredentialsNamespace = "argocd"
 // Provider runs the bed and the doubles.
 type Provider struct {
 	Env    *framework.Env
-	Agent  *acmagent.Agent
+	Agent  *acmtest.Agent
 	Grants *skupperdouble.Hub
 
 	opts   Options
@@ -88,7 +88,7 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	if err := fixtures.ManagedCluster(ctx, cs, hub.Kube(), "local-cluster", map[string]string{"local-cluster": "true"}, true); err != nil {
 		return nil, err
 	}
-	p.Agent = acmagent.New(hub.Dynamic(), acmagent.Options{GCDelay: o.AgentGCDelay, Log: o.Log,
+	p.Agent = acmtest.New(hub.Dynamic(), acmtest.Options{GCDelay: o.AgentGCDelay, Log: o.Log,
 		ViewRefresh: func(s int64) time.Duration { return time.Duration(s) * o.ViewScale }})
 	if p.Grants, err = skupperdouble.NewHub(hub.Dynamic(), o.Log); err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func (p *Provider) register(ctx context.Context, c *framework.Cluster) error {
 	if err := fixtures.ManagedCluster(ctx, clusterclient.NewForConfigOrDie(hub.Config), hub.Kube(), c.Name, map[string]string{"vanlink.io/interconnect": "spoke"}, true); err != nil {
 		return fmt.Errorf("registering %s: %w", c.Name, err)
 	}
-	p.Agent.AddSpoke(c.Name, acmagent.APISpoke{Client: c.Dynamic()})
+	p.Agent.AddSpoke(c.Name, acmtest.APISpoke{Client: c.Dynamic()})
 	if p.opts.Transport == "direct" {
 		// Register the spoke as Argo CD does: a cluster Secret on the hub.
 		if err := fixtures.Namespace(ctx, hub.Kube(), CredentialsNamespace); err != nil {

@@ -21,7 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
-	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
+	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/charts"
@@ -85,9 +85,9 @@ func TestSyncOnTheTestBed(t *testing.T) {
 	}
 	require.NoError(t, fixtures.ManagedCluster(ctx, cs, hub.Kube(), "local-cluster", map[string]string{"local-cluster": "true"}, true))
 
-	agent := acmagent.New(hub.Dynamic(), acmagent.Options{ViewRefresh: func(int64) time.Duration { return 200 * time.Millisecond }})
+	agent := acmtest.New(hub.Dynamic(), acmtest.Options{ViewRefresh: func(int64) time.Duration { return 200 * time.Millisecond }})
 	for _, name := range []string{"east", "west"} {
-		agent.AddSpoke(name, acmagent.APISpoke{Client: env.Cluster(name).Dynamic()})
+		agent.AddSpoke(name, acmtest.APISpoke{Client: env.Cluster(name).Dynamic()})
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -268,9 +268,9 @@ func TestSIGTERMMidPassLeavesNoCodeOnTheHub(t *testing.T) {
 		require.NoError(t, fixtures.Site(ctx, env.Cluster(name).Dynamic(), ns, name))
 	}
 	// A slow agent: every view read and action waits 3 s.
-	agent := acmagent.New(hub.Dynamic(), acmagent.Options{Latency: 3 * time.Second, ViewRefresh: func(int64) time.Duration { return 200 * time.Millisecond }})
+	agent := acmtest.New(hub.Dynamic(), acmtest.Options{Latency: 3 * time.Second, ViewRefresh: func(int64) time.Duration { return 200 * time.Millisecond }})
 	for _, name := range spokes {
-		agent.AddSpoke(name, acmagent.APISpoke{Client: env.Cluster(name).Dynamic()})
+		agent.AddSpoke(name, acmtest.APISpoke{Client: env.Cluster(name).Dynamic()})
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -19,7 +19,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
 
-	"github.com/vanlink/vanlink/e2e/doubles/acmagent"
+	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
@@ -30,18 +30,18 @@ const ns = "service-interconnect"
 // hub is a fake hub API with the ACM agent double serving in-memory spokes.
 type hub struct {
 	client *dynamicfake.FakeDynamicClient
-	agent  *acmagent.Agent
-	spokes map[string]*acmagent.MemorySpoke
+	agent  *acmtest.Agent
+	spokes map[string]*acmtest.MemorySpoke
 	tr     *acm.Transport
 	writes atomic.Int64
 }
 
-func newHub(t *testing.T, agentOpts acmagent.Options, clusters ...string) *hub {
+func newHub(t *testing.T, agentOpts acmtest.Options, clusters ...string) *hub {
 	t.Helper()
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 		acm.ActionsGVR: "ManagedClusterActionList", acm.ViewsGVR: "ManagedClusterViewList",
 	})
-	h := &hub{client: client, spokes: map[string]*acmagent.MemorySpoke{}}
+	h := &hub{client: client, spokes: map[string]*acmtest.MemorySpoke{}}
 	// The fake tracker does not implement generateName; the API server does.
 	client.PrependReactor("create", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		h.writes.Add(1)
@@ -62,9 +62,9 @@ func newHub(t *testing.T, agentOpts acmagent.Options, clusters ...string) *hub {
 	if agentOpts.Tick == 0 {
 		agentOpts.Tick = 5 * time.Millisecond
 	}
-	h.agent = acmagent.New(client, agentOpts)
+	h.agent = acmtest.New(client, agentOpts)
 	for _, c := range clusters {
-		s := acmagent.NewMemorySpoke(c)
+		s := acmtest.NewMemorySpoke(c)
 		h.spokes[c] = s
 		h.agent.AddSpoke(c, s)
 	}
@@ -96,7 +96,7 @@ func token(name string) *unstructured.Unstructured {
 	}}
 }
 
-func put(t *testing.T, s *acmagent.MemorySpoke, resource, name string, status map[string]any) {
+func put(t *testing.T, s *acmtest.MemorySpoke, resource, name string, status map[string]any) {
 	t.Helper()
 	kinds := map[string]string{"sites": "Site", "links": "Link", "accesstokens": "AccessToken", "secrets": "Secret"}
 	gvr := schema.GroupVersionResource{Group: "skupper.io", Version: "v2alpha1", Resource: resource}
@@ -153,7 +153,7 @@ func TestPushOutcomes(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			h := newHub(t, acmagent.Options{}, "east")
+			h := newHub(t, acmtest.Options{}, "east")
 			if tc.setup != nil {
 				tc.setup(t, h)
 			}
@@ -189,7 +189,7 @@ func TestPushOutcomes(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east").start(t)
+	h := newHub(t, acmtest.Options{}, "east").start(t)
 	put(t, h.spokes["east"], "accesstokens", "hub-link", nil)
 	put(t, h.spokes["east"], "secrets", "hub-link", nil)
 	// No Link: a missing object counts as removed.
@@ -200,7 +200,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestObserve(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east", "west", "north").start(t)
+	h := newHub(t, acmtest.Options{}, "east", "west", "north").start(t)
 	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
 	put(t, h.spokes["east"], "links", "hub-link", map[string]any{"status": "Ready"})
 	put(t, h.spokes["west"], "sites", "west", nil)
@@ -230,7 +230,7 @@ func TestObserve(t *testing.T) {
 }
 
 func TestObserveNeverTrustsAStaleViewResult(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east").start(t)
+	h := newHub(t, acmtest.Options{}, "east").start(t)
 	h.agent.Pause("east")
 	stale := map[string]any{
 		"result": map[string]any{"apiVersion": "skupper.io/v2alpha1", "kind": "Link", "metadata": map[string]any{"name": "hub-link"}, "status": map[string]any{"status": "Ready"}},
@@ -267,7 +267,7 @@ func TestObserveNeverTrustsAStaleViewResult(t *testing.T) {
 }
 
 func TestRefreshReadsTheTokenThroughAViewItDeletes(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east").start(t)
+	h := newHub(t, acmtest.Options{}, "east").start(t)
 	put(t, h.spokes["east"], "accesstokens", "hub-link", map[string]any{"status": "Error", "message": "Controller got failed response: 404 (Not Found) No such claim"})
 	q := transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}}
 	got, err := h.tr.Refresh(t.Context(), "east", q, true)
@@ -289,7 +289,7 @@ func TestRefreshReadsTheTokenThroughAViewItDeletes(t *testing.T) {
 }
 
 func TestPrepareRemovesLeftoversOfACrashedPass(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east").start(t)
+	h := newHub(t, acmtest.Options{}, "east").start(t)
 	h.agent.Pause("east")
 	leftover := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "action.open-cluster-management.io/v1beta1", "kind": "ManagedClusterAction",
@@ -307,7 +307,7 @@ func TestPrepareRemovesLeftoversOfACrashedPass(t *testing.T) {
 }
 
 func TestObserveEmitsEachSpokeWhenItsViewsAreProcessed(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east", "west").start(t)
+	h := newHub(t, acmtest.Options{}, "east", "west").start(t)
 	put(t, h.spokes["east"], "sites", "east", nil)
 	h.agent.Pause("west")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
@@ -340,7 +340,7 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 		"many views late: one LIST for them all": {concurrency: 1, wantVerb: "list"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := newHub(t, acmagent.Options{}, "east")
+			h := newHub(t, acmtest.Options{}, "east")
 			put(t, h.spokes["east"], "sites", "east", nil)
 			put(t, h.spokes["east"], "links", "hub-link", map[string]any{"status": "Ready"})
 			// vanlink's watch (the one with a label selector) delivers nothing;
@@ -375,7 +375,7 @@ func TestObserveRunsOnlyALittleAheadOfItsCaller(t *testing.T) {
 	for i := range 10 {
 		clusters = append(clusters, fmt.Sprintf("spoke-%d", i))
 	}
-	h := newHub(t, acmagent.Options{}, clusters...)
+	h := newHub(t, acmtest.Options{}, clusters...)
 	h.tr = acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, Concurrency: 1})
 	h.start(t)
 	release := make(chan struct{})
@@ -404,7 +404,7 @@ func TestObserveRunsOnlyALittleAheadOfItsCaller(t *testing.T) {
 }
 
 func TestObserveGivesUpOnASpokeAfterItsTimeout(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east", "west")
+	h := newHub(t, acmtest.Options{}, "east", "west")
 	h.tr = acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, SpokeTimeout: 300 * time.Millisecond})
 	h.start(t)
 	put(t, h.spokes["east"], "sites", "east", nil)
@@ -419,7 +419,7 @@ func TestObserveGivesUpOnASpokeAfterItsTimeout(t *testing.T) {
 }
 
 func TestAnHAHubsLinksAreReadByTheirNames(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east").start(t)
+	h := newHub(t, acmtest.Options{}, "east").start(t)
 	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
 	put(t, h.spokes["east"], "links", "hub-link-1", map[string]any{"status": "Ready"})
 	put(t, h.spokes["east"], "links", "hub-link-2", map[string]any{"status": "Ready"})
@@ -437,7 +437,7 @@ func TestAnHAHubsLinksAreReadByTheirNames(t *testing.T) {
 }
 
 func TestASiteOfAnyNameIsFoundThroughItsRouterConfigMap(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east").start(t)
+	h := newHub(t, acmtest.Options{}, "east").start(t)
 	s := h.spokes["east"]
 	put(t, s, "sites", "edge-1", map[string]any{"status": "Ready"})
 	site, err := s.Get(t.Context(), skupper.SitesGVR, ns, "edge-1")
@@ -475,7 +475,7 @@ func TestASiteOfAnyNameIsFoundThroughItsRouterConfigMap(t *testing.T) {
 }
 
 func TestAReadOnlyTransportWritesNothing(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east", "west")
+	h := newHub(t, acmtest.Options{}, "east", "west")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = h.agent.Run(ctx) }()
@@ -495,7 +495,7 @@ func TestAReadOnlyTransportWritesNothing(t *testing.T) {
 }
 
 func TestTheWatchesOutliveTheFirstCallersContext(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east")
+	h := newHub(t, acmtest.Options{}, "east")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = h.agent.Run(ctx) }()
@@ -519,7 +519,7 @@ func TestTheWatchesOutliveTheFirstCallersContext(t *testing.T) {
 }
 
 func TestRemoveNamesEveryResourceExactly(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east")
+	h := newHub(t, acmtest.Options{}, "east")
 	var mu sync.Mutex
 	resources := map[string]bool{}
 	h.client.PrependReactor("create", "managedclusteractions", func(a clienttesting.Action) (bool, runtime.Object, error) {
@@ -541,7 +541,7 @@ func TestRemoveNamesEveryResourceExactly(t *testing.T) {
 }
 
 func TestACreateCutShortBySignalIsSweptByFinish(t *testing.T) {
-	h := newHub(t, acmagent.Options{}, "east")
+	h := newHub(t, acmtest.Options{}, "east")
 	ctx, cancel := context.WithCancel(t.Context())
 	// The API server creates the action, but the answer never reaches the
 	// caller: its context ends first (SIGTERM).

@@ -1,4 +1,4 @@
-// Package acmagent is a test double of ACM's work-manager agent
+// Package acmtest is a test double of ACM's work-manager agent
 // (stolostron/multicloud-operators-foundation, cmd/agent), faithful to the
 // behaviour vanlink depends on. Every resource named in a view or an action
 // is resolved through the spoke's RESTMapper as the agent does (a bare plural
@@ -13,7 +13,7 @@
 // update event and every interval), secrets refused, the old result kept
 // when a GET fails. An agent can be paused per cluster, as if its spoke were
 // unreachable.
-package acmagent
+package acmtest
 
 import (
 	"context"

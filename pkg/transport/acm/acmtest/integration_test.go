@@ -1,6 +1,6 @@
 //go:build integration
 
-package acmagent
+package acmtest
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package acmagent
+package acmtest
 
 import (
 	"testing"
