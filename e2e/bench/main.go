@@ -33,11 +33,11 @@ import (
 	"k8s.io/client-go/rest"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
-	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
+	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 )
 
 const ns = "service-interconnect"

@@ -15,12 +15,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
-	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	skupperdouble "github.com/vanlink/vanlink/e2e/doubles/skupper"
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/e2e/scenarios"
 	"github.com/vanlink/vanlink/pkg/spokecreds"
+	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 )
 
 // Options of the local provider.

@@ -19,10 +19,10 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
 
-	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
+	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 )
 
 const ns = "service-interconnect"
