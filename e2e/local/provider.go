@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -57,6 +59,8 @@ type Provider struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	spokes map[string]*skupperdouble.Spoke
+	// holes are the black holes of paused spokes (direct), by spoke.
+	holes map[string]net.Listener
 }
 
 var _ scenarios.Provider = (*Provider)(nil)
@@ -76,7 +80,7 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	if o.Transport == "" {
 		o.Transport = "acm"
 	}
-	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}}
+	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}, holes: map[string]net.Listener{}}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
@@ -141,6 +145,11 @@ func (p *Provider) register(ctx context.Context, c *framework.Cluster) error {
 
 // Close stops the doubles and the bed.
 func (p *Provider) Close() {
+	p.mu.Lock()
+	for _, l := range p.holes {
+		_ = l.Close()
+	}
+	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
 	if p.Grants != nil {
@@ -175,22 +184,56 @@ func (p *Provider) StopHub(context.Context) error      { p.Env.Hub.Stop(); retur
 func (p *Provider) StartHub(ctx context.Context) error { return p.Env.Hub.Start(ctx) }
 
 // PauseAgent makes a spoke unreachable: its agent double stops answering
-// (acm), or its API server stops (direct).
+// (acm), or (direct) its API server stops and its address becomes a black
+// hole that accepts connections and never answers, as a partitioned
+// network does (connections are not refused at once).
 func (p *Provider) PauseAgent(spoke string) {
-	if p.opts.Transport == "direct" {
-		p.Env.Cluster(spoke).Stop()
+	if p.opts.Transport != "direct" {
+		p.Agent.Pause(spoke)
 		return
 	}
-	p.Agent.Pause(spoke)
+	c := p.Env.Cluster(spoke)
+	c.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.holes[spoke]; ok {
+		return
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(c.Port()))
+	if err != nil {
+		return // the port is taken: connections are refused instead
+	}
+	p.holes[spoke] = l
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
 }
 
 // ResumeAgent reverses PauseAgent.
 func (p *Provider) ResumeAgent(spoke string) {
-	if p.opts.Transport == "direct" {
-		_ = p.Env.Cluster(spoke).Start(p.ctx)
+	if p.opts.Transport != "direct" {
+		p.Agent.Resume(spoke)
 		return
 	}
-	p.Agent.Resume(spoke)
+	p.mu.Lock()
+	if l, ok := p.holes[spoke]; ok {
+		_ = l.Close()
+		delete(p.holes, spoke)
+	}
+	p.mu.Unlock()
+	_ = p.Env.Cluster(spoke).Start(p.ctx)
 }
 
 // PauseHubController stops (or restarts) the hub's Skupper controller double.

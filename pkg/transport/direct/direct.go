@@ -41,6 +41,9 @@ type Options struct {
 	Concurrency int
 	// RequestTimeout bounds each request to a spoke (default 15 s).
 	RequestTimeout time.Duration
+	// SpokeTimeout bounds the observation of one spoke, all its requests
+	// together (default 2 min): an unreachable spoke is emitted Unknown.
+	SpokeTimeout time.Duration
 	// NewClient builds a spoke client; nil uses dynamic.NewForConfig.
 	NewClient func(*rest.Config) (dynamic.Interface, error)
 }
@@ -64,6 +67,9 @@ func New(o Options) *Transport {
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 15 * time.Second
+	}
+	if o.SpokeTimeout == 0 {
+		o.SpokeTimeout = 2 * time.Minute
 	}
 	if o.NewClient == nil {
 		o.NewClient = func(c *rest.Config) (dynamic.Interface, error) { return dynamic.NewForConfig(c) }
@@ -209,8 +215,10 @@ func (t *Transport) observeLinks(ctx context.Context, spoke string) transport.Ob
 	return transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &set}
 }
 
-// observeSpoke reads a spoke as it is now.
+// observeSpoke reads a spoke as it is now, within SpokeTimeout.
 func (t *Transport) observeSpoke(ctx context.Context, spoke string, withToken bool) *transport.Observation {
+	ctx, cancel := context.WithTimeout(ctx, t.opts.SpokeTimeout)
+	defer cancel()
 	o := &transport.Observation{Cluster: spoke, Fresh: true,
 		Site: t.observeSite(ctx, spoke), Links: t.observeLinks(ctx, spoke), Credentials: transport.Unknown}
 	if o.Links.State == transport.Present {
