@@ -28,8 +28,8 @@ import (
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/e2e/local"
 	"github.com/vanlink/vanlink/e2e/scenarios"
-	"github.com/vanlink/vanlink/pkg/charts"
-	"github.com/vanlink/vanlink/pkg/cmd"
+	"github.com/vanlink/vanlink/internal/charts"
+	"github.com/vanlink/vanlink/internal/cli"
 	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
@@ -107,7 +107,7 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 	// JSON log lines on stderr are not shown).
 	vanlink := func(args ...string) int {
 		fmt.Fprintf(out, "\n$ %s\n", commandLine(args))
-		return cmd.Main(append(slices.Clone(args), "--kubeconfig", saKube), cmd.IOStreams{In: os.Stdin, Out: out, ErrOut: io.Discard})
+		return cli.Main(append(slices.Clone(args), "--kubeconfig", saKube), cli.IOStreams{In: os.Stdin, Out: out, ErrOut: io.Discard}, os.Exit)
 	}
 	say("running the PostSync hook: the hub chart's Job command, read from the rendered chart, run as its ServiceAccount")
 	if code := vanlink(hookArgs...); code != 0 {

@@ -36,7 +36,7 @@ import (
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
 	"github.com/vanlink/vanlink/e2e/fixtures"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 	"github.com/vanlink/vanlink/pkg/spokecreds"
 )
 

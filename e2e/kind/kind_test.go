@@ -18,7 +18,7 @@ import (
 
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/e2e/kind"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 )
 
 // These tests run everywhere (no Docker): what the kind tier and demo build

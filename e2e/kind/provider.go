@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/vanlink/vanlink/e2e/scenarios"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 )
 
 // Provider runs the e2e scenarios on kind clusters: real kube-apiservers,

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vanlink/vanlink/e2e/framework"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 	"github.com/vanlink/vanlink/pkg/report"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport/acm"

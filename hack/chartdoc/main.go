@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 )
 
 func main() {

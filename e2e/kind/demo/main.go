@@ -31,7 +31,7 @@ import (
 
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/e2e/kind"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 	"github.com/vanlink/vanlink/pkg/skupper"
 )
 

@@ -19,7 +19,7 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 )
 
 func TestEveryChartRendersWithEveryValuesFile(t *testing.T) {

@@ -1,8 +1,9 @@
-package cmd
+package cli
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,9 +13,12 @@ import (
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = Main(args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	code = Main(args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, noExit)
 	return code, out.String(), errOut.String()
 }
+
+// noExit stands for os.Exit in tests: no test sends a second signal.
+func noExit(code int) { panic(fmt.Sprintf("vanlink exited the process with code %d", code)) }
 
 func TestVersionCommand(t *testing.T) {
 	old := version.Version

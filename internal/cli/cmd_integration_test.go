@@ -1,6 +1,6 @@
 //go:build integration
 
-package cmd
+package cli
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
@@ -44,7 +44,7 @@ type cli struct {
 
 func (c *cli) run(args ...string) (int, string) {
 	var out, errOut bytes.Buffer
-	code := Main(append(args, "--kubeconfig", c.kubeconfig), IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	code := Main(append(args, "--kubeconfig", c.kubeconfig), IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, noExit)
 	c.all.Write(out.Bytes())
 	c.all.Write(errOut.Bytes())
 	c.t.Logf("vanlink %s -> exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vanlink/vanlink/e2e/framework"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 )
 
 // repo returns the absolute path of a repository file.

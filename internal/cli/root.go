@@ -1,12 +1,11 @@
-// Package cmd implements the vanlink command line: one binary with the
+// Package cli implements the vanlink command line: one binary with the
 // subcommands sync, run, status, token and version.
-package cmd
+package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -29,9 +28,10 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // Main runs the command line and returns the process exit code. The first
 // SIGTERM or SIGINT cancels the command's context (see notifySignals); a
-// second one exits at once.
-func Main(args []string, streams IOStreams) int {
-	ctx, stop := notifySignals(context.Background(), streams.ErrOut, os.Exit)
+// second one calls exit at once (the binary's main passes os.Exit: it is the
+// only place that ends the process).
+func Main(args []string, streams IOStreams, exit func(code int)) int {
+	ctx, stop := notifySignals(context.Background(), streams.ErrOut, exit)
 	defer stop()
 	return Run(ctx, args, streams)
 }

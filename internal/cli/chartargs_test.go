@@ -1,4 +1,4 @@
-package cmd
+package cli
 
 import (
 	"path/filepath"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vanlink/vanlink/e2e/framework"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 )
 
 // TestChartJobArgsAreValidCommandLines parses the arguments the hub chart

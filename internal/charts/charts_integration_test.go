@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vanlink/vanlink/e2e/framework"
-	"github.com/vanlink/vanlink/pkg/charts"
+	"github.com/vanlink/vanlink/internal/charts"
 	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
