@@ -13,7 +13,7 @@ import (
 
 	robfig "github.com/robfig/cron/v3"
 
-	"github.com/vanlink/vanlink/jobs/postsync"
+	"github.com/vanlink/vanlink/jobs/exitcode"
 	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
@@ -24,7 +24,7 @@ func RunOnce(ctx context.Context, e *reconcile.Engine, failOn reconcile.FailOn) 
 		failOn = reconcile.FailOnError
 	}
 	res, err := e.Run(ctx)
-	return res, postsync.ExitCode(failOn, res, err), err
+	return res, exitcode.For(failOn, res, err), err
 }
 
 // ParseSchedule validates a five-field cron expression (or @hourly, @every 10m, ...).

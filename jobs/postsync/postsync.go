@@ -12,7 +12,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/vanlink/vanlink/pkg/lease"
+	"github.com/vanlink/vanlink/jobs/exitcode"
 	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
@@ -46,11 +46,11 @@ func Run(ctx context.Context, e *reconcile.Engine, o Options) (*reconcile.Result
 	}
 	deadline := time.Now().Add(o.GrantTimeout)
 	if err := WaitForGrant(ctx, e, o); err != nil {
-		return nil, exit(o.FailOn, nil, err), err
+		return nil, exitcode.For(o.FailOn, nil, err), err
 	}
 	hubErr := waitForHub(ctx, e, o, deadline)
 	if ctx.Err() != nil {
-		return nil, exit(o.FailOn, nil, hubErr), hubErr
+		return nil, exitcode.For(o.FailOn, nil, hubErr), hubErr
 	}
 	// A hub that still cannot issue links: the pass pushes nothing and
 	// records each spoke pending with the reason, and the hook fails.
@@ -58,7 +58,7 @@ func Run(ctx context.Context, e *reconcile.Engine, o Options) (*reconcile.Result
 	if err == nil {
 		err = hubErr
 	}
-	return res, exit(o.FailOn, res, err), err
+	return res, exitcode.For(o.FailOn, res, err), err
 }
 
 // WaitForGrant polls the grant until it is usable or the timeout passes.
@@ -101,24 +101,3 @@ func poll(ctx context.Context, o Options, deadline time.Time, gaveUp, waiting st
 		}
 	}
 }
-
-// exit maps a pass to an exit code: 0, or 1 when the policy fails it. A pass
-// that did nothing because another pass holds the lease exits 0: that pass
-// does the work.
-func exit(f reconcile.FailOn, res *reconcile.Result, err error) int {
-	var held *lease.HeldError
-	switch {
-	case errors.As(err, &held):
-		return 0
-	case f == reconcile.FailOnNever:
-		return 0
-	case err != nil:
-		return 1
-	case f.Failed(res):
-		return 1
-	}
-	return 0
-}
-
-// ExitCode is the exit policy shared with the cron job.
-func ExitCode(f reconcile.FailOn, res *reconcile.Result, err error) int { return exit(f, res, err) }
