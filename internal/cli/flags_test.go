@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,4 +37,76 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 			require.Equal(t, 1, strings.Count(stderr, "error:"), "the error is printed once")
 		})
 	}
+}
+
+// TestEachSubcommandTakesOnlyTheFlagsItUses lists the flags of each
+// subcommand (besides the global ones every command that reaches the hub
+// shares).
+func TestEachSubcommandTakesOnlyTheFlagsItUses(t *testing.T) {
+	grant := []string{"grant", "namespace", "spoke-namespace", "token-name"}
+	observe := []string{"cluster-selector", "concurrency", "credentials-namespace", "credentials-selector", "expiry-margin", "fresh",
+		"link-ready-timeout", "placement", "spoke-timeout", "transport", "view-interval"}
+	push := []string{"lease", "lease-wait", "link-cost", "prune", "rotate-grant", "rotation-timeout"}
+	record := []string{"status-configmap"}
+	join := func(groups ...[]string) []string {
+		var out []string
+		for _, g := range groups {
+			out = append(out, g...)
+		}
+		sort.Strings(out)
+		return out
+	}
+	tests := map[string][]string{
+		"sync":    join(grant, observe, push, record, []string{"dry-run", "fail-on", "grant-timeout", "output", "policy"}),
+		"run":     join(grant, observe, push, record, []string{"fail-on", "schedule"}),
+		"status":  join(grant, observe, record, []string{"live", "output"}),
+		"token":   join(grant, []string{"cluster", "link-cost"}),
+		"version": {"output"},
+	}
+	root := NewRootCommand(IOStreams{})
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			c, _, err := root.Find([]string{name})
+			require.NoError(t, err)
+			var got []string
+			c.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) { got = append(got, f.Name) })
+			sort.Strings(got)
+			require.Equal(t, want, got, "the flags of vanlink %s", name)
+		})
+	}
+	t.Run("every command shares the global flags", func(t *testing.T) {
+		var got []string
+		root.PersistentFlags().VisitAll(func(f *pflag.Flag) { got = append(got, f.Name) })
+		sort.Strings(got)
+		require.Equal(t, []string{"context", "kube-api-burst", "kube-api-qps", "kubeconfig", "log-format", "request-timeout", "v"}, got)
+	})
+}
+
+func TestFlagsASubcommandDoesNotUseAreRefused(t *testing.T) {
+	tests := map[string][]string{
+		"token does not prune":                  {"token", "--cluster", "east", "--prune"},
+		"token does not choose spokes":          {"token", "--cluster", "east", "--placement", "a/b"},
+		"token takes no lease":                  {"token", "--cluster", "east", "--lease-wait", "1m"},
+		"status does not rotate the grant":      {"status", "--rotate-grant"},
+		"status --live does not take a lease":   {"status", "--live", "--lease", "x"},
+		"status does not set the link cost":     {"status", "--link-cost", "3"},
+		"status has no job policy":              {"status", "--policy", "cron"},
+		"version does not reach the hub at all": {"version", "--transport", "direct"},
+	}
+	for name, args := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := run(t, args...)
+			require.Equal(t, 1, code)
+			require.Contains(t, stderr, "unknown flag", "the flag is not offered")
+			require.Equal(t, 1, strings.Count(stderr, "error:"), "the error is printed once")
+		})
+	}
+}
+
+func TestStatusLiveKeepsTheTransportFlags(t *testing.T) {
+	root := NewRootCommand(IOStreams{})
+	c, _, err := root.Find([]string{"status"})
+	require.NoError(t, err)
+	require.NoError(t, c.ParseFlags([]string{"--live", "--transport", "direct", "--credentials-namespace", "argocd", "--credentials-selector", "env=demo", "--fresh", "--concurrency", "8"}))
+	require.Error(t, c.ParseFlags([]string{"--transport", "ssh"}), "an enum flag validates when set")
 }

@@ -44,7 +44,7 @@ func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
 	if _, err := cron.ParseSchedule(o.schedule); err != nil {
 		return err
 	}
-	c, err := connect(o.global, &o.pass)
+	c, err := connect(o.global, o.pass.Validate)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,6 @@ func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
 	// ctx ends on SIGTERM or SIGINT (see Main): a pass in flight stops.
 	return cron.Schedule(ctx, o.schedule, log, func(ctx context.Context) {
 		e := o.pass.engine(c, log, false)
-		defer e.Transport.Close()
 		res, code, err := cron.RunOnce(ctx, e, reconcile.FailOn(o.failOn))
 		switch {
 		case err != nil:

@@ -43,14 +43,14 @@ Exit code: 0 when every spoke is linked, 2 when some are not, 1 on error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd, streams) },
 	}
-	o.pass.AddFlags(c.Flags())
+	o.pass.addObserveFlags(c.Flags())
 	c.Flags().BoolVar(&o.live, "live", false, "observe the spokes now (a dry-run pass) instead of reading the last record")
 	c.Flags().VarP(newEnum(&o.output, "table", "table", "json"), "output", "o", "output format: table or json")
 	return c
 }
 
 func (o *statusOptions) Run(cmd *cobra.Command, streams IOStreams) error {
-	c, err := connect(o.global, &o.pass)
+	c, err := connect(o.global, o.pass.Validate)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,6 @@ func (o *statusOptions) runLive(cmd *cobra.Command, streams IOStreams, c *client
 		log.Debug("observing the spokes as the last recorded pass did", "transport", o.pass.transport)
 	}
 	e := o.pass.engine(c, log, true)
-	defer e.Transport.Close()
 	res, err := e.Run(cmd.Context())
 	if res != nil {
 		if perr := printResult(streams.Out, o.output, res); perr != nil {

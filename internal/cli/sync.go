@@ -104,13 +104,12 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	c, err := connect(o.global, &o.pass)
+	c, err := connect(o.global, o.pass.Validate)
 	if err != nil {
 		return err
 	}
 	log := o.global.logger(streams.ErrOut)
 	engine := o.pass.engine(c, log, o.dryRun)
-	defer engine.Transport.Close()
 	ctx := cmd.Context()
 	var (
 		res  *reconcile.Result

@@ -13,9 +13,10 @@ import (
 )
 
 type tokenOptions struct {
-	global  *globalOptions
-	pass    passOptions
-	cluster string
+	global   *globalOptions
+	target   grantOptions
+	linkCost int64
+	cluster  string
 }
 
 func newTokenCommand(streams IOStreams, g *globalOptions) *cobra.Command {
@@ -37,28 +38,34 @@ secret: do not commit it or paste it into logs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd, streams) },
 	}
-	o.pass.AddFlags(c.Flags())
+	o.target.AddFlags(c.Flags())
+	addLinkCostFlag(c.Flags(), &o.linkCost)
 	c.Flags().StringVar(&o.cluster, "cluster", "", "the spoke the token is for (required)")
 	return c
 }
 
-func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
-	if err := o.global.Validate(); err != nil {
-		return err
-	}
+// Validate checks the flags of token.
+func (o *tokenOptions) Validate() error {
 	if o.cluster == "" {
 		return fmt.Errorf("--cluster is required: the spoke the token is for")
 	}
 	if errs := validation.IsDNS1123Label(o.cluster); len(errs) > 0 {
 		return fmt.Errorf("--cluster %q: %v", o.cluster, errs)
 	}
-	c, err := connect(o.global, &o.pass)
+	if err := o.target.Validate(); err != nil {
+		return err
+	}
+	return validateLinkCost(o.linkCost)
+}
+
+func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
+	c, err := connect(o.global, o.Validate)
 	if err != nil {
 		return err
 	}
-	e := &reconcile.Engine{Grants: c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.pass.namespace),
-		Sites: c.dyn.Resource(skupper.SitesGVR).Namespace(o.pass.namespace),
-		Opts:  reconcile.Options{GrantNamespace: o.pass.namespace, GrantName: o.pass.grant}}
+	e := &reconcile.Engine{Grants: c.dyn.Resource(skupper.AccessGrantsGVR).Namespace(o.target.namespace),
+		Sites: c.dyn.Resource(skupper.SitesGVR).Namespace(o.target.namespace),
+		Opts:  reconcile.Options{GrantNamespace: o.target.namespace, GrantName: o.target.grant}}
 	g, err := e.ReadGrant(cmd.Context())
 	if err != nil {
 		return c.explain(err)
@@ -72,7 +79,7 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err := e.CheckHub(cmd.Context()); err != nil {
 		return fmt.Errorf("no token printed: %w", c.explain(err))
 	}
-	tok := skupper.NewAccessToken(g, skupper.TokenOptions{Name: o.pass.tokenName, Namespace: o.pass.spokeNamespace, LinkCost: o.pass.linkCost})
+	tok := skupper.NewAccessToken(g, skupper.TokenOptions{Name: o.target.tokenName, Namespace: o.target.spokeNamespace, LinkCost: o.linkCost})
 	tok.SetLabels(map[string]string{skupper.ManagedByLabel: skupper.ManagedByValue, "vanlink.io/spoke": o.cluster})
 	data, err := yaml.Marshal(tok.Object)
 	if err != nil {
