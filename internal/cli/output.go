@@ -24,7 +24,9 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // printResult writes a pass result as a table (one line per spoke and a
-// summary) or as JSON.
+// summary) or as JSON. The table leaves out the pass error: the command
+// returns it, and it is printed once, on stderr, where it ends (Run, or the
+// log of a pass that exits 0 anyway).
 func printResult(w io.Writer, format string, res *reconcile.Result) error {
 	if format == "json" {
 		return writeJSON(w, res)
@@ -48,9 +50,6 @@ func printResult(w io.Writer, format string, res *reconcile.Result) error {
 	}
 	for _, warn := range res.Warnings {
 		fmt.Fprintln(w, "warning:", warn)
-	}
-	if res.Error != "" {
-		fmt.Fprintln(w, "error:", res.Error)
 	}
 	prefix := "summary"
 	if res.DryRun {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vanlink/vanlink/jobs/cron"
+	"github.com/vanlink/vanlink/pkg/lease"
 	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
@@ -54,6 +55,8 @@ func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
 		e := o.pass.engine(c, log, false)
 		res, code, err := cron.RunOnce(ctx, e, reconcile.FailOn(o.failOn))
 		switch {
+		case lease.IsHeld(err):
+			logPassError(log, "", err)
 		case err != nil:
 			log.Error("pass failed", "err", c.explain(err))
 		case code != 0:

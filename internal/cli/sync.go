@@ -3,12 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vanlink/vanlink/jobs/cron"
 	"github.com/vanlink/vanlink/jobs/postsync"
+	"github.com/vanlink/vanlink/pkg/lease"
 	"github.com/vanlink/vanlink/pkg/reconcile"
 )
 
@@ -136,7 +138,19 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	case code != 0:
 		return &ExitError{Code: code, Err: fmt.Errorf("the pass failed by --fail-on=%s (see the lines above)", o.failOn)}
 	case err != nil:
-		log.Warn("the pass did nothing", "err", c.explain(err))
+		logPassError(log, "the pass did nothing", c.explain(err))
 	}
 	return nil
+}
+
+// logPassError logs the error of a pass that exits 0 anyway, once. Another
+// pass holding the lease is no trouble: that pass does the work, so it is
+// logged at Info; anything else (--fail-on never) at Warn.
+func logPassError(log *slog.Logger, msg string, err error) {
+	var held *lease.HeldError
+	if errors.As(err, &held) {
+		log.Info("another pass holds the lease; this one did nothing", "lease", held.Namespace+"/"+held.Name, "holder", held.Holder, "waited", held.Waited.String())
+		return
+	}
+	log.Warn(msg, "err", err)
 }

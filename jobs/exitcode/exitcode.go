@@ -4,8 +4,6 @@
 package exitcode
 
 import (
-	"errors"
-
 	"github.com/vanlink/vanlink/pkg/lease"
 	"github.com/vanlink/vanlink/pkg/reconcile"
 )
@@ -14,9 +12,8 @@ import (
 // that did nothing because another pass holds the lease exits 0: that pass
 // does the work.
 func For(f reconcile.FailOn, res *reconcile.Result, err error) int {
-	var held *lease.HeldError
 	switch {
-	case errors.As(err, &held):
+	case lease.IsHeld(err):
 		return 0
 	case f == reconcile.FailOnNever:
 		return 0

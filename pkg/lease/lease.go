@@ -18,7 +18,8 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// HeldError: another holder kept the Lease for the whole wait.
+// HeldError: another holder kept the Lease for the whole wait. It is no
+// failure (the holder does the work): callers exit 0 and log it at Info.
 type HeldError struct {
 	Namespace, Name, Holder string
 	Waited                  time.Duration
@@ -26,6 +27,12 @@ type HeldError struct {
 
 func (e *HeldError) Error() string {
 	return fmt.Sprintf("another vanlink pass holds Lease %s/%s (holder %q); waited %s, this pass did nothing", e.Namespace, e.Name, e.Holder, e.Waited)
+}
+
+// IsHeld reports whether err says that another pass held the Lease.
+func IsHeld(err error) bool {
+	var held *HeldError
+	return errors.As(err, &held)
 }
 
 // Lease is a lock on the hub.

@@ -1,8 +1,11 @@
 package lease
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -31,6 +34,19 @@ func TestLease(t *testing.T) {
 		require.Equal(t, "hook", held.Holder)
 		require.Contains(t, err.Error(), "this pass did nothing")
 		require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+		require.True(t, IsHeld(fmt.Errorf("the pass: %w", err)), "IsHeld sees a wrapped HeldError")
+		require.False(t, IsHeld(errors.New("another error")))
+	})
+
+	t.Run("waiting for another holder is logged at Info, never as a problem", func(t *testing.T) {
+		var logs bytes.Buffer
+		l := newLease(cs, "cron", 100*time.Millisecond)
+		l.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		_, err := l.Acquire(t.Context())
+		require.True(t, IsHeld(err))
+		require.Contains(t, logs.String(), "level=INFO msg=\"another pass is running; waiting for it\"")
+		require.NotContains(t, logs.String(), "level=WARN")
+		require.NotContains(t, logs.String(), "level=ERROR")
 	})
 
 	t.Run("a second pass gets the lease once the first releases it", func(t *testing.T) {
