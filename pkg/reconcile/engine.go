@@ -65,9 +65,9 @@ type Options struct {
 	// LinkReadyTimeout: a spoke whose Links have not been Ready for longer
 	// than this while its Site is Ready is re-linked (0: never).
 	LinkReadyTimeout time.Duration
-	// Fresh reads every spoke as it is now (Transport.Refresh) before it is
-	// planned, instead of trusting an observation a cache may hold for up
-	// to a refresh interval. A push or removal always rests on a fresh read.
+	// Fresh opens sessions that read every spoke as it is now, even one
+	// whose Links a cache shows Ready (see transport.SessionOptions). A push
+	// or removal always rests on a fresh read, whatever this says.
 	Fresh bool
 	// RotationTimeout bounds the wait for a re-created grant (default 2m).
 	RotationTimeout time.Duration
@@ -196,15 +196,14 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 		res.Changes = append(res.Changes, Change{Step: Step{Cluster: s.Name, Action: Skip, Reason: s.Reason}, Outcome: OutcomeSkipped})
 		log.Info("spoke skipped", "cluster", s.Name, "reason", s.Reason)
 	}
-	if !e.Opts.DryRun {
-		if err := e.Transport.Prepare(ctx); err != nil {
-			return fmt.Errorf("preparing the transport: %w", err)
-		}
+	sess, err := e.Transport.Open(ctx, transport.SessionOptions{ReadOnly: e.Opts.DryRun, Fresh: e.Opts.Fresh})
+	if err != nil {
+		return fmt.Errorf("opening a transport session: %w", err)
 	}
 	defer func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		if err := e.Transport.Finish(fctx); err != nil {
+		if err := sess.Close(cctx); err != nil {
 			log.Warn("the transport did not finish its cleanup; the next pass removes what is left", "err", err)
 		}
 	}()
@@ -212,33 +211,22 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 	log.Debug("spokes selected", "selected", len(q.Spokes), "skipped", len(sel.Skipped), "links", q.LinkNames)
 	in := PlanInput{GrantUID: grant.UID, LinkReadyTimeout: e.Opts.LinkReadyTimeout, HubBlocked: hub.blocked}
 	if e.streams(grant, len(q.Spokes)) {
-		return e.stream(ctx, log, res, grant, sel, q, in)
+		return e.stream(ctx, log, res, sess, grant, sel, q, in)
 	}
 	octx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
 	t0 := e.Clock.Now()
-	obs, err := transport.ObserveAll(octx, e.Transport, q)
+	obs, err := transport.ObserveAll(octx, sess, q)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("observing spokes: %w", err)
 	}
 	log.Debug("spokes observed", "duration", e.Clock.Since(t0))
 	steps := make([]Step, len(q.Spokes))
-	index := make(map[string]int, len(q.Spokes))
 	for i, n := range q.Spokes {
-		index[n] = i
+		in.Now = e.Clock.Now()
+		steps[i] = PlanSpoke(obs[n], in)
 	}
-	var mu sync.Mutex
-	e.forEach(ctx, q.Spokes, func(ctx context.Context, n string) {
-		mu.Lock()
-		o := obs[n]
-		mu.Unlock()
-		s, o := e.decide(ctx, o, q, in)
-		mu.Lock()
-		obs[n] = o
-		mu.Unlock()
-		steps[index[n]] = s
-	})
-	steps = append(steps, e.pruneSteps(ctx, sel, &res.Changes)...)
+	steps = append(steps, e.pruneSteps(ctx, sess, sel, &res.Changes)...)
 
 	now := e.Clock.Now()
 	margin := e.margin(grant)
@@ -269,7 +257,7 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 		// (A dry run that would rotate shows the pushes the new grant would serve.)
 		res.Warnings = append(res.Warnings, applyBudget(steps, res.Budget)...)
 	}
-	res.Changes = append(res.Changes, e.execute(ctx, log, grant, steps)...)
+	res.Changes = append(res.Changes, e.execute(ctx, log, sess, grant, steps)...)
 	return nil
 }
 
@@ -343,39 +331,6 @@ func (e *Engine) margin(g *skupper.Grant) time.Duration {
 	return min(e.Opts.ExpiryMargin, window/2)
 }
 
-// decide plans a spoke on an observation fresh enough for the decision.
-// The spoke is read again (Transport.Refresh) when the plan needs its token,
-// and when a cached observation would lead to a push, or rests on the
-// absence of its Site, or Fresh is set: a view refreshed minutes ago can
-// show a Site since deleted, or a Link since removed. It returns the step
-// and the observation it rests on.
-func (e *Engine) decide(ctx context.Context, o *transport.Observation, q transport.Query, in PlanInput) (Step, *transport.Observation) {
-	for range 3 {
-		in.Now = e.Clock.Now()
-		s := PlanSpoke(o, in)
-		// A spoke the transport could not read (its agent did not answer
-		// within the spoke's deadline) is not read again: pending.
-		unknown := o.Site.State == transport.Unknown || o.Links.State == transport.Unknown
-		stale := !o.Fresh && !unknown && (e.Opts.Fresh || s.Action == Push || o.Site.State == transport.Absent)
-		if !stale && !NeedsToken(o) {
-			return s, o
-		}
-		withToken := o.Token == nil && !(o.Links.State == transport.Present && o.Links.Object.Ready())
-		fresh, err := e.Transport.Refresh(ctx, o.Cluster, q, withToken)
-		if err != nil {
-			s.Action, s.Remove = Pending, transport.RemoveOptions{}
-			s.Reason = "reading the spoke as it is now failed: " + err.Error()
-			return s, o
-		}
-		if fresh.Token == nil {
-			fresh.Token = o.Token // tokens are only ever read fresh
-		}
-		o = fresh
-	}
-	in.Now = e.Clock.Now()
-	return PlanSpoke(o, in), o
-}
-
 // streams reports whether the pass can push each spoke as soon as it is
 // observed instead of observing the whole fleet first: the grant can redeem a
 // token for every selected spoke (so no plan can exceed it, whatever is
@@ -395,7 +350,7 @@ func (e *Engine) streams(grant *skupper.Grant, spokes int) bool {
 // observation of the others. Only used when streams says the grant covers
 // every push. What was done is recorded even when the observation fails
 // half-way: those pushes spent redemptions.
-func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, grant *skupper.Grant, sel fleet.Selection, q transport.Query, in PlanInput) error {
+func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, sess transport.Session, grant *skupper.Grant, sel fleet.Selection, q transport.Query, in PlanInput) error {
 	// A small queue: while every worker is busy, emit blocks and the
 	// transport slows its observation down to the pace of the pushes.
 	observed := make(chan *transport.Observation, e.Opts.Concurrency)
@@ -406,7 +361,7 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 		// No deadline for the whole observation: it is paced by the pushes
 		// and lasts as long as they do. Each spoke has its own (the
 		// transport's spoke timeout).
-		observeErr = e.Transport.Observe(ctx, q, func(o *transport.Observation) { observed <- o })
+		observeErr = sess.Observe(ctx, q, func(o *transport.Observation) { observed <- o })
 		log.Debug("spokes observed", "duration", e.Clock.Since(t0))
 	}()
 	var (
@@ -418,10 +373,10 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 	g.SetLimit(e.Opts.Concurrency)
 	for o := range observed {
 		g.Go(func() error {
-			tctx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
-			s, _ := e.decide(tctx, o, q, in)
-			cancel()
-			c := e.apply(ctx, log, grant, s)
+			in := in
+			in.Now = e.Clock.Now()
+			s := PlanSpoke(o, in)
+			c := e.apply(ctx, log, sess, grant, s)
 			mu.Lock()
 			steps, changes = append(steps, s), append(changes, c)
 			mu.Unlock()
@@ -435,8 +390,8 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 		res.Budget = budgetFor(steps, grant.Health(now), now, e.margin(grant))
 		return fmt.Errorf("observing spokes: %w", observeErr)
 	}
-	prune := e.pruneSteps(ctx, sel, &res.Changes)
-	res.Changes = append(res.Changes, e.execute(ctx, log, grant, prune)...)
+	prune := e.pruneSteps(ctx, sess, sel, &res.Changes)
+	res.Changes = append(res.Changes, e.execute(ctx, log, sess, grant, prune)...)
 	now = e.Clock.Now()
 	res.Budget = budgetFor(append(steps, prune...), grant.Health(now), now, e.margin(grant))
 	// The grant covers every push (see streams): only a warning can come of it.
@@ -446,11 +401,15 @@ func (e *Engine) stream(ctx context.Context, log *slog.Logger, res *Result, gran
 
 // pruneSteps plans the clusters the transport knows but the selection no
 // longer has (unusable clusters are still selected: they are not pruned).
-func (e *Engine) pruneSteps(ctx context.Context, sel fleet.Selection, changes *[]Change) []Step {
+func (e *Engine) pruneSteps(ctx context.Context, sess transport.Session, sel fleet.Selection, changes *[]Change) []Step {
 	if ctx.Err() != nil {
 		return nil // a stopped pass starts no new work
 	}
-	known, err := e.Transport.Known(ctx)
+	pruner, ok := sess.(transport.Pruner)
+	if !ok {
+		return nil // the transport keeps no hub-side state of spokes
+	}
+	known, err := pruner.Known(ctx)
 	if err != nil {
 		e.Log.Warn("listing the spokes known to the transport failed; nothing pruned", "err", err)
 		return nil
@@ -478,13 +437,13 @@ func (e *Engine) pruneSteps(ctx context.Context, sel fleet.Selection, changes *[
 
 // execute runs push and prune steps with bounded concurrency and a deadline
 // per spoke; other steps become changes as they are.
-func (e *Engine) execute(ctx context.Context, log *slog.Logger, grant *skupper.Grant, steps []Step) []Change {
+func (e *Engine) execute(ctx context.Context, log *slog.Logger, sess transport.Session, grant *skupper.Grant, steps []Step) []Change {
 	changes := make([]Change, len(steps))
 	var g errgroup.Group
 	g.SetLimit(e.Opts.Concurrency)
 	for i, s := range steps {
 		g.Go(func() error {
-			changes[i] = e.apply(ctx, log, grant, s)
+			changes[i] = e.apply(ctx, log, sess, grant, s)
 			return nil
 		})
 	}
@@ -494,7 +453,7 @@ func (e *Engine) execute(ctx context.Context, log *slog.Logger, grant *skupper.G
 
 // apply carries out one step, a push or prune within the spoke's deadline,
 // and returns its change.
-func (e *Engine) apply(ctx context.Context, log *slog.Logger, grant *skupper.Grant, s Step) Change {
+func (e *Engine) apply(ctx context.Context, log *slog.Logger, sess transport.Session, grant *skupper.Grant, s Step) Change {
 	c := Change{Step: s}
 	switch s.Action {
 	case InSync:
@@ -513,9 +472,9 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, grant *skupper.Gra
 		start := e.Clock.Now()
 		var err error
 		if s.Action == Push {
-			err = e.push(cctx, grant, &c)
+			err = e.push(cctx, sess, grant, &c)
 		} else {
-			err = e.prune(cctx, &c)
+			err = e.prune(cctx, sess, &c)
 		}
 		c.Duration = e.Clock.Since(start)
 		l := log.With("cluster", s.Cluster, "action", s.Action, "reason", c.Reason, "duration", c.Duration.Round(time.Millisecond).String())
@@ -538,19 +497,20 @@ func (e *Engine) apply(ctx context.Context, log *slog.Logger, grant *skupper.Gra
 	return c
 }
 
-func (e *Engine) push(ctx context.Context, grant *skupper.Grant, c *Change) error {
-	if err := e.Transport.Remove(ctx, c.Cluster, e.Opts.TokenName, c.Remove); err != nil {
+func (e *Engine) push(ctx context.Context, sess transport.Session, grant *skupper.Grant, c *Change) error {
+	if err := sess.Apply(ctx, c.Cluster, transport.Op{Name: e.Opts.TokenName, Remove: c.Remove}); err != nil {
 		return fmt.Errorf("removing the old token, Link or Secret: %w", err)
 	}
-	tok := skupper.NewAccessToken(grant, skupper.TokenOptions{Name: e.Opts.TokenName, Namespace: e.Opts.SpokeNamespace, LinkCost: e.Opts.LinkCost})
-	err := e.Transport.Push(ctx, c.Cluster, tok)
+	op := transport.Op{Name: e.Opts.TokenName,
+		Push: skupper.NewAccessToken(grant, skupper.TokenOptions{Name: e.Opts.TokenName, Namespace: e.Opts.SpokeNamespace, LinkCost: e.Opts.LinkCost})}
+	err := sess.Apply(ctx, c.Cluster, op)
 	// A token just deleted may still be terminating on the spoke: retry a
 	// few times within the spoke's deadline.
 	for wait := time.Second; errors.Is(err, transport.ErrAlreadyExists) && c.Remove.Token && wait <= 4*time.Second; wait *= 2 {
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
-			err = e.Transport.Push(ctx, c.Cluster, tok)
+			err = sess.Apply(ctx, c.Cluster, op)
 		}
 		if ctx.Err() != nil {
 			break
@@ -571,31 +531,17 @@ func (e *Engine) push(ctx context.Context, grant *skupper.Grant, c *Change) erro
 	return nil
 }
 
-func (e *Engine) prune(ctx context.Context, c *Change) error {
-	if err := e.Transport.Remove(ctx, c.Cluster, e.Opts.TokenName, transport.All); err != nil {
+func (e *Engine) prune(ctx context.Context, sess transport.Session, c *Change) error {
+	if err := sess.Apply(ctx, c.Cluster, transport.Op{Name: e.Opts.TokenName, Remove: transport.All}); err != nil {
 		return err
 	}
-	if err := e.Transport.Forget(ctx, c.Cluster); err != nil {
-		return err
+	if p, ok := sess.(transport.Pruner); ok {
+		if err := p.Forget(ctx, c.Cluster); err != nil {
+			return err
+		}
 	}
 	c.Outcome = OutcomePruned
 	return nil
-}
-
-// forEach runs fn for every cluster, at most Concurrency at a time, each with
-// its own deadline. One cluster's failure never stops the others.
-func (e *Engine) forEach(ctx context.Context, clusters []string, fn func(ctx context.Context, cluster string)) {
-	var g errgroup.Group
-	g.SetLimit(e.Opts.Concurrency)
-	for _, c := range clusters {
-		g.Go(func() error {
-			cctx, cancel := context.WithTimeout(ctx, e.Opts.SpokeTimeout)
-			defer cancel()
-			fn(cctx, c)
-			return nil
-		})
-	}
-	_ = g.Wait()
 }
 
 // rotate deletes the grant and re-creates it with the same spec, labels and

@@ -52,12 +52,6 @@ type spoke struct {
 	links []skupper.Link
 	// siteReady marks the Site Ready (default: Ready when present).
 	siteNotReady bool
-	// cached: Observe serves reads from a cache (Fresh unset), as ACM's
-	// persistent views do; cachedSite and staleLink, when set, are what that
-	// cache still shows (a Site deleted since; no Link yet).
-	cached     bool
-	cachedSite *bool
-	staleLink  bool
 }
 
 // linkSet observes the spoke's Links.
@@ -97,21 +91,26 @@ func (s *spoke) observe(n string, withToken bool) *transport.Observation {
 
 // fakeTransport is a stateful transport over in-memory spokes.
 type fakeTransport struct {
-	mu        sync.Mutex
-	spokes    map[string]*spoke
-	known     []string
-	writes    atomic.Int64
-	refreshes atomic.Int64
-	active    atomic.Int64
-	maxSeen   atomic.Int64
-	delay     time.Duration
+	mu     sync.Mutex
+	spokes map[string]*spoke
+	known  []string
+	writes atomic.Int64
+	active atomic.Int64
+	// opened records the options of every session opened.
+	opened  []transport.SessionOptions
+	maxSeen atomic.Int64
+	delay   time.Duration
 	// holdPush, when set, runs at the start of each push.
 	holdPush func()
 	// holdObserve, when set, runs before each spoke is observed.
 	holdObserve func(ctx context.Context, cluster string) error
 }
 
-var _ transport.Transport = (*fakeTransport)(nil)
+var (
+	_ transport.Transport = (*fakeTransport)(nil)
+	_ transport.Session   = (*fakeTransport)(nil)
+	_ transport.Pruner    = (*fakeTransport)(nil)
+)
 
 func newFake(spokes map[string]*spoke) *fakeTransport {
 	f := &fakeTransport{spokes: spokes}
@@ -126,6 +125,15 @@ func (f *fakeTransport) Prepare(context.Context) error { return nil }
 
 func (f *fakeTransport) Finish(context.Context) error { return nil }
 
+func (f *fakeTransport) Open(_ context.Context, o transport.SessionOptions) (transport.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opened = append(f.opened, o)
+	return f, nil
+}
+
+// Observe emits decision-ready observations, as a session must: fresh,
+// with the token when the Links are not Ready.
 func (f *fakeTransport) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
 	for _, n := range q.Spokes {
 		if f.holdObserve != nil {
@@ -142,19 +150,8 @@ func (f *fakeTransport) Observe(ctx context.Context, q transport.Query, emit fun
 				Site:  transport.Observed[skupper.Site]{State: transport.Unknown, Reason: "agent never answered"},
 				Links: transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: "agent never answered"}}
 		default:
-			o = s.observe(n, false)
-			if s.cached || s.staleLink || s.cachedSite != nil {
-				o.Fresh, o.Credentials = false, transport.Unknown
-			}
-			if s.staleLink {
-				o.Links = transport.Observed[skupper.LinkSet]{State: transport.Absent}
-			}
-			if s.cachedSite != nil {
-				o.Site = transport.Observed[skupper.Site]{State: transport.Absent}
-				if *s.cachedSite {
-					o.Site = transport.Observed[skupper.Site]{State: transport.Present, Object: &skupper.Site{Name: n, Status: skupper.StatusReady}}
-				}
-			}
+			links := s.linkSet()
+			o = s.observe(n, s.site && !(links.State == transport.Present && links.Object.Ready()))
 		}
 		f.mu.Unlock()
 		emit(o)
@@ -162,18 +159,17 @@ func (f *fakeTransport) Observe(ctx context.Context, q transport.Query, emit fun
 	return nil
 }
 
-func (f *fakeTransport) Refresh(_ context.Context, n string, _ transport.Query, withToken bool) (*transport.Observation, error) {
-	f.refreshes.Add(1)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s := f.spokes[n]
-	if s == nil || s.observeNA {
-		return nil, errors.New("agent never answered")
+func (f *fakeTransport) Apply(ctx context.Context, n string, op transport.Op) error {
+	if err := f.remove(n, op.Remove); err != nil {
+		return err
 	}
-	return s.observe(n, withToken), nil
+	if op.Push == nil {
+		return nil
+	}
+	return f.push(ctx, n, op.Push)
 }
 
-func (f *fakeTransport) Close() {}
+func (f *fakeTransport) Close(context.Context) error { return nil }
 
 // observedCopy observes a copy of v, or an absent object when v is nil.
 func observedCopy[T any](v *T) transport.Observed[T] {
@@ -184,7 +180,7 @@ func observedCopy[T any](v *T) transport.Observed[T] {
 	return transport.Observed[T]{State: transport.Present, Object: &c}
 }
 
-func (f *fakeTransport) Push(ctx context.Context, n string, tok *unstructured.Unstructured) error {
+func (f *fakeTransport) push(ctx context.Context, n string, tok *unstructured.Unstructured) error {
 	if f.holdPush != nil {
 		f.holdPush()
 	}
@@ -218,7 +214,7 @@ func (f *fakeTransport) Push(ctx context.Context, n string, tok *unstructured.Un
 	return nil
 }
 
-func (f *fakeTransport) Remove(_ context.Context, n, _ string, what transport.RemoveOptions) error {
+func (f *fakeTransport) remove(n string, what transport.RemoveOptions) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := f.spokes[n]
@@ -558,16 +554,6 @@ func TestAPassThatCannotTakeTheLeaseDoesNothing(t *testing.T) {
 	require.Zero(t, tr.writes.Load())
 }
 
-func TestARedeemedTokenWithAStaleLinkReadIsNotRePushed(t *testing.T) {
-	tr := newFake(map[string]*spoke{"east": {site: true, staleLink: true, secret: true,
-		token: &skupper.Token{Name: "hub-link", Redeemed: true, GrantUID: "grant-1"}, link: &skupper.Link{Name: "hub-link", Status: "Pending"}}})
-	h := newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), nil)
-	res := h.run(t)
-	require.Equal(t, map[string]Outcome{"east": OutcomePending}, outcomes(res),
-		"the Link is read as it is now before a redeemed token is replaced")
-	require.Zero(t, tr.writes.Load())
-}
-
 func TestPushesBeginWhileTheFleetIsStillObserved(t *testing.T) {
 	tr := newFake(map[string]*spoke{"a": {site: true}, "b": {site: true}, "c": {site: true}})
 	// "c" is observed only once "a" holds its token: a pass that waited for
@@ -699,54 +685,6 @@ func TestNoHubSiteAtAllHoldsThePushes(t *testing.T) {
 	require.Contains(t, res.Changes[0].Reason, "no Site in namespace service-interconnect")
 }
 
-func TestACachedSiteDeletedSinceIsReadFreshBeforeAPush(t *testing.T) {
-	yes := true
-	// The cache still shows the Site; the spoke has none any more.
-	tr := newFake(map[string]*spoke{"east": {cachedSite: &yes}})
-	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east"), nil)
-	res := h.run(t)
-	require.Equal(t, map[string]Outcome{"east": OutcomePending}, outcomes(res))
-	require.Contains(t, res.Changes[0].Reason, "no Site")
-	require.Zero(t, tr.writes.Load(), "no token is pushed to a spoke without a Site")
-	require.NotZero(t, tr.refreshes.Load())
-}
-
-func TestACachedAbsentSiteIsCheckedFreshBeforeTheSpokeIsLeftPending(t *testing.T) {
-	no := false
-	// The cache reads the Site by a name it does not have; the spoke has one.
-	tr := newFake(map[string]*spoke{"east": {site: true, cachedSite: &no}})
-	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east"), nil)
-	res := h.run(t)
-	require.Equal(t, map[string]Outcome{"east": OutcomePushed}, outcomes(res))
-}
-
-func TestFreshReadsSeeALinkRemovedSinceTheCacheWasFilled(t *testing.T) {
-	tr := newFake(map[string]*spoke{"east": {site: true, cached: true}})
-	// The cache still shows the Ready Link that was deleted with its token and Secret.
-	stale := &fakeTransportStaleReady{fakeTransport: tr}
-	h := newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), func(o *Options) { o.Fresh = true })
-	h.engine.Transport = stale
-	res := h.run(t)
-	require.Equal(t, map[string]Outcome{"east": OutcomePushed}, outcomes(res), "with Fresh, a cached Ready Link is read again")
-
-	tr.spokes["east"] = &spoke{site: true, cached: true}
-	h = newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), nil)
-	h.engine.Transport = stale
-	res = h.run(t)
-	require.Equal(t, map[string]Outcome{"east": OutcomeLinked}, outcomes(res), "without it, the cached view is trusted for a decision to do nothing")
-}
-
-// fakeTransportStaleReady serves a cached Ready Link from Observe.
-type fakeTransportStaleReady struct{ *fakeTransport }
-
-func (f *fakeTransportStaleReady) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
-	return f.fakeTransport.Observe(ctx, q, func(o *transport.Observation) {
-		set := skupper.NewLinkSet(skupper.Link{Name: "hub-link", Status: "Ready"})
-		o.Links, o.Fresh = transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &set}, false
-		emit(o)
-	})
-}
-
 func TestAShortLivedGrantIsNotRotatedOnEveryPass(t *testing.T) {
 	gh := newGrantHub(t, 10, 0, now.Add(59*time.Minute))
 	g, err := gh.grants().Get(t.Context(), "spoke-link", metav1.GetOptions{})
@@ -818,4 +756,11 @@ func TestAPushCutShortByAStoppedPassIsPendingNotFailed(t *testing.T) {
 	res, _ := h.engine.Run(ctx)
 	require.Equal(t, map[string]Outcome{"east": OutcomePending}, outcomes(res), "the push may have run: the next pass observes it")
 	require.Contains(t, res.Changes[0].Reason, "stopped before the outcome was known")
+}
+
+func TestASessionIsOpenedAsThePassNeedsIt(t *testing.T) {
+	tr := newFake(map[string]*spoke{"east": {site: true}})
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east"), func(o *Options) { o.Fresh, o.DryRun = true, true })
+	h.run(t)
+	require.Equal(t, []transport.SessionOptions{{ReadOnly: true, Fresh: true}}, tr.opened, "a dry run opens a read-only session; --fresh a fresh one")
 }

@@ -52,9 +52,7 @@ type Observation struct {
 	// certificate); Unknown where the transport cannot read Secrets.
 	Credentials State
 	// Fresh is set when everything above was read from the spoke during
-	// this pass, not from a cache that may be a refresh interval old, and
-	// the Site's absence (if Absent) is conclusive. A push or removal is
-	// only decided on a fresh observation (see Transport.Refresh).
+	// this session, not from a cache that may be a refresh interval old.
 	Fresh bool
 }
 
@@ -69,8 +67,8 @@ type Query struct {
 	LinkNames []string
 }
 
-// RemoveOptions choose what Remove deletes; every object is named after the
-// token (its Links: every Link that uses the token's credentials).
+// RemoveOptions choose what an Op removes; every object is the token's (its
+// Links: every Link that uses the token's credentials).
 type RemoveOptions struct {
 	Token, Link, Secret bool
 }
@@ -78,48 +76,72 @@ type RemoveOptions struct {
 // All removes the token, its Link(s) and its Secret.
 var All = RemoveOptions{Token: true, Link: true, Secret: true}
 
-// Transport is vanlink's boundary to the spokes. Every method is safe for
-// concurrent use with different spokes. Errors are typed (see below) and
-// never carry the grant code.
+// Op is a change to one spoke: remove the chosen objects of the token
+// named Name (absent ones count as removed), then, when Push is set, create
+// that AccessToken.
+type Op struct {
+	Name   string
+	Remove RemoveOptions
+	// Push is the AccessToken to create; it carries the grant code.
+	Push *unstructured.Unstructured
+}
+
+// SessionOptions shape a session.
+type SessionOptions struct {
+	// ReadOnly makes a session that writes nothing anywhere (a dry run):
+	// what it cannot read without writing is Unknown, and Apply fails.
+	ReadOnly bool
+	// Fresh makes every observation a read of the spoke as it is now, even
+	// of a spoke whose Links are Ready.
+	Fresh bool
+}
+
+// Transport is vanlink's boundary to the spokes: it opens sessions. A
+// transport is two types and four methods: Open, and a Session's Observe,
+// Apply and Close. Optional capabilities are the small interfaces below.
 type Transport interface {
-	// Prepare runs once per pass before anything else, with the pass lease
-	// held: it removes what a crashed earlier pass left on the hub.
-	Prepare(ctx context.Context) error
-	// Finish runs at the end of every pass (dry runs included): it waits for
-	// the transport's background work, such as deleting hub objects that
-	// carried the code, to end within ctx.
-	Finish(ctx context.Context) error
-	// Observe reads the Site and Links of every spoke of q in one go, so an
-	// implementation can batch its reads, and calls emit once for each spoke
-	// as soon as that spoke's observation is complete, so a pass can act on
-	// the first spokes while the others are still being read. emit may be
-	// called from several goroutines at once; it may block, which tells the
-	// transport to slow its reads down to the caller's pace.
-	// Every spoke of q is emitted before Observe returns nil; a spoke it
-	// cannot read is emitted with Unknown states and a Reason, not reported
-	// as an error. An observation may come from a cache (Fresh unset).
+	// Open starts a session for a pass (or for a controller's lifetime),
+	// with the pass lease held: it removes what a crashed earlier session
+	// left on the hub (unless ReadOnly) and starts what the session
+	// watches. Everything it starts ends with Close.
+	Open(ctx context.Context, o SessionOptions) (Session, error)
+}
+
+// Session observes and changes spokes. Every method is safe for concurrent
+// use with different spokes. Errors are typed (see below) and never carry
+// the grant code.
+type Session interface {
+	// Observe emits one observation for each spoke of q, each as soon as it
+	// is complete, so a pass can act on the first spokes while the others
+	// are still being read; emit may be called from several goroutines at
+	// once, and may block, which slows the session down to the caller's
+	// pace. Every observation is enough to decide on: the Site, the token's
+	// Links, and the token whenever the Links are not all Ready; and it is
+	// Fresh (read as the spoke is now) unless its Links are Ready and the
+	// session is not Fresh (a decision to do nothing may rest on a cache
+	// refreshed every few minutes; a push or removal never does). A spoke
+	// the session cannot read is emitted with Unknown states and a Reason,
+	// not reported as an error. Observe returns once every spoke is emitted.
 	Observe(ctx context.Context, q Query, emit func(*Observation)) error
-	// Refresh reads one spoke as it is now, bypassing every cache: its
-	// Site, Links and Secret, and its AccessToken when withToken is set.
-	// The result is Fresh.
-	Refresh(ctx context.Context, spoke string, q Query, withToken bool) (*Observation, error)
-	// Push creates the AccessToken on the spoke. It returns ErrAlreadyExists
+	// Apply carries out op on the spoke. A push returns ErrAlreadyExists
 	// when a token of that name is there.
-	Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error
-	// Remove deletes the chosen objects of the token named name on the
-	// spoke: the AccessToken, every Link that uses its credentials, its
-	// Secret. Objects already absent are fine.
-	Remove(ctx context.Context, spoke, name string, what RemoveOptions) error
-	// Known lists the spokes the transport keeps hub-side state for.
+	Apply(ctx context.Context, spoke string, op Op) error
+	// Close waits, within ctx, for the session's background work (deleting
+	// hub objects that carried the code) and stops its watches.
+	Close(ctx context.Context) error
+}
+
+// Pruner is implemented by sessions that keep hub-side state per spoke, so
+// a pass can prune spokes that left the selection.
+type Pruner interface {
+	// Known lists the spokes the session keeps hub-side state for.
 	Known(ctx context.Context) ([]string, error)
 	// Forget drops the hub-side state kept for a spoke.
 	Forget(ctx context.Context, spoke string) error
-	// Close stops what the transport runs for its whole life (watches).
-	Close()
 }
 
 // ObserveAll observes the spokes and returns their observations by cluster.
-func ObserveAll(ctx context.Context, t Transport, q Query) (map[string]*Observation, error) {
+func ObserveAll(ctx context.Context, t Session, q Query) (map[string]*Observation, error) {
 	var mu sync.Mutex
 	out := make(map[string]*Observation, len(q.Spokes))
 	err := t.Observe(ctx, q, func(o *Observation) {
@@ -153,8 +175,14 @@ type SpokeError struct {
 	Reason string
 	// Message is the spoke's explanation.
 	Message string
+	// Err is the underlying error when there is one (an API error of the
+	// spoke, for the direct transport), so errors.As finds it.
+	Err error
 }
 
 func (e *SpokeError) Error() string {
 	return fmt.Sprintf("cluster %s: %s: %s: %s", e.Cluster, e.Op, e.Reason, e.Message)
 }
+
+// Unwrap returns the underlying error.
+func (e *SpokeError) Unwrap() error { return e.Err }

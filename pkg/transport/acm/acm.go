@@ -64,40 +64,43 @@ type Options struct {
 	TokenName string
 	// SpokeNamespace is the namespace of each spoke's Site.
 	SpokeNamespace string
-	// ReadOnly makes a transport that writes nothing to the hub (a dry
-	// run): it reads the persistent views already there and creates no view
-	// or action, so spokes without views are Unknown.
-	ReadOnly bool
 	// Log receives the transport's warnings; nil discards them.
 	Log *slog.Logger
 	// ViewInterval is the refresh interval of persistent views (default 300 s).
 	ViewInterval time.Duration
 	// Concurrency bounds the view creations of Observe, which makes the
-	// views of at most twice as many spokes ahead of its caller (default 32).
+	// views of at most twice as many spokes ahead of its caller, and the
+	// spokes read again at once (default 32).
 	Concurrency int
 	// ResyncCheck is how often a waiter re-reads an object directly, in case
 	// a watch event was missed (default 2 s).
 	ResyncCheck time.Duration
 	// SpokeTimeout is how long Observe waits for a spoke's views to be
-	// processed before it emits the spoke as it is, Unknown (default 2 min).
+	// processed, or for a spoke to be read again, before it emits the spoke
+	// as it is, Unknown (default 2 min).
 	SpokeTimeout time.Duration
 }
 
-// Transport is the ACM implementation of transport.Transport.
+// Transport is the ACM implementation of transport.Transport: it opens
+// sessions over a hub dynamic client.
 type Transport struct {
 	dyn  dynamic.Interface
 	opts Options
+}
 
-	// life bounds the informers: they run until Close, whatever the
-	// context of the call that started them.
-	life      context.Context
-	stop      context.CancelFunc
-	startOnce sync.Once
-	synced    chan struct{}
-	startErr  error
-	views     cache.SharedIndexInformer
-	actions   cache.SharedIndexInformer
-	notify    *notifier
+// session is one session's watches and background work.
+type session struct {
+	dyn  dynamic.Interface
+	opts Options
+	// readOnly (a dry run) makes no view or action; fresh reads every
+	// spoke as it is now (see Observe).
+	readOnly, fresh bool
+
+	// stop ends the informers (Close).
+	stop    context.CancelFunc
+	views   cache.SharedIndexInformer
+	actions cache.SharedIndexInformer
+	notify  *notifier
 
 	// cleanup tracks the deletions of transient objects (see deleteNow).
 	cleanup sync.WaitGroup
@@ -105,7 +108,11 @@ type Transport struct {
 	cutShort atomic.Bool
 }
 
-var _ transport.Transport = (*Transport)(nil)
+var (
+	_ transport.Transport = (*Transport)(nil)
+	_ transport.Session   = (*session)(nil)
+	_ transport.Pruner    = (*session)(nil)
+)
 
 // New returns an ACM transport over a hub dynamic client.
 func New(dyn dynamic.Interface, opts Options) *Transport {
@@ -124,55 +131,75 @@ func New(dyn dynamic.Interface, opts Options) *Transport {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	life, stop := context.WithCancel(context.Background())
-	return &Transport{dyn: dyn, opts: opts, notify: newNotifier(), life: life, stop: stop, synced: make(chan struct{})}
+	return &Transport{dyn: dyn, opts: opts}
 }
 
-// Close stops the informers.
-func (t *Transport) Close() { t.stop() }
+// Open starts watching vanlink's views and actions on the hub, waits within
+// ctx for the watch caches to fill, and, unless read-only, deletes the
+// transient objects a crashed session left (actions and token views carry
+// the code; the pass lease guarantees no other session uses them). The
+// watches run until Close, whatever ctx does afterwards.
+func (tr *Transport) Open(ctx context.Context, o transport.SessionOptions) (transport.Session, error) {
+	life, stop := context.WithCancel(context.Background())
+	t := &session{dyn: tr.dyn, opts: tr.opts, readOnly: o.ReadOnly, fresh: o.Fresh, stop: stop, notify: newNotifier()}
+	if err := t.start(ctx, life); err != nil {
+		stop()
+		return nil, err
+	}
+	if !t.readOnly {
+		if err := t.prepare(ctx); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	return t, nil
+}
 
-// start runs the informers of vanlink's views and actions for the life of
-// the transport (until Close) and waits, within ctx, for their caches to
-// fill. A caller whose ctx ends first gets an error; the informers go on for
-// the next caller.
-func (t *Transport) start(ctx context.Context) error {
-	go t.startOnce.Do(func() {
-		defer close(t.synced)
-		f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dyn, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
-			o.LabelSelector = ManagedByLabel + "=" + ManagedByValue
-		})
-		t.views = f.ForResource(ViewsGVR).Informer()
-		t.actions = f.ForResource(ActionsGVR).Informer()
-		for _, inf := range []cache.SharedIndexInformer{t.views, t.actions} {
-			if err := inf.SetTransform(slim); err != nil {
-				t.startErr = err
-				return
-			}
-			if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-				AddFunc:    t.notifyObj,
-				UpdateFunc: func(_, o any) { t.notifyObj(o) },
-				DeleteFunc: t.notifyObj,
-			}); err != nil {
-				t.startErr = err
-				return
-			}
-		}
-		f.Start(t.life.Done())
-		for gvr, ok := range f.WaitForCacheSync(t.life.Done()) {
-			if !ok {
-				t.startErr = fmt.Errorf("listing %s on the hub: the transport was closed", gvr.Resource)
-			}
-		}
+// Close waits, within ctx, for the deletions of transient objects (and
+// sweeps after a create cut short), then stops the watches.
+func (t *session) Close(ctx context.Context) error {
+	defer t.stop()
+	return t.finish(ctx)
+}
+
+// start runs the informers of vanlink's views and actions until life ends
+// and waits, within ctx, for their caches to fill.
+func (t *session) start(ctx context.Context, life context.Context) error {
+	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dyn, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
+		o.LabelSelector = ManagedByLabel + "=" + ManagedByValue
 	})
+	t.views = f.ForResource(ViewsGVR).Informer()
+	t.actions = f.ForResource(ActionsGVR).Informer()
+	for _, inf := range []cache.SharedIndexInformer{t.views, t.actions} {
+		if err := inf.SetTransform(slim); err != nil {
+			return err
+		}
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    t.notifyObj,
+			UpdateFunc: func(_, o any) { t.notifyObj(o) },
+			DeleteFunc: t.notifyObj,
+		}); err != nil {
+			return err
+		}
+	}
+	f.Start(life.Done())
+	synced := make(chan struct{})
+	go func() {
+		defer close(synced)
+		f.WaitForCacheSync(life.Done())
+	}()
 	select {
-	case <-t.synced:
-		return t.startErr
+	case <-synced:
+		if !t.views.HasSynced() || !t.actions.HasSynced() {
+			return fmt.Errorf("listing vanlink's ManagedClusterViews and Actions on the hub: the session was closed")
+		}
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("listing vanlink's ManagedClusterViews and Actions on the hub: %w", context.Cause(ctx))
 	}
 }
 
-func (t *Transport) notifyObj(o any) {
+func (t *session) notifyObj(o any) {
 	if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
 		t.notify.notify(d.Key)
 		return
@@ -182,13 +209,9 @@ func (t *Transport) notifyObj(o any) {
 	}
 }
 
-// Prepare starts watching vanlink's hub objects and deletes transient ones
-// left by a crashed pass: actions (which may carry the code) and token views.
-// The pass lease guarantees no other pass is using them.
-func (t *Transport) Prepare(ctx context.Context) error {
-	if err := t.start(ctx); err != nil {
-		return err
-	}
+// prepare deletes the transient objects a crashed session left: actions
+// (which may carry the code) and views (a token view holds it).
+func (t *session) prepare(ctx context.Context) error {
 	var errs []error
 	for _, item := range []struct {
 		informer cache.SharedIndexInformer

@@ -33,6 +33,7 @@ type hub struct {
 	agent  *acmtest.Agent
 	spokes map[string]*acmtest.MemorySpoke
 	tr     *acm.Transport
+	s      transport.Session
 	writes atomic.Int64
 }
 
@@ -72,13 +73,38 @@ func newHub(t *testing.T, agentOpts acmtest.Options, clusters ...string) *hub {
 	return h
 }
 
-// start runs the agent and the transport's watches; reactors must be added before.
+// start runs the agent and opens a session; reactors must be added before.
 func (h *hub) start(t *testing.T) *hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = h.agent.Run(ctx) }()
-	require.NoError(t, h.tr.Prepare(ctx))
+	h.open(t, transport.SessionOptions{})
 	return h
+}
+
+// open opens a session of the hub's transport, closed when the test ends.
+func (h *hub) open(t *testing.T, o transport.SessionOptions) transport.Session {
+	t.Helper()
+	s, err := h.tr.Open(t.Context(), o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	h.s = s
+	return s
+}
+
+// finish closes the session (waiting for its deletions) and opens another.
+func (h *hub) finish(t *testing.T) {
+	t.Helper()
+	require.NoError(t, h.s.Close(t.Context()))
+	h.open(t, transport.SessionOptions{})
+}
+
+func (h *hub) push(ctx context.Context, spoke string, tok *unstructured.Unstructured) error {
+	return h.s.Apply(ctx, spoke, transport.Op{Name: tok.GetName(), Push: tok})
+}
+
+func (h *hub) remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
+	return h.s.Apply(ctx, spoke, transport.Op{Name: name, Remove: what})
 }
 
 func (h *hub) count(t *testing.T, gvr schema.GroupVersionResource, cluster string) int {
@@ -168,7 +194,7 @@ func TestPushOutcomes(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
 			defer cancel()
-			err := h.tr.Push(ctx, "east", tok)
+			err := h.push(ctx, "east", tok)
 			switch {
 			case tc.wantErr != nil:
 				require.ErrorIs(t, err, tc.wantErr)
@@ -182,7 +208,7 @@ func TestPushOutcomes(t *testing.T) {
 				require.NoError(t, gerr, "the token must be on the spoke")
 			}
 			require.NotContains(t, fmt.Sprint(err), "c0de", "errors never carry the code")
-			require.NoError(t, h.tr.Finish(t.Context()))
+			h.finish(t)
 			require.Zero(t, h.count(t, acm.ActionsGVR, "east"), "every action carries the code and must be deleted once read")
 		})
 	}
@@ -193,9 +219,9 @@ func TestRemove(t *testing.T) {
 	put(t, h.spokes["east"], "accesstokens", "hub-link", nil)
 	put(t, h.spokes["east"], "secrets", "hub-link", nil)
 	// No Link: a missing object counts as removed.
-	require.NoError(t, h.tr.Remove(t.Context(), "east", "hub-link", transport.All))
+	require.NoError(t, h.remove(t.Context(), "east", "hub-link", transport.All))
 	require.Empty(t, h.spokes["east"].Keys(), "token and Secret removed")
-	require.NoError(t, h.tr.Finish(t.Context()))
+	h.finish(t)
 	require.Zero(t, h.count(t, acm.ActionsGVR, "east"), "the actions are deleted once read")
 }
 
@@ -206,7 +232,7 @@ func TestObserve(t *testing.T) {
 	put(t, h.spokes["west"], "sites", "west", nil)
 	put(t, h.spokes["west"], "links", "hub-link", map[string]any{"status": "Pending", "message": "Not Operational"})
 
-	obs, err := transport.ObserveAll(t.Context(), h.tr, transport.Query{Spokes: []string{"east", "west", "north"}})
+	obs, err := transport.ObserveAll(t.Context(), h.s, transport.Query{Spokes: []string{"east", "west", "north"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, obs["east"].Site.State)
 	require.True(t, obs["east"].Links.Object.Ready())
@@ -215,17 +241,23 @@ func TestObserve(t *testing.T) {
 	require.Equal(t, transport.Absent, obs["north"].Site.State, "a view of a missing object means absent")
 	require.Equal(t, transport.Absent, obs["north"].Links.State)
 
-	known, err := h.tr.Known(t.Context())
+	known, err := h.s.(transport.Pruner).Known(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, []string{"east", "north", "west"}, known)
 
-	require.NoError(t, h.tr.Finish(t.Context()), "the token views read along the first views are deleted")
+	h.finish(t) // the token views read along the first views are deleted
 	before := h.writes.Load()
-	_, err = transport.ObserveAll(t.Context(), h.tr, transport.Query{Spokes: []string{"east", "west", "north"}})
+	obs, err = transport.ObserveAll(t.Context(), h.s, transport.Query{Spokes: []string{"east"}})
 	require.NoError(t, err)
-	require.Equal(t, before, h.writes.Load(), "a second Observe with views in place writes nothing")
+	require.Equal(t, before, h.writes.Load(), "a linked spoke is observed from its views: nothing is written")
+	require.False(t, obs["east"].Fresh)
+	obs, err = transport.ObserveAll(t.Context(), h.s, transport.Query{Spokes: []string{"west", "north"}})
+	require.NoError(t, err)
+	require.True(t, obs["west"].Fresh && obs["north"].Fresh, "a spoke not linked is read again as it is now, with its token")
+	require.NotNil(t, obs["west"].Token)
 
-	require.NoError(t, h.tr.Forget(t.Context(), "north"))
+	require.NoError(t, h.s.(transport.Pruner).Forget(t.Context(), "north"))
+	h.finish(t) // and the transient views of the last read
 	require.Zero(t, h.count(t, acm.ViewsGVR, "north"))
 }
 
@@ -258,7 +290,7 @@ func TestObserveNeverTrustsAStaleViewResult(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	obs, err := transport.ObserveAll(ctx, h.tr, transport.Query{Spokes: []string{"east"}})
+	obs, err := transport.ObserveAll(ctx, h.s, transport.Query{Spokes: []string{"east"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Unknown, obs["east"].Links.State, "an old result behind a failed GET must not be trusted")
 	require.Contains(t, obs["east"].Links.Reason, "unable to handle the request")
@@ -266,26 +298,47 @@ func TestObserveNeverTrustsAStaleViewResult(t *testing.T) {
 	require.False(t, obs["east"].Fresh, "views the pass did not make may be a refresh interval old, and a Site read by name may have another name")
 }
 
-func TestRefreshReadsTheTokenThroughAViewItDeletes(t *testing.T) {
+// transient counts the views and actions made for one read or write.
+func (h *hub) transient(t *testing.T, cluster string) int {
+	t.Helper()
+	n := 0
+	for _, gvr := range []schema.GroupVersionResource{acm.ViewsGVR, acm.ActionsGVR} {
+		l, err := h.client.Resource(gvr).Namespace(cluster).List(context.Background(), metav1.ListOptions{LabelSelector: acm.PurposeLabel + "=transient"})
+		require.NoError(t, err)
+		n += len(l.Items)
+	}
+	return n
+}
+
+func TestASpokeNotLinkedIsObservedWithItsTokenReadThroughAViewDeletedAfterTheRead(t *testing.T) {
 	h := newHub(t, acmtest.Options{}, "east").start(t)
+	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
 	put(t, h.spokes["east"], "accesstokens", "hub-link", map[string]any{"status": "Error", "message": "Controller got failed response: 404 (Not Found) No such claim"})
 	q := transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}}
-	got, err := h.tr.Refresh(t.Context(), "east", q, true)
+	obs, err := transport.ObserveAll(t.Context(), h.s, q)
 	require.NoError(t, err)
+	got := obs["east"]
 	require.True(t, got.Fresh)
 	require.Equal(t, transport.Present, got.Token.State)
 	require.True(t, got.Token.Object.Failed())
 	require.Equal(t, transport.Unknown, got.Credentials, "the agent refuses views of Secrets")
-	require.NoError(t, h.tr.Finish(t.Context()))
-	require.Zero(t, h.count(t, acm.ViewsGVR, "east"), "the token view holds the code and must be deleted after the read")
+	h.finish(t)
+	require.Zero(t, h.transient(t, "east"), "the token view holds the code and must be deleted after the read")
 
 	require.NoError(t, h.spokes["east"].Delete(t.Context(), skupper.AccessTokensGVR, ns, "hub-link"))
-	got, err = h.tr.Refresh(t.Context(), "east", q, true)
+	obs, err = transport.ObserveAll(t.Context(), h.s, q)
 	require.NoError(t, err)
-	require.Equal(t, transport.Absent, got.Token.State)
-	got, err = h.tr.Refresh(t.Context(), "east", q, false)
-	require.NoError(t, err)
-	require.Nil(t, got.Token, "the token is read only when asked")
+	require.True(t, obs["east"].Fresh, "with views in place, a spoke not linked is read again as it is now")
+	require.Equal(t, transport.Absent, obs["east"].Token.State)
+
+	put(t, h.spokes["east"], "links", "hub-link", map[string]any{"status": "Ready"})
+	require.Eventually(t, func() bool {
+		obs, err = transport.ObserveAll(t.Context(), h.s, q)
+		return err == nil && obs["east"].Links.State == transport.Present
+	}, 5*time.Second, 50*time.Millisecond)
+	require.True(t, obs["east"].Links.Object.Ready())
+	h.finish(t)
+	require.Zero(t, h.transient(t, "east"))
 }
 
 func TestPrepareRemovesLeftoversOfACrashedPass(t *testing.T) {
@@ -299,11 +352,13 @@ func TestPrepareRemovesLeftoversOfACrashedPass(t *testing.T) {
 	}}
 	_, err := h.client.Resource(acm.ActionsGVR).Namespace("east").Create(t.Context(), leftover, metav1.CreateOptions{})
 	require.NoError(t, err)
-	fresh := acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns})
+	next := acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns})
 	require.Eventually(t, func() bool {
-		require.NoError(t, fresh.Prepare(t.Context()))
+		s, err := next.Open(t.Context(), transport.SessionOptions{})
+		require.NoError(t, err)
+		require.NoError(t, s.Close(t.Context()))
 		return h.count(t, acm.ActionsGVR, "east") == 0
-	}, 5*time.Second, 50*time.Millisecond, "the next pass removes an action a crashed pass left (it carries the code)")
+	}, 5*time.Second, 50*time.Millisecond, "the next session removes an action a crashed one left (it carries the code)")
 }
 
 func TestObserveEmitsEachSpokeWhenItsViewsAreProcessed(t *testing.T) {
@@ -316,7 +371,7 @@ func TestObserveEmitsEachSpokeWhenItsViewsAreProcessed(t *testing.T) {
 	emitted := map[string]time.Duration{}
 	var got []*transport.Observation
 	var mu sync.Mutex
-	require.NoError(t, h.tr.Observe(ctx, transport.Query{Spokes: []string{"east", "west"}}, func(o *transport.Observation) {
+	require.NoError(t, h.s.Observe(ctx, transport.Query{Spokes: []string{"east", "west"}}, func(o *transport.Observation) {
 		mu.Lock()
 		defer mu.Unlock()
 		emitted[o.Cluster] = time.Since(start)
@@ -361,7 +416,7 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 			reads.Store(0) // not the informer's first list
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
-			obs, err := transport.ObserveAll(ctx, h.tr, transport.Query{Spokes: []string{"east"}})
+			obs, err := transport.ObserveAll(ctx, h.s, transport.Query{Spokes: []string{"east"}})
 			require.NoError(t, err)
 			require.Equal(t, transport.Present, obs["east"].Site.State)
 			require.True(t, obs["east"].Links.Object.Ready())
@@ -382,7 +437,7 @@ func TestObserveRunsOnlyALittleAheadOfItsCaller(t *testing.T) {
 	var emitted atomic.Int64
 	done := make(chan error, 1)
 	go func() {
-		done <- h.tr.Observe(t.Context(), transport.Query{Spokes: clusters}, func(*transport.Observation) {
+		done <- h.s.Observe(t.Context(), transport.Query{Spokes: clusters}, func(*transport.Observation) {
 			if emitted.Add(1) == 1 {
 				<-release // the caller is busy with the first spoke
 			}
@@ -411,7 +466,7 @@ func TestObserveGivesUpOnASpokeAfterItsTimeout(t *testing.T) {
 	h.agent.Pause("west")
 	// No deadline on the observation itself: the spoke's own timeout ends
 	// the wait for the spoke whose agent never answers.
-	obs, err := transport.ObserveAll(t.Context(), h.tr, transport.Query{Spokes: []string{"east", "west"}})
+	obs, err := transport.ObserveAll(t.Context(), h.s, transport.Query{Spokes: []string{"east", "west"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, obs["east"].Site.State)
 	require.Equal(t, transport.Unknown, obs["west"].Site.State)
@@ -424,16 +479,18 @@ func TestAnHAHubsLinksAreReadByTheirNames(t *testing.T) {
 	put(t, h.spokes["east"], "links", "hub-link-1", map[string]any{"status": "Ready"})
 	put(t, h.spokes["east"], "links", "hub-link-2", map[string]any{"status": "Ready"})
 	q := transport.Query{Spokes: []string{"east"}, LinkNames: skupper.LinkNames("hub-link", 2)}
-	obs, err := transport.ObserveAll(t.Context(), h.tr, q)
+	obs, err := transport.ObserveAll(t.Context(), h.s, q)
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, obs["east"].Links.State)
 	require.Equal(t, []string{"hub-link-1", "hub-link-2"}, obs["east"].Links.Object.Names())
 	require.True(t, obs["east"].Links.Object.Ready())
 	require.True(t, obs["east"].Fresh, "views made by this pass, Site found")
 
-	fresh, err := h.tr.Refresh(t.Context(), "east", q, false)
+	fresh := h.open(t, transport.SessionOptions{Fresh: true})
+	obs, err = transport.ObserveAll(t.Context(), fresh, q)
 	require.NoError(t, err)
-	require.Equal(t, []string{"hub-link-1", "hub-link-2"}, fresh.Links.Object.Names())
+	require.True(t, obs["east"].Fresh, "a fresh session reads even a linked spoke as it is now")
+	require.Equal(t, []string{"hub-link-1", "hub-link-2"}, obs["east"].Links.Object.Names())
 }
 
 func TestASiteOfAnyNameIsFoundThroughItsRouterConfigMap(t *testing.T) {
@@ -449,64 +506,56 @@ func TestASiteOfAnyNameIsFoundThroughItsRouterConfigMap(t *testing.T) {
 	require.NoError(t, err)
 	q := transport.Query{Spokes: []string{"east"}}
 
-	obs, err := transport.ObserveAll(t.Context(), h.tr, q)
+	obs, err := transport.ObserveAll(t.Context(), h.s, q)
 	require.NoError(t, err)
-	require.Equal(t, transport.Absent, obs["east"].Site.State, "the persistent view reads the Site by the cluster's name")
-	require.False(t, obs["east"].Fresh, "so its absence is not conclusive")
-
-	fresh, err := h.tr.Refresh(t.Context(), "east", q, false)
+	require.Equal(t, transport.Present, obs["east"].Site.State, "the persistent view reads the Site by the cluster's name; then the router ConfigMap names the active Site")
+	require.Equal(t, "edge-1", obs["east"].Site.Object.Name, "the active Site owns the router ConfigMap")
+	require.True(t, obs["east"].Fresh)
+	require.NotNil(t, obs["east"].Token, "a spoke not linked comes with its token")
+	view, err := h.client.Resource(acm.ViewsGVR).Namespace("east").Get(t.Context(), "vanlink-hub-link-site", metav1.GetOptions{})
 	require.NoError(t, err)
-	require.Equal(t, transport.Present, fresh.Site.State)
-	require.Equal(t, "edge-1", fresh.Site.Object.Name, "the active Site owns the router ConfigMap")
-	require.Eventually(t, func() bool {
-		obs, err = transport.ObserveAll(t.Context(), h.tr, q)
-		return err == nil && obs["east"].Site.State == transport.Present
-	}, 5*time.Second, 50*time.Millisecond, "the persistent view now reads that Site")
-	require.Equal(t, "edge-1", obs["east"].Site.Object.Name)
+	name, _, _ := unstructured.NestedString(view.Object, "spec", "scope", "name")
+	require.Equal(t, "edge-1", name, "the persistent view now reads that Site")
 
 	// No router ConfigMap: no active Site, conclusively.
 	require.NoError(t, s.Delete(t.Context(), skupper.ConfigMapsGVR, ns, "skupper-router"))
 	require.NoError(t, s.Delete(t.Context(), skupper.SitesGVR, ns, "edge-1"))
-	fresh, err = h.tr.Refresh(t.Context(), "east", q, false)
+	obs, err = transport.ObserveAll(t.Context(), h.s, q)
 	require.NoError(t, err)
-	require.Equal(t, transport.Absent, fresh.Site.State)
-	require.True(t, fresh.Fresh)
-	require.NoError(t, h.tr.Finish(t.Context()))
+	require.Equal(t, transport.Absent, obs["east"].Site.State)
+	require.True(t, obs["east"].Fresh, "the absence is read as the spoke is now")
+	h.finish(t)
 }
 
-func TestAReadOnlyTransportWritesNothing(t *testing.T) {
+func TestAReadOnlySessionWritesNothing(t *testing.T) {
 	h := newHub(t, acmtest.Options{}, "east", "west")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = h.agent.Run(ctx) }()
 	put(t, h.spokes["east"], "sites", "east", nil)
-	ro := acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, ReadOnly: true})
-	defer ro.Close()
 	before := h.writes.Load()
+	ro := h.open(t, transport.SessionOptions{ReadOnly: true})
 	obs, err := transport.ObserveAll(t.Context(), ro, transport.Query{Spokes: []string{"east", "west"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Unknown, obs["east"].Site.State)
 	require.Contains(t, obs["east"].Site.Reason, "dry run")
-	_, err = ro.Refresh(t.Context(), "east", transport.Query{}, true)
-	require.Error(t, err)
-	require.Error(t, ro.Push(t.Context(), "east", token("hub-link")))
-	require.Error(t, ro.Remove(t.Context(), "east", "hub-link", transport.All))
+	require.Error(t, ro.Apply(t.Context(), "east", transport.Op{Name: "hub-link", Push: token("hub-link")}))
+	require.Error(t, ro.Apply(t.Context(), "east", transport.Op{Name: "hub-link", Remove: transport.All}))
+	require.NoError(t, ro.Close(t.Context()))
 	require.Equal(t, before, h.writes.Load(), "a dry run creates no view or action on the hub")
 }
 
-func TestTheWatchesOutliveTheFirstCallersContext(t *testing.T) {
+func TestTheWatchesOutliveTheContextOfOpen(t *testing.T) {
 	h := newHub(t, acmtest.Options{}, "east")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = h.agent.Run(ctx) }()
-	tr := acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: time.Hour})
-	defer tr.Close()
 	first, stop := context.WithCancel(t.Context())
-	_, err := transport.ObserveAll(first, tr, transport.Query{Spokes: []string{"east"}})
+	s, err := h.tr.Open(first, transport.SessionOptions{})
 	require.NoError(t, err)
+	defer func() { _ = s.Close(context.Background()) }()
 	stop()
-	// A view made after the first caller ended still reaches the cache.
-	put(t, h.spokes["east"], "sites", "east", nil)
+	// A view made after the caller of Open went away still reaches the cache.
 	_, err = h.client.Resource(acm.ViewsGVR).Namespace("east").Create(t.Context(), &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "view.open-cluster-management.io/v1beta1", "kind": "ManagedClusterView",
 		"metadata": map[string]any{"name": "vanlink-hub-link-link-9", "namespace": "east",
@@ -514,8 +563,9 @@ func TestTheWatchesOutliveTheFirstCallersContext(t *testing.T) {
 		"spec": map[string]any{"scope": map[string]any{"kind": "Link", "version": "v2alpha1", "apiGroup": "skupper.io", "name": "x", "namespace": ns}}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		return tr.Forget(t.Context(), "east") == nil && h.count(t, acm.ViewsGVR, "east") == 0
-	}, 5*time.Second, 50*time.Millisecond, "Forget reads the cache the watch keeps filling")
+		known, err := s.(transport.Pruner).Known(t.Context())
+		return err == nil && len(known) == 1
+	}, 5*time.Second, 50*time.Millisecond, "the session's watch keeps filling its cache until Close")
 }
 
 func TestRemoveNamesEveryResourceExactly(t *testing.T) {
@@ -532,7 +582,7 @@ func TestRemoveNamesEveryResourceExactly(t *testing.T) {
 		return false, nil, nil
 	})
 	h.start(t)
-	require.NoError(t, h.tr.Remove(t.Context(), "east", "hub-link", transport.All))
+	require.NoError(t, h.remove(t.Context(), "east", "hub-link", transport.All))
 	require.Equal(t, map[string]bool{
 		"accesstokens.v2alpha1.skupper.io hub-link": true,
 		"links.v2alpha1.skupper.io hub-link":        true, "links.v2alpha1.skupper.io hub-link-1": true, "links.v2alpha1.skupper.io hub-link-2": true,
@@ -540,7 +590,7 @@ func TestRemoveNamesEveryResourceExactly(t *testing.T) {
 	}, resources, "a bare plural resolves to the first group discovery lists (Linkerd's links before Skupper's)")
 }
 
-func TestACreateCutShortBySignalIsSweptByFinish(t *testing.T) {
+func TestACreateCutShortBySignalIsSweptByClose(t *testing.T) {
 	h := newHub(t, acmtest.Options{}, "east")
 	ctx, cancel := context.WithCancel(t.Context())
 	// The API server creates the action, but the answer never reaches the
@@ -554,9 +604,9 @@ func TestACreateCutShortBySignalIsSweptByFinish(t *testing.T) {
 	})
 	h.agent.Pause("east")
 	h.start(t)
-	err := h.tr.Push(ctx, "east", token("hub-link"))
+	err := h.push(ctx, "east", token("hub-link"))
 	require.Error(t, err)
 	require.Equal(t, 1, h.count(t, acm.ActionsGVR, "east"), "the action the caller never heard of is there, with the code")
-	require.NoError(t, h.tr.Finish(t.Context()))
-	require.Zero(t, h.count(t, acm.ActionsGVR, "east"), "Finish sweeps it")
+	h.finish(t)
+	require.Zero(t, h.count(t, acm.ActionsGVR, "east"), "Close sweeps it")
 }

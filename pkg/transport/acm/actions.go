@@ -23,7 +23,7 @@ func actionCompleted(u *unstructured.Unstructured) bool {
 
 // run creates an action, waits for its Completed condition, deletes it at
 // once, and maps the outcome to a transport error.
-func (t *Transport) run(ctx context.Context, cluster, op string, a *unstructured.Unstructured) error {
+func (t *session) run(ctx context.Context, cluster, op string, a *unstructured.Unstructured) error {
 	client := t.dyn.Resource(ActionsGVR).Namespace(cluster)
 	created, err := client.Create(ctx, a, metav1.CreateOptions{})
 	if err != nil {
@@ -47,11 +47,22 @@ func (t *Transport) run(ctx context.Context, cluster, op string, a *unstructured
 	return &transport.SpokeError{Cluster: cluster, Op: op, Reason: c.Reason, Message: c.Message}
 }
 
-// Push creates the AccessToken on the spoke with a Create action.
-func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
-	if t.opts.ReadOnly {
+// Apply removes what op says, then creates its token, with actions.
+func (t *session) Apply(ctx context.Context, spoke string, op transport.Op) error {
+	if t.readOnly {
 		return errReadOnly
 	}
+	if err := t.remove(ctx, spoke, op.Name, op.Remove); err != nil {
+		return err
+	}
+	if op.Push == nil {
+		return nil
+	}
+	return t.push(ctx, spoke, op.Push)
+}
+
+// push creates the AccessToken on the spoke with a Create action.
+func (t *session) push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
 	op := "create AccessToken " + token.GetName()
 	a := newAction(spoke, ActionCreate, "token", t.opts.TokenName, map[string]any{
 		"resource":  resourceAccessTokens,
@@ -67,14 +78,11 @@ func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.
 	return err
 }
 
-// Remove deletes the chosen objects with Delete actions, in parallel. An
+// remove deletes the chosen objects with Delete actions, in parallel. An
 // object that is already gone counts as removed. A view reads one object by
 // name, so the token's Links are removed by every name the grant server can
 // give them (skupper.AllLinkNames).
-func (t *Transport) Remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
-	if t.opts.ReadOnly {
-		return errReadOnly
-	}
+func (t *session) remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
 	type target struct{ object, resource, kind, name string }
 	var targets []target
 	if what.Token {

@@ -21,21 +21,21 @@ import (
 	"github.com/vanlink/vanlink/pkg/transport"
 )
 
-func (t *Transport) viewName(object string) string {
+func (t *session) viewName(object string) string {
 	return "vanlink-" + t.opts.TokenName + "-" + object
 }
 
 // linkViewName names the persistent view of the token's Link called link:
 // vanlink-<token>-link for the Link named after the token, and
 // vanlink-<token>-link-<n> for the Link of router group n of an HA hub.
-func (t *Transport) linkViewName(link string) string {
+func (t *session) linkViewName(link string) string {
 	return t.viewName("link" + strings.TrimPrefix(link, t.opts.TokenName))
 }
 
 // siteName is the name the spoke's persistent Site view reads: the name it
 // was last pointed at (Refresh points it at the Site it finds, whatever its
 // name), or the cluster name, which the spoke chart gives its Site by default.
-func (t *Transport) siteName(cluster string) string {
+func (t *session) siteName(cluster string) string {
 	if v, ok := t.cached(t.views, cluster, t.viewName("site")); ok {
 		if n, _, _ := unstructured.NestedString(v.Object, "spec", "scope", "name"); n != "" {
 			return n
@@ -44,13 +44,13 @@ func (t *Transport) siteName(cluster string) string {
 	return cluster
 }
 
-func (t *Transport) siteView(cluster, site string) *unstructured.Unstructured {
+func (t *session) siteView(cluster, site string) *unstructured.Unstructured {
 	return newView(cluster, t.viewName("site"), false, siteKind, site, t.opts.SpokeNamespace, "site", t.opts.TokenName, "observe", int64(t.opts.ViewInterval.Seconds()))
 }
 
 // desiredViews returns the persistent views of a spoke: its Site's, then one
 // per Link name of q.
-func (t *Transport) desiredViews(cluster string, q transport.Query) []*unstructured.Unstructured {
+func (t *session) desiredViews(cluster string, q transport.Query) []*unstructured.Unstructured {
 	interval := int64(t.opts.ViewInterval.Seconds())
 	views := []*unstructured.Unstructured{t.siteView(cluster, t.siteName(cluster))}
 	for _, n := range linkNames(q, t.opts.TokenName) {
@@ -66,7 +66,76 @@ func linkNames(q transport.Query, token string) []string {
 	return q.LinkNames
 }
 
-// Observe makes sure every spoke has its Site and Link views and emits each
+// Observe emits every spoke of q ready to decide on (see
+// transport.Session): it observes the fleet through the persistent views
+// (observe), and a spoke whose observation a cache may have made stale, or
+// that needs its token, is read again at once through views made for that
+// read (refresh), Concurrency spokes at a time, while the others are still
+// being observed. What may rest on the persistent views: Links Ready (a
+// decision to do nothing), unless the session is fresh. A spoke whose
+// views were not processed in time is emitted as it is (Unknown).
+func (t *session) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
+	var g errgroup.Group
+	g.SetLimit(t.opts.Concurrency)
+	err := t.observe(ctx, q, func(o *transport.Observation) {
+		if t.decidable(o) {
+			emit(o)
+			return
+		}
+		// Blocks while Concurrency spokes are being read again, which
+		// slows the observation down to that pace.
+		g.Go(func() error {
+			emit(t.complete(ctx, o, q))
+			return nil
+		})
+	})
+	_ = g.Wait()
+	return err
+}
+
+// decidable reports whether an observation from the persistent views can
+// be decided on as it is.
+func (t *session) decidable(o *transport.Observation) bool {
+	switch {
+	case o.Site.State == transport.Unknown || o.Links.State == transport.Unknown:
+		return true // not readable in time: pending; reading again would wait as long
+	case t.readOnly:
+		return true // a dry run reads nothing more (that takes a view)
+	case o.Links.State == transport.Present && o.Links.Object.Ready():
+		return o.Fresh || !t.fresh
+	}
+	// Anything else may lead to a push or a removal, which rests on a read
+	// of the spoke as it is now, with its token when the Site is there.
+	return o.Fresh && (o.Site.State != transport.Present || o.Token != nil)
+}
+
+// complete reads a spoke again as it is now, with its token, within the
+// spoke's deadline. A token read along the first views is kept.
+func (t *session) complete(ctx context.Context, o *transport.Observation, q transport.Query) *transport.Observation {
+	ctx, cancel := context.WithTimeout(ctx, t.opts.SpokeTimeout)
+	defer cancel()
+	withToken := o.Token == nil && !(o.Links.State == transport.Present && o.Links.Object.Ready())
+	fresh, err := t.refresh(ctx, o.Cluster, q, withToken)
+	if err != nil {
+		reason := "reading the spoke as it is now failed: " + err.Error()
+		return &transport.Observation{Cluster: o.Cluster, Credentials: transport.Unknown,
+			Site:  transport.Observed[skupper.Site]{State: transport.Unknown, Reason: reason},
+			Links: transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: reason}, Token: o.Token}
+	}
+	if fresh.Token == nil {
+		fresh.Token = o.Token
+	}
+	if fresh.Token == nil && fresh.Site.State == transport.Present && fresh.Links.State != transport.Unknown && !(fresh.Links.State == transport.Present && fresh.Links.Object.Ready()) {
+		tok, err := t.readToken(ctx, o.Cluster)
+		if err != nil {
+			tok = transport.Observed[skupper.Token]{State: transport.Unknown, Reason: err.Error()}
+		}
+		fresh.Token = &tok
+	}
+	return fresh
+}
+
+// observe makes sure every spoke has its Site and Link views and emits each
 // spoke as soon as its views are processed, read from the watch cache.
 // Spokes seen for the first time also get their token read at once (see
 // prefetchTokens), and are emitted with it. Should the watch lag or restart,
@@ -81,10 +150,7 @@ func linkNames(q transport.Query, token string) []string {
 // Site or Link deleted since, and a view reads a Site by name, so its
 // absence is not conclusive (Refresh finds the Site whatever its name).
 // A ReadOnly transport makes no view: spokes without views are Unknown.
-func (t *Transport) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
-	if err := t.start(ctx); err != nil {
-		return err
-	}
+func (t *session) observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
 	events, unsubscribe := t.notify.subscribe(anyObject)
 	defer unsubscribe()
 	startRead, waitReads := t.prefetchTokens(ctx, q.Spokes)
@@ -105,7 +171,7 @@ func (t *Transport) Observe(ctx context.Context, q transport.Query, emit func(*t
 				missing = append(missing, want)
 			}
 		}
-		if len(missing) > 0 && t.opts.ReadOnly {
+		if len(missing) > 0 && t.readOnly {
 			reason := "no ManagedClusterView of this spoke yet, and a dry run makes none"
 			emit(&transport.Observation{Cluster: c, Credentials: transport.Unknown,
 				Site:  transport.Observed[skupper.Site]{State: transport.Unknown, Reason: reason},
@@ -219,7 +285,7 @@ type pendingSpoke struct {
 
 // observation is the state of one Observe call.
 type observation struct {
-	t       *Transport
+	t       *session
 	emit    func(*transport.Observation)
 	pending map[string]*pendingSpoke
 	// direct holds views read directly (not through the watch), by key.
@@ -420,7 +486,7 @@ func (o *observation) readDirectly(ctx context.Context) {
 // ensureView creates a persistent view, or replaces one with another scope,
 // and returns the UID of the view now in place, and whether this call made
 // it (so its first result is read now).
-func (t *Transport) ensureView(ctx context.Context, want *unstructured.Unstructured) (types.UID, bool, error) {
+func (t *session) ensureView(ctx context.Context, want *unstructured.Unstructured) (types.UID, bool, error) {
 	client := t.dyn.Resource(ViewsGVR).Namespace(want.GetNamespace())
 	created, err := client.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -474,9 +540,9 @@ func viewResult[T any](v *unstructured.Unstructured, parse func(*unstructured.Un
 // adding them up. start begins the read of one spoke and returns it (nil
 // for others); wait waits for every read started. A read-only transport
 // reads no token (that takes a view).
-func (t *Transport) prefetchTokens(ctx context.Context, spokes []string) (start func(cluster string) *tokenRead, wait func()) {
+func (t *session) prefetchTokens(ctx context.Context, spokes []string) (start func(cluster string) *tokenRead, wait func()) {
 	first := map[string]bool{}
-	if !t.opts.ReadOnly {
+	if !t.readOnly {
 		for _, c := range spokes {
 			if _, ok := t.cached(t.views, c, t.viewName("site")); !ok {
 				first[c] = true
@@ -512,11 +578,11 @@ type tokenRead struct {
 
 // readToken reads the token through a view deleted right after the read
 // (its result holds the code).
-func (t *Transport) readToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
+func (t *session) readToken(ctx context.Context, spoke string) (transport.Observed[skupper.Token], error) {
 	return readOnce(ctx, t, spoke, tokenKind, t.opts.TokenName, "token", skupper.ParseToken)
 }
 
-// Refresh reads one spoke as it is now through views made for this read and
+// refresh reads one spoke as it is now through views made for this read and
 // deleted right after it, in parallel: its Site, its Links by the names of
 // q, and its token when asked. A view reads its Site by name: when no Site
 // has the name the persistent view reads, the Site is looked up through the
@@ -526,12 +592,9 @@ func (t *Transport) readToken(ctx context.Context, spoke string) (transport.Obse
 // Site.createRouterConfigForGroup and SiteRecovery.IsActive); the
 // persistent view is then pointed at the Site found. The Secret of the Links
 // stays Unknown: the agent refuses views of Secrets.
-func (t *Transport) Refresh(ctx context.Context, spoke string, q transport.Query, withToken bool) (*transport.Observation, error) {
-	if t.opts.ReadOnly {
+func (t *session) refresh(ctx context.Context, spoke string, q transport.Query, withToken bool) (*transport.Observation, error) {
+	if t.readOnly {
 		return nil, errReadOnly
-	}
-	if err := t.start(ctx); err != nil {
-		return nil, err
 	}
 	names := linkNames(q, t.opts.TokenName)
 	var (
@@ -577,7 +640,7 @@ func (t *Transport) Refresh(ctx context.Context, spoke string, q transport.Query
 // and, when no Site has that name, finds the active Site of the namespace
 // through the owner of its router ConfigMap; the persistent view is then
 // pointed at it, so the next pass reads it directly.
-func (t *Transport) findSite(ctx context.Context, spoke string) (transport.Observed[skupper.Site], error) {
+func (t *session) findSite(ctx context.Context, spoke string) (transport.Observed[skupper.Site], error) {
 	name := t.siteName(spoke)
 	site, err := readOnce(ctx, t, spoke, siteKind, name, "site-now", skupper.ParseSite)
 	if err != nil || site.State != transport.Absent {
@@ -602,7 +665,7 @@ func (t *Transport) findSite(ctx context.Context, spoke string) (transport.Obser
 }
 
 // readOnce reads one spoke object through a transient view.
-func readOnce[T any](ctx context.Context, t *Transport, spoke string, k kindRef, name, object string, parse func(*unstructured.Unstructured) (*T, error)) (transport.Observed[T], error) {
+func readOnce[T any](ctx context.Context, t *session, spoke string, k kindRef, name, object string, parse func(*unstructured.Unstructured) (*T, error)) (transport.Observed[T], error) {
 	want := newView(spoke, "vanlink-"+object+"-", true, k, name, t.opts.SpokeNamespace, object, t.opts.TokenName, "transient", 0)
 	client := t.dyn.Resource(ViewsGVR).Namespace(spoke)
 	created, err := client.Create(ctx, want, metav1.CreateOptions{})
@@ -622,10 +685,7 @@ func readOnce[T any](ctx context.Context, t *Transport, spoke string, k kindRef,
 }
 
 // Known returns the spokes that have persistent views of this token name.
-func (t *Transport) Known(ctx context.Context) ([]string, error) {
-	if err := t.start(ctx); err != nil {
-		return nil, err
-	}
+func (t *session) Known(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	for _, o := range t.views.GetStore().List() {
 		u := o.(*unstructured.Unstructured)
@@ -644,12 +704,9 @@ func (t *Transport) Known(ctx context.Context) ([]string, error) {
 
 // Forget deletes the persistent views of a spoke (every one of this token:
 // the Site's and the Links', whatever the hub's router groups were).
-func (t *Transport) Forget(ctx context.Context, spoke string) error {
-	if t.opts.ReadOnly {
+func (t *session) Forget(ctx context.Context, spoke string) error {
+	if t.readOnly {
 		return errReadOnly
-	}
-	if err := t.start(ctx); err != nil {
-		return err
 	}
 	var errs []error
 	for _, o := range t.views.GetStore().List() {

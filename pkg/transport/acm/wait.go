@@ -61,7 +61,7 @@ func (n *notifier) notify(key string) {
 	}
 }
 
-func (t *Transport) cached(inf cache.SharedIndexInformer, ns, name string) (*unstructured.Unstructured, bool) {
+func (t *session) cached(inf cache.SharedIndexInformer, ns, name string) (*unstructured.Unstructured, bool) {
 	o, exists, err := inf.GetStore().GetByKey(ns + "/" + name)
 	if err != nil || !exists {
 		return nil, false
@@ -73,7 +73,7 @@ func (t *Transport) cached(inf cache.SharedIndexInformer, ns, name string) (*uns
 // waiter waits for an object to satisfy done, woken by watch events and, as a
 // fallback for missed events, by a direct GET every ResyncCheck.
 type waiter struct {
-	t        *Transport
+	t        *session
 	inf      cache.SharedIndexInformer
 	gvr      schema.GroupVersionResource
 	ns, name string
@@ -82,7 +82,7 @@ type waiter struct {
 	cancel   func()
 }
 
-func (t *Transport) waitFor(inf cache.SharedIndexInformer, gvr schema.GroupVersionResource, ns, name string, done func(*unstructured.Unstructured) bool) *waiter {
+func (t *session) waitFor(inf cache.SharedIndexInformer, gvr schema.GroupVersionResource, ns, name string, done func(*unstructured.Unstructured) bool) *waiter {
 	ch, cancel := t.notify.subscribe(ns + "/" + name)
 	return &waiter{t: t, inf: inf, gvr: gvr, ns: ns, name: name, done: done, ch: ch, cancel: cancel}
 }
@@ -130,7 +130,7 @@ func (w *waiter) wait(ctx context.Context) (*unstructured.Unstructured, error) {
 // caller goes on without waiting for the API server's answer, and also after
 // ctx has ended (it may carry the code), within a short deadline of its own.
 // Finish waits for these deletions.
-func (t *Transport) deleteNow(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) {
+func (t *session) deleteNow(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) {
 	t.cleanup.Go(func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -142,16 +142,16 @@ func (t *Transport) deleteNow(ctx context.Context, gvr schema.GroupVersionResour
 // its context was ending (a signal, a deadline): the API server may have
 // created it all the same, under a generated name nobody read, with the
 // grant code in it. Finish then sweeps.
-func (t *Transport) noteCutShort(ctx context.Context) {
+func (t *session) noteCutShort(ctx context.Context) {
 	if ctx.Err() != nil {
 		t.cutShort.Store(true)
 	}
 }
 
-// Finish waits for the deletions deleteNow started, within ctx, and, when a
+// finish waits for the deletions deleteNow started, within ctx, and, when a
 // create was cut short, deletes every transient object of this token that
 // is still on the hub (the pass lease guarantees no other pass uses them).
-func (t *Transport) Finish(ctx context.Context) error {
+func (t *session) finish(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		t.cleanup.Wait()

@@ -51,14 +51,22 @@ type Options struct {
 // Transport is the direct implementation of transport.Transport.
 type Transport struct {
 	opts Options
+}
+
+// session holds a session's credentials and spoke clients.
+type session struct {
+	opts Options
 
 	mu      sync.Mutex
-	loaded  bool
 	spokes  map[string]spokecreds.Spoke
 	clients map[string]dynamic.Interface
 }
 
-var _ transport.Transport = (*Transport)(nil)
+var (
+	_ transport.Transport = (*Transport)(nil)
+	_ transport.Session   = (*session)(nil)
+	_ transport.Pruner    = (*session)(nil)
+)
 
 // New returns a direct transport.
 func New(o Options) *Transport {
@@ -74,39 +82,40 @@ func New(o Options) *Transport {
 	if o.NewClient == nil {
 		o.NewClient = func(c *rest.Config) (dynamic.Interface, error) { return dynamic.NewForConfig(c) }
 	}
-	return &Transport{opts: o, clients: map[string]dynamic.Interface{}}
+	return &Transport{opts: o}
 }
 
-// Prepare loads the credentials; the direct transport leaves nothing on the
-// hub, so there is nothing to clean.
-func (t *Transport) Prepare(ctx context.Context) error { return t.load(ctx) }
-
-// Finish has nothing to wait for: every write is done when it returns.
-func (t *Transport) Finish(context.Context) error { return nil }
-
-func (t *Transport) load(ctx context.Context) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.loaded {
-		return nil
-	}
+// Open loads the spoke credentials. The direct transport leaves nothing on
+// the hub, so there is nothing to clean, and reads spokes directly, so
+// every observation is fresh. A ReadOnly session reads as any other and
+// refuses Apply.
+func (t *Transport) Open(ctx context.Context, o transport.SessionOptions) (transport.Session, error) {
 	spokes, _, err := spokecreds.Load(ctx, t.opts.Secrets, t.opts.Selector)
 	if err != nil {
-		return err
-	}
-	t.spokes = map[string]spokecreds.Spoke{}
-	for _, s := range spokes {
-		t.spokes[s.Name] = s
-	}
-	t.loaded = true
-	return nil
-}
-
-// client returns the spoke's client, built once per pass.
-func (t *Transport) client(ctx context.Context, spoke string) (dynamic.Interface, error) {
-	if err := t.load(ctx); err != nil {
 		return nil, err
 	}
+	s := &session{opts: t.opts, spokes: map[string]spokecreds.Spoke{}, clients: map[string]dynamic.Interface{}}
+	for _, sp := range spokes {
+		s.spokes[sp.Name] = sp
+	}
+	if o.ReadOnly {
+		return readOnly{s}, nil
+	}
+	return s, nil
+}
+
+// readOnly is a session that refuses to write (a dry run).
+type readOnly struct{ *session }
+
+func (readOnly) Apply(context.Context, string, transport.Op) error {
+	return errors.New("a read-only (dry-run) session writes nothing")
+}
+
+// Close has nothing to wait for: every write is done when Apply returns.
+func (t *session) Close(context.Context) error { return nil }
+
+// client returns the spoke's client, built once per session.
+func (t *session) client(ctx context.Context, spoke string) (dynamic.Interface, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c, ok := t.clients[spoke]; ok {
@@ -127,7 +136,7 @@ func (t *Transport) client(ctx context.Context, spoke string) (dynamic.Interface
 	return c, nil
 }
 
-func (t *Transport) get(ctx context.Context, spoke string, gvr schema.GroupVersionResource, name string) (*unstructured.Unstructured, error) {
+func (t *session) get(ctx context.Context, spoke string, gvr schema.GroupVersionResource, name string) (*unstructured.Unstructured, error) {
 	c, err := t.client(ctx, spoke)
 	if err != nil {
 		return nil, err
@@ -135,7 +144,7 @@ func (t *Transport) get(ctx context.Context, spoke string, gvr schema.GroupVersi
 	return c.Resource(gvr).Namespace(t.opts.SpokeNamespace).Get(ctx, name, metav1.GetOptions{})
 }
 
-func observe[T any](ctx context.Context, t *Transport, spoke string, gvr schema.GroupVersionResource, name string, parse func(*unstructured.Unstructured) (*T, error)) transport.Observed[T] {
+func observe[T any](ctx context.Context, t *session, spoke string, gvr schema.GroupVersionResource, name string, parse func(*unstructured.Unstructured) (*T, error)) transport.Observed[T] {
 	o, err := t.get(ctx, spoke, gvr, name)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -150,7 +159,7 @@ func observe[T any](ctx context.Context, t *Transport, spoke string, gvr schema.
 	return transport.Observed[T]{State: transport.Present, Object: v}
 }
 
-func (t *Transport) list(ctx context.Context, spoke string, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
+func (t *session) list(ctx context.Context, spoke string, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
 	c, err := t.client(ctx, spoke)
 	if err != nil {
 		return nil, err
@@ -167,7 +176,7 @@ func (t *Transport) list(ctx context.Context, spoke string, gvr schema.GroupVers
 // one owns the router ConfigMap skupper-router, as upstream's own recovery
 // decides (skupperproject/skupper internal/kube/site/site.go,
 // SiteRecovery.IsActive).
-func (t *Transport) observeSite(ctx context.Context, spoke string) transport.Observed[skupper.Site] {
+func (t *session) observeSite(ctx context.Context, spoke string) transport.Observed[skupper.Site] {
 	items, err := t.list(ctx, spoke, skupper.SitesGVR)
 	if err != nil {
 		return transport.Observed[skupper.Site]{State: transport.Unknown, Reason: fmt.Sprintf("listing Sites: %v", err)}
@@ -193,7 +202,7 @@ func (t *Transport) observeSite(ctx context.Context, spoke string) transport.Obs
 }
 
 // observeLinks reads every Link that uses the token's credentials.
-func (t *Transport) observeLinks(ctx context.Context, spoke string) transport.Observed[skupper.LinkSet] {
+func (t *session) observeLinks(ctx context.Context, spoke string) transport.Observed[skupper.LinkSet] {
 	items, err := t.list(ctx, spoke, skupper.LinksGVR)
 	if err != nil {
 		return transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: fmt.Sprintf("listing Links: %v", err)}
@@ -216,7 +225,8 @@ func (t *Transport) observeLinks(ctx context.Context, spoke string) transport.Ob
 }
 
 // observeSpoke reads a spoke as it is now, within SpokeTimeout.
-func (t *Transport) observeSpoke(ctx context.Context, spoke string, withToken bool) *transport.Observation {
+// The token is read whenever the Links are not all Ready.
+func (t *session) observeSpoke(ctx context.Context, spoke string) *transport.Observation {
 	ctx, cancel := context.WithTimeout(ctx, t.opts.SpokeTimeout)
 	defer cancel()
 	o := &transport.Observation{Cluster: spoke, Fresh: true,
@@ -225,44 +235,42 @@ func (t *Transport) observeSpoke(ctx context.Context, spoke string, withToken bo
 		// Only the Secret's existence matters: its content is dropped.
 		o.Credentials = observe(ctx, t, spoke, skupper.SecretsGVR, t.opts.TokenName, func(*unstructured.Unstructured) (*struct{}, error) { return &struct{}{}, nil }).State
 	}
-	if withToken {
+	if o.Site.State == transport.Present && o.Links.State != transport.Unknown && !(o.Links.State == transport.Present && o.Links.Object.Ready()) {
 		tok := observe(ctx, t, spoke, skupper.AccessTokensGVR, t.opts.TokenName, skupper.ParseToken)
 		o.Token = &tok
 	}
 	return o
 }
 
-// Observe reads each spoke's Site, Links and their Secret, Concurrency
-// spokes at a time, and emits each spoke as soon as it is read. Reads are
-// direct, so every observation is fresh.
-func (t *Transport) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
-	if err := t.load(ctx); err != nil {
-		return err
-	}
+// Observe reads each spoke's Site, Links and their Secret (and the token
+// when the Links are not Ready), Concurrency spokes at a time, and emits
+// each spoke as soon as it is read. Reads are direct, so every observation
+// is fresh.
+func (t *session) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
 	var g errgroup.Group
 	g.SetLimit(t.opts.Concurrency)
 	for _, s := range q.Spokes {
 		g.Go(func() error {
-			emit(t.observeSpoke(ctx, s, false))
+			emit(t.observeSpoke(ctx, s))
 			return nil
 		})
 	}
 	return g.Wait()
 }
 
-// Refresh reads one spoke as it is now, with its AccessToken when asked.
-func (t *Transport) Refresh(ctx context.Context, spoke string, _ transport.Query, withToken bool) (*transport.Observation, error) {
-	if err := t.load(ctx); err != nil {
-		return nil, err
+// Apply removes what op says, then creates its token.
+func (t *session) Apply(ctx context.Context, spoke string, op transport.Op) error {
+	if err := t.remove(ctx, spoke, op.Name, op.Remove); err != nil {
+		return err
 	}
-	return t.observeSpoke(ctx, spoke, withToken), nil
+	if op.Push == nil {
+		return nil
+	}
+	return t.push(ctx, spoke, op.Push)
 }
 
-// Close has nothing to stop.
-func (t *Transport) Close() {}
-
-// Push creates the AccessToken on the spoke.
-func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
+// push creates the AccessToken on the spoke.
+func (t *session) push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
 	op := "create AccessToken " + token.GetName()
 	c, err := t.client(ctx, spoke)
 	if err != nil {
@@ -278,10 +286,13 @@ func (t *Transport) Push(ctx context.Context, spoke string, token *unstructured.
 	return spokeError(spoke, op, err)
 }
 
-// Remove deletes the chosen objects; absent ones count as removed. The
+// remove deletes the chosen objects; absent ones count as removed. The
 // token's Links are every Link that uses its credentials, and every name the
 // grant server can give them.
-func (t *Transport) Remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
+func (t *session) remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
+	if what == (transport.RemoveOptions{}) {
+		return nil
+	}
 	c, err := t.client(ctx, spoke)
 	if err != nil {
 		return err
@@ -324,10 +335,7 @@ func (t *Transport) Remove(ctx context.Context, spoke, name string, what transpo
 }
 
 // Known returns the spokes that have credentials.
-func (t *Transport) Known(ctx context.Context) ([]string, error) {
-	if err := t.load(ctx); err != nil {
-		return nil, err
-	}
+func (t *session) Known(context.Context) ([]string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]string, 0, len(t.spokes))
@@ -339,14 +347,14 @@ func (t *Transport) Known(ctx context.Context) ([]string, error) {
 }
 
 // Forget has nothing to drop: the direct transport keeps no hub-side state.
-func (t *Transport) Forget(context.Context, string) error { return nil }
+func (t *session) Forget(context.Context, string) error { return nil }
 
 // spokeError classifies a failed request: an unreachable spoke is an agent
 // timeout in transport terms; anything else a SpokeError with the API reason.
 func spokeError(spoke, op string, err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("cluster %s: %s: %v: %w", spoke, op, err, transport.ErrAgentTimeout)
+		return fmt.Errorf("cluster %s: %s: %w: %w", spoke, op, err, transport.ErrAgentTimeout)
 	}
-	return &transport.SpokeError{Cluster: spoke, Op: op, Reason: string(apierrors.ReasonForError(err)), Message: err.Error()}
+	return &transport.SpokeError{Cluster: spoke, Op: op, Reason: string(apierrors.ReasonForError(err)), Message: err.Error(), Err: err}
 }

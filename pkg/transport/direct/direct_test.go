@@ -55,6 +55,14 @@ func newTransport(t *testing.T, spokes map[string]*dynamicfake.FakeDynamicClient
 		}})
 }
 
+// open opens a session of a transport over the spokes.
+func open(t *testing.T, spokes map[string]*dynamicfake.FakeDynamicClient) transport.Session {
+	t.Helper()
+	s, err := newTransport(t, spokes).Open(t.Context(), transport.SessionOptions{})
+	require.NoError(t, err)
+	return s
+}
+
 func spoke(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 		skupper.SitesGVR: "SiteList", skupper.LinksGVR: "LinkList", skupper.AccessTokensGVR: "AccessTokenList", skupper.SecretsGVR: "SecretList",
@@ -65,11 +73,10 @@ func spoke(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 func TestDirectTransport(t *testing.T) {
 	east := spoke(obj("Site", "east", nil), obj("Link", "hub-link", map[string]any{"status": "Ready"}))
 	west := spoke(obj("Site", "west", nil), obj("Secret", "hub-link", nil), obj("AccessToken", "hub-link", map[string]any{"status": "Error", "message": "No such claim"}))
-	tr := newTransport(t, map[string]*dynamicfake.FakeDynamicClient{"east": east, "west": west})
+	tr := open(t, map[string]*dynamicfake.FakeDynamicClient{"east": east, "west": west})
 	ctx := t.Context()
-	require.NoError(t, tr.Prepare(ctx))
 
-	known, err := tr.Known(ctx)
+	known, err := tr.(transport.Pruner).Known(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{"east", "west"}, known)
 
@@ -81,34 +88,34 @@ func TestDirectTransport(t *testing.T) {
 	require.Equal(t, transport.Present, obs["west"].Site.State)
 	require.Equal(t, transport.Absent, obs["west"].Links.State)
 
-	got, err := tr.Refresh(ctx, "west", transport.Query{}, true)
-	require.NoError(t, err)
-	require.True(t, got.Token.Object.Failed())
+	require.Nil(t, obs["east"].Token, "a linked spoke's token is not read")
+	require.True(t, obs["west"].Token.Object.Failed(), "a spoke not linked comes with its token")
 
-	require.NoError(t, tr.Remove(ctx, "west", "hub-link", transport.All), "absent objects count as removed")
+	require.NoError(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Remove: transport.All}), "absent objects count as removed")
 	for _, gvr := range []schema.GroupVersionResource{skupper.AccessTokensGVR, skupper.SecretsGVR} {
 		_, err := west.Resource(gvr).Namespace(ns).Get(ctx, "hub-link", metav1.GetOptions{})
 		require.Error(t, err, "%s removed", gvr.Resource)
 	}
-	require.NoError(t, tr.Push(ctx, "west", obj("AccessToken", "hub-link", nil)))
-	require.ErrorIs(t, tr.Push(ctx, "west", obj("AccessToken", "hub-link", nil)), transport.ErrAlreadyExists)
+	require.NoError(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: obj("AccessToken", "hub-link", nil)}))
+	require.ErrorIs(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: obj("AccessToken", "hub-link", nil)}), transport.ErrAlreadyExists)
 
 	west.PrependReactor("create", "accesstokens", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New(`admission webhook "validate.skupper.io" denied the request`)
 	})
-	require.NoError(t, tr.Remove(ctx, "west", "hub-link", transport.RemoveOptions{Token: true}))
+	require.NoError(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Remove: transport.RemoveOptions{Token: true}}))
 	var se *transport.SpokeError
-	require.ErrorAs(t, tr.Push(ctx, "west", obj("AccessToken", "hub-link", nil)), &se)
+	require.ErrorAs(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: obj("AccessToken", "hub-link", nil)}), &se)
 	require.Contains(t, se.Message, "denied")
 
-	got, err = tr.Refresh(context.Background(), "nowhere", transport.Query{}, true)
+	obs, err = transport.ObserveAll(context.Background(), tr, transport.Query{Spokes: []string{"nowhere"}})
 	require.NoError(t, err)
-	require.Equal(t, transport.Unknown, got.Site.State)
-	require.NoError(t, tr.Forget(ctx, "east"))
+	require.Equal(t, transport.Unknown, obs["nowhere"].Site.State)
+	require.NoError(t, tr.(transport.Pruner).Forget(ctx, "east"))
+	require.NoError(t, tr.Close(ctx))
 }
 
 func TestUnknownSpokeIsReportedNotPanicked(t *testing.T) {
-	tr := newTransport(t, map[string]*dynamicfake.FakeDynamicClient{})
+	tr := open(t, map[string]*dynamicfake.FakeDynamicClient{})
 	obs, err := transport.ObserveAll(t.Context(), tr, transport.Query{Spokes: []string{"ghost"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Unknown, obs["ghost"].Site.State)
@@ -126,14 +133,14 @@ func link(name, credentials, status string) *unstructured.Unstructured {
 func TestTheTokensLinksAreEveryLinkUsingItsCredentials(t *testing.T) {
 	east := spoke(obj("Site", "east", nil), obj("Secret", "hub-link", nil),
 		link("hub-link-1", "hub-link", "Ready"), link("hub-link-2", "hub-link", "Ready"), link("other", "other", "Error"))
-	tr := newTransport(t, map[string]*dynamicfake.FakeDynamicClient{"east": east})
+	tr := open(t, map[string]*dynamicfake.FakeDynamicClient{"east": east})
 	obs, err := transport.ObserveAll(t.Context(), tr, transport.Query{Spokes: []string{"east"}})
 	require.NoError(t, err)
 	require.Equal(t, []string{"hub-link-1", "hub-link-2"}, obs["east"].Links.Object.Names(), "an HA hub's two Links, not a Link of another token")
 	require.True(t, obs["east"].Links.Object.Ready())
 	require.Equal(t, transport.Present, obs["east"].Credentials)
 
-	require.NoError(t, tr.Remove(t.Context(), "east", "hub-link", transport.RemoveOptions{Link: true}))
+	require.NoError(t, tr.Apply(t.Context(), "east", transport.Op{Name: "hub-link", Remove: transport.RemoveOptions{Link: true}}))
 	l, err := east.Resource(skupper.LinksGVR).Namespace(ns).List(t.Context(), metav1.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, l.Items, 1, "every Link of the token is removed")
@@ -156,7 +163,7 @@ func TestASpokesSiteIsFoundWhateverItsName(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			tr := newTransport(t, map[string]*dynamicfake.FakeDynamicClient{"east": spoke(tc.objs...)})
+			tr := open(t, map[string]*dynamicfake.FakeDynamicClient{"east": spoke(tc.objs...)})
 			obs, err := transport.ObserveAll(t.Context(), tr, transport.Query{Spokes: []string{"east"}})
 			require.NoError(t, err)
 			require.Equal(t, transport.Present, obs["east"].Site.State)
