@@ -99,7 +99,7 @@ func printRecord(w io.Writer, format string, rec *report.Record, now time.Time) 
 	for _, n := range rec.Names() {
 		s := rec.Spokes[n]
 		since := s.Since
-		if since == nil {
+		if since == nil && rec.Reduced == "" {
 			// A record of an older version: the state is as old as the pass.
 			since = &rec.Pass.Started
 		}
@@ -119,6 +119,9 @@ func printRecord(w io.Writer, format string, rec *report.Record, now time.Time) 
 	}
 	for _, warn := range rec.Pass.Warnings {
 		fmt.Fprintln(w, "warning:", warn)
+	}
+	if rec.Reduced != "" {
+		fmt.Fprintf(w, "note: the record of %d spokes is reduced to fit its ConfigMap: %s (the counts above are complete)\n", len(rec.Spokes), rec.Reduced)
 	}
 	if rec.Pass.Error != "" {
 		fmt.Fprintln(w, "last pass failed:", rec.Pass.Error)

@@ -67,3 +67,19 @@ func TestStatusLiveUsesTheRecordedTransport(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusSaysWhatAReducedRecordLeftOut(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	linked := reconcile.Change{Step: reconcile.Step{Cluster: "east", Action: reconcile.InSync}, Outcome: reconcile.OutcomeLinked}
+	rec := report.Merge(nil, &reconcile.Result{Started: t0, Grant: reconcile.GrantSummary{Namespace: "service-interconnect", Name: "spoke-link", UID: "g1"},
+		Changes: []reconcile.Change{linked,
+			{Step: reconcile.Step{Cluster: "west", Action: reconcile.Push, Reason: "no AccessToken"}, Outcome: reconcile.OutcomeFailed, Error: "agent did not answer"}}})
+	rec.Spokes["east"] = &report.SpokeRecord{State: reconcile.OutcomeLinked, Action: reconcile.InSync}
+	rec.Reduced = report.ReducedLinked
+	var out bytes.Buffer
+	require.NoError(t, printRecord(&out, "table", rec, t0.Add(time.Hour)))
+	got := out.String()
+	require.Regexp(t, `east +linked +- +- +- `, got, "a linked spoke of a reduced record has no SINCE or LAST PUSH")
+	require.Regexp(t, `west +failed +60m +- +agent did not answer`, got, "a spoke that is not linked keeps its detail")
+	require.Contains(t, got, "note: the record of 2 spokes is reduced to fit its ConfigMap: linked spokes keep only their state")
+}

@@ -1,11 +1,13 @@
 // Package report records a pass on the hub: Kubernetes Events on the
 // AccessGrant and a status ConfigMap that `vanlink status` reads. Neither
-// ever holds the grant code.
+// ever holds the grant code. The status record stays within one ConfigMap
+// at fleet scale: it is stored compact, spokes with equal records share one
+// entry, and a record that still does not fit is reduced in steps that keep
+// the detail of the spokes that are not linked longest (see Encode).
 package report
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -70,9 +72,12 @@ type Record struct {
 	} `json:"grant"`
 	// Transport is how the pass reached the spokes (absent in records of
 	// older versions).
-	Transport *TransportRecord          `json:"transport,omitempty"`
-	Spokes    map[string]*SpokeRecord   `json:"spokes"`
-	Summary   map[reconcile.Outcome]int `json:"summary"`
+	Transport *TransportRecord `json:"transport,omitempty"`
+	// Reduced, when set, says what the stored record left out to fit a
+	// ConfigMap (see Encode); Summary still counts every spoke.
+	Reduced string                    `json:"reduced,omitempty"`
+	Spokes  map[string]*SpokeRecord   `json:"spokes"`
+	Summary map[reconcile.Outcome]int `json:"summary"`
 }
 
 // Linked reports whether every recorded spoke is linked.
@@ -187,18 +192,18 @@ func (s StatusStore) Read(ctx context.Context) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading status ConfigMap %s: %w", s.Name, err)
 	}
-	var r Record
-	if err := json.Unmarshal([]byte(cm.Data[StatusKey]), &r); err != nil {
-		return nil, fmt.Errorf("status ConfigMap %s: key %s is not a vanlink status record: %w", s.Name, StatusKey, err)
+	r, err := Decode([]byte(cm.Data[StatusKey]))
+	if err != nil {
+		return nil, fmt.Errorf("status ConfigMap %s: key %s is not a vanlink status record this version can read: %w", s.Name, StatusKey, err)
 	}
-	return &r, nil
+	return r, nil
 }
 
-// Write stores the record, creating the ConfigMap on first use.
+// Write stores the record (see Encode), creating the ConfigMap on first use.
 func (s StatusStore) Write(ctx context.Context, r *Record) error {
-	data, err := json.MarshalIndent(r, "", "  ")
+	data, err := Encode(r)
 	if err != nil {
-		return err
+		return fmt.Errorf("status ConfigMap %s: %w", s.Name, err)
 	}
 	cm, err := s.ConfigMaps.Get(ctx, s.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
