@@ -1,0 +1,354 @@
+// Package transporttest is the conformance suite every transport.Transport
+// must pass: the upstream behaviours a transport has to read right (an HA
+// hub's Links, a foreign CRD sharing a Skupper plural, a Site of any name,
+// a Link whose Secret alone was deleted, reads a cache made stale), the
+// session contract (decision-ready observations, a read-only session that
+// writes nothing), and no grant code left on the hub once a session is
+// closed. A transport's tests call Run with a constructor of its bed.
+package transporttest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/transport"
+)
+
+// Names the suite uses; a bed's transport must be configured with them.
+const (
+	Namespace = "service-interconnect"
+	TokenName = "hub-link"
+	// Code is the grant code of the tokens the suite pushes.
+	Code = "c0nformance-grant-c0de-xyz"
+)
+
+// LinkerdLinksGVR is Linkerd multicluster's Link: another project's CRD
+// with the plural links, whose group sorts before skupper.io.
+var LinkerdLinksGVR = schema.GroupVersionResource{Group: "multicluster.linkerd.io", Version: "v1alpha1", Resource: "links"}
+
+// Spoke is the spoke API a bed lets the suite arrange objects with (its
+// errors are Kubernetes API errors). It serves Skupper's kinds, core
+// Secrets and ConfigMaps, and LinkerdLinksGVR.
+type Spoke interface {
+	Create(ctx context.Context, gvr schema.GroupVersionResource, namespace string, obj *unstructured.Unstructured) (*unstructured.Unstructured, error)
+	Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error)
+	Delete(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) error
+}
+
+// Bed is a transport configured with TokenName and Namespace, whose spokes
+// are reachable, and what the suite needs to check it.
+type Bed struct {
+	Transport transport.Transport
+	// Spokes are the spokes' APIs by cluster name.
+	Spokes map[string]Spoke
+	// HubObjects returns, as text, every hub object the transport made
+	// (nil when it makes none): the suite checks no grant code is left in
+	// them once a session is closed, and counts them for read-only sessions.
+	HubObjects func(t *testing.T) []string
+}
+
+// NewBed builds a fresh bed with the named spokes.
+type NewBed func(t *testing.T, spokes ...string) *Bed
+
+// Run runs the suite.
+func Run(t *testing.T, newBed NewBed) {
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) { c(t, newBed(t, "east", "west")) })
+	}
+}
+
+var cases = map[string]func(*testing.T, *Bed){
+	"a spoke with a Site and nothing else is observed fresh, with its token read":          coldSpoke,
+	"an HA hub's Links are every Link using the token's credentials":                       haLinks,
+	"a foreign CRD sharing the Link plural is never read nor removed":                      foreignPlural,
+	"a spoke's Site is found whatever its name":                                            siteOfAnyName,
+	"a Link whose Secret alone was deleted is not Ready, with its token, never Present":    secretOnlyDeletion,
+	"changes made since the last observation are seen before any decision to act":          staleReads,
+	"a fresh session sees a linked spoke's Links removed since":                            freshSession,
+	"Apply pushes a token, refuses a second, and removes the token, every Link and Secret": applyPushAndRemove,
+	"a read-only session writes nothing":                                                   readOnly,
+}
+
+var (
+	sitesGVR      = skupper.SitesGVR
+	linksGVR      = skupper.LinksGVR
+	tokensGVR     = skupper.AccessTokensGVR
+	secretsGVR    = skupper.SecretsGVR
+	configMapsGVR = skupper.ConfigMapsGVR
+)
+
+func obj(apiVersion, kind, name string, spec, status map[string]any) *unstructured.Unstructured {
+	o := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind,
+		"metadata": map[string]any{"name": name, "namespace": Namespace}}}
+	if spec != nil {
+		o.Object["spec"] = spec
+	}
+	if status != nil {
+		o.Object["status"] = status
+	}
+	return o
+}
+
+func create(t *testing.T, s Spoke, gvr schema.GroupVersionResource, o *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	got, err := s.Create(context.Background(), gvr, Namespace, o)
+	require.NoError(t, err, "creating %s %s on the spoke", o.GetKind(), o.GetName())
+	return got
+}
+
+func site(name string) *unstructured.Unstructured {
+	return obj("skupper.io/v2alpha1", "Site", name, map[string]any{}, map[string]any{"status": "Ready"})
+}
+
+func link(name, status string) *unstructured.Unstructured {
+	return obj("skupper.io/v2alpha1", "Link", name, map[string]any{"tlsCredentials": TokenName,
+		"endpoints": []any{map[string]any{"name": "inter-router", "host": "10.0.0.1", "port": "55671"}}},
+		map[string]any{"status": status})
+}
+
+func secret() *unstructured.Unstructured {
+	return obj("v1", "Secret", TokenName, nil, nil)
+}
+
+func token(status map[string]any) *unstructured.Unstructured {
+	return obj("skupper.io/v2alpha1", "AccessToken", TokenName,
+		map[string]any{"url": "https://grants.hub:9090/uid", "code": Code, "ca": "pem"}, status)
+}
+
+var redeemed = map[string]any{"redeemed": true, "status": "Ready",
+	"conditions": []any{map[string]any{"type": "Redeemed", "status": "True", "reason": "Ready", "message": "OK"}}}
+
+func open(t *testing.T, b *Bed, o transport.SessionOptions) transport.Session {
+	t.Helper()
+	s, err := b.Transport.Open(t.Context(), o)
+	require.NoError(t, err)
+	return s
+}
+
+// observe observes the spokes in one session-wide call.
+func observe(t *testing.T, s transport.Session, q transport.Query) map[string]*transport.Observation {
+	t.Helper()
+	obs, err := transport.ObserveAll(t.Context(), s, q)
+	require.NoError(t, err)
+	require.Len(t, obs, len(q.Spokes), "every spoke is emitted")
+	return obs
+}
+
+// closeClean closes the session and checks no hub object holds the code.
+func closeClean(t *testing.T, b *Bed, s transport.Session) {
+	t.Helper()
+	require.NoError(t, s.Close(t.Context()))
+	if b.HubObjects == nil {
+		return
+	}
+	for _, o := range b.HubObjects(t) {
+		require.NotContains(t, o, Code, "no hub object holds the grant code once the session is closed")
+	}
+}
+
+// decisionReady checks the session contract on one observation.
+func decisionReady(t *testing.T, o *transport.Observation) {
+	t.Helper()
+	linked := o.Links.State == transport.Present && o.Links.Object.Ready()
+	if o.Site.State == transport.Unknown || o.Links.State == transport.Unknown || linked {
+		return
+	}
+	require.True(t, o.Fresh, "%s: an observation that may lead to a push or removal is read as the spoke is now", o.Cluster)
+	if o.Site.State == transport.Present {
+		require.NotNil(t, o.Token, "%s: a spoke not linked comes with its token", o.Cluster)
+		require.NotEqual(t, transport.Unknown, o.Token.State, "%s: token: %s", o.Cluster, o.Token.Reason)
+	}
+}
+
+func q(spokes ...string) transport.Query {
+	return transport.Query{Spokes: spokes, LinkNames: skupper.LinkNames(TokenName, 1)}
+}
+
+func coldSpoke(t *testing.T, b *Bed) {
+	create(t, b.Spokes["east"], sitesGVR, site("east"))
+	s := open(t, b, transport.SessionOptions{})
+	obs := observe(t, s, q("east", "west"))
+	e := obs["east"]
+	decisionReady(t, e)
+	require.Equal(t, transport.Present, e.Site.State)
+	require.Equal(t, transport.Absent, e.Links.State)
+	require.Equal(t, transport.Absent, e.Token.State)
+	w := obs["west"]
+	decisionReady(t, w)
+	require.Equal(t, transport.Absent, w.Site.State, "west has no Site")
+	closeClean(t, b, s)
+}
+
+func haLinks(t *testing.T, b *Bed) {
+	east := b.Spokes["east"]
+	create(t, east, sitesGVR, site("east"))
+	create(t, east, secretsGVR, secret())
+	create(t, east, tokensGVR, token(redeemed))
+	create(t, east, linksGVR, link(TokenName+"-1", "Ready"))
+	create(t, east, linksGVR, link(TokenName+"-2", "Ready"))
+	s := open(t, b, transport.SessionOptions{})
+	obs := observe(t, s, transport.Query{Spokes: []string{"east"}, LinkNames: skupper.LinkNames(TokenName, 2)})
+	e := obs["east"]
+	require.Equal(t, transport.Present, e.Links.State)
+	require.Equal(t, []string{TokenName + "-1", TokenName + "-2"}, e.Links.Object.Names())
+	require.True(t, e.Links.Object.Ready(), "both Links Ready: linked")
+	closeClean(t, b, s)
+}
+
+func foreignPlural(t *testing.T, b *Bed) {
+	east := b.Spokes["east"]
+	create(t, east, sitesGVR, site("east"))
+	create(t, east, secretsGVR, secret())
+	create(t, east, LinkerdLinksGVR, obj("multicluster.linkerd.io/v1alpha1", "Link", TokenName, map[string]any{"targetClusterName": "elsewhere"}, nil))
+	create(t, east, linksGVR, link(TokenName, "Ready"))
+	s := open(t, b, transport.SessionOptions{})
+	obs := observe(t, s, q("east"))
+	require.Equal(t, transport.Present, obs["east"].Links.State)
+	require.True(t, obs["east"].Links.Object.Ready(), "Skupper's Link is read, not Linkerd's")
+	require.NoError(t, s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Remove: transport.RemoveOptions{Link: true}}))
+	_, err := east.Get(t.Context(), linksGVR, Namespace, TokenName)
+	require.True(t, apierrors.IsNotFound(err), "Skupper's Link is removed: %v", err)
+	_, err = east.Get(t.Context(), LinkerdLinksGVR, Namespace, TokenName)
+	require.NoError(t, err, "Linkerd's Link is never touched")
+	closeClean(t, b, s)
+}
+
+func siteOfAnyName(t *testing.T, b *Bed) {
+	east := b.Spokes["east"]
+	st := create(t, east, sitesGVR, site("edge-1"))
+	cm := obj("v1", "ConfigMap", skupper.RouterConfigMap, nil, nil)
+	cm.SetOwnerReferences(nil)
+	_ = unstructured.SetNestedSlice(cm.Object, []any{map[string]any{"apiVersion": "skupper.io/v2alpha1", "kind": "Site",
+		"name": "edge-1", "uid": string(st.GetUID())}}, "metadata", "ownerReferences")
+	create(t, east, configMapsGVR, cm)
+	s := open(t, b, transport.SessionOptions{})
+	obs := observe(t, s, q("east"))
+	decisionReady(t, obs["east"])
+	require.Equal(t, transport.Present, obs["east"].Site.State, "the Site in the namespace, whatever its name")
+	require.Equal(t, "edge-1", obs["east"].Site.Object.Name)
+	closeClean(t, b, s)
+}
+
+func secretOnlyDeletion(t *testing.T, b *Bed) {
+	east := b.Spokes["east"]
+	create(t, east, sitesGVR, site("east"))
+	create(t, east, tokensGVR, token(redeemed))
+	l := link(TokenName, "Pending")
+	_ = unstructured.SetNestedField(l.Object, "Not Operational", "status", "message")
+	create(t, east, linksGVR, l)
+	s := open(t, b, transport.SessionOptions{})
+	obs := observe(t, s, q("east"))
+	e := obs["east"]
+	decisionReady(t, e)
+	require.Equal(t, transport.Present, e.Links.State)
+	require.False(t, e.Links.Object.Ready())
+	require.True(t, e.Token.Object.Redeemed)
+	require.NotEqual(t, transport.Present, e.Credentials, "the Secret is gone: Absent, or Unknown where Secrets cannot be read")
+	closeClean(t, b, s)
+}
+
+func staleReads(t *testing.T, b *Bed) {
+	east, west := b.Spokes["east"], b.Spokes["west"]
+	create(t, east, sitesGVR, site("east"))
+	create(t, west, sitesGVR, site("west"))
+	s := open(t, b, transport.SessionOptions{})
+	obs := observe(t, s, q("east", "west"))
+	require.Equal(t, transport.Present, obs["east"].Site.State)
+	require.Equal(t, transport.Absent, obs["west"].Links.State)
+	closeClean(t, b, s)
+
+	// Since then: east's Site was deleted; west got its token, Link and Secret.
+	require.NoError(t, east.Delete(t.Context(), sitesGVR, Namespace, "east"))
+	create(t, west, secretsGVR, secret())
+	create(t, west, tokensGVR, token(redeemed))
+	create(t, west, linksGVR, link(TokenName, "Ready"))
+	s = open(t, b, transport.SessionOptions{})
+	obs = observe(t, s, q("east", "west"))
+	for _, o := range obs {
+		decisionReady(t, o)
+	}
+	require.Equal(t, transport.Absent, obs["east"].Site.State, "a Site deleted since is not reported present")
+	require.Equal(t, transport.Present, obs["west"].Links.State, "a Link made since is seen before a push is decided")
+	require.True(t, obs["west"].Links.Object.Ready())
+	closeClean(t, b, s)
+}
+
+func freshSession(t *testing.T, b *Bed) {
+	east := b.Spokes["east"]
+	create(t, east, sitesGVR, site("east"))
+	create(t, east, secretsGVR, secret())
+	create(t, east, tokensGVR, token(redeemed))
+	create(t, east, linksGVR, link(TokenName, "Ready"))
+	s := open(t, b, transport.SessionOptions{})
+	obs := observe(t, s, q("east"))
+	require.True(t, obs["east"].Links.Object.Ready())
+	closeClean(t, b, s)
+
+	for _, gvr := range []schema.GroupVersionResource{linksGVR, tokensGVR, secretsGVR} {
+		require.NoError(t, east.Delete(t.Context(), gvr, Namespace, TokenName))
+	}
+	s = open(t, b, transport.SessionOptions{Fresh: true})
+	obs = observe(t, s, q("east"))
+	require.True(t, obs["east"].Fresh)
+	require.Equal(t, transport.Absent, obs["east"].Links.State, "a fresh session reads even a linked spoke as it is now")
+	require.Equal(t, transport.Absent, obs["east"].Token.State)
+	closeClean(t, b, s)
+}
+
+func applyPushAndRemove(t *testing.T, b *Bed) {
+	east := b.Spokes["east"]
+	create(t, east, sitesGVR, site("east"))
+	s := open(t, b, transport.SessionOptions{})
+	push := transport.Op{Name: TokenName, Push: token(nil)}
+	require.NoError(t, s.Apply(t.Context(), "east", push))
+	got, err := east.Get(t.Context(), tokensGVR, Namespace, TokenName)
+	require.NoError(t, err)
+	code, _, _ := unstructured.NestedString(got.Object, "spec", "code")
+	require.Equal(t, Code, code, "the token reaches the spoke whole")
+	err = s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Push: token(nil)})
+	require.True(t, errors.Is(err, transport.ErrAlreadyExists), "a second push: %v", err)
+
+	create(t, east, secretsGVR, secret())
+	for _, n := range skupper.AllLinkNames(TokenName) {
+		create(t, east, linksGVR, link(n, "Ready"))
+	}
+	require.NoError(t, s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Remove: transport.All}))
+	for _, n := range skupper.AllLinkNames(TokenName) {
+		_, err := east.Get(t.Context(), linksGVR, Namespace, n)
+		require.True(t, apierrors.IsNotFound(err), "Link %s removed: %v", n, err)
+	}
+	for _, gvr := range []schema.GroupVersionResource{tokensGVR, secretsGVR} {
+		_, err := east.Get(t.Context(), gvr, Namespace, TokenName)
+		require.True(t, apierrors.IsNotFound(err), "%s removed: %v", gvr.Resource, err)
+	}
+	require.NoError(t, s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Remove: transport.All}), "absent objects count as removed")
+	closeClean(t, b, s)
+}
+
+func readOnly(t *testing.T, b *Bed) {
+	east := b.Spokes["east"]
+	create(t, east, sitesGVR, site("east"))
+	var before []string
+	if b.HubObjects != nil {
+		before = b.HubObjects(t)
+	}
+	s := open(t, b, transport.SessionOptions{ReadOnly: true})
+	obs := observe(t, s, q("east"))
+	require.NotEqual(t, transport.Present, obs["east"].Links.State)
+	require.Error(t, s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Push: token(nil)}))
+	require.Error(t, s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Remove: transport.All}))
+	_, err := east.Get(t.Context(), tokensGVR, Namespace, TokenName)
+	require.True(t, apierrors.IsNotFound(err), "nothing pushed")
+	require.NoError(t, s.Close(t.Context()))
+	if b.HubObjects != nil {
+		require.Equal(t, strings.Join(before, "\n"), strings.Join(b.HubObjects(t), "\n"), "nothing made on the hub")
+	}
+}
