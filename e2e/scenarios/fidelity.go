@@ -86,7 +86,7 @@ func HubWithoutEndpoints(t *testing.T, h *Harness) {
 			require.Contains(t, sp.Reason, "cannot issue links", "%s says why it waits", name)
 		}
 	}
-	st := h.Vanlink(ctx, append([]string{"status"}, h.PassFlags()...)...)
+	st := h.Vanlink(ctx, append([]string{"status"}, h.PassFlags("status")...)...)
 	require.Contains(t, st.Stdout+st.Stderr, "cannot issue links", "vanlink status says why")
 
 	hook := h.Start(ctx, h.jobArgs(true)...)

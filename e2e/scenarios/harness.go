@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -128,17 +129,37 @@ func (h *Harness) jobArgs(hook bool) []string {
 	return args
 }
 
-// PassFlags are the hook's flags that every pass-aware command (status
-// --live, token) shares: transport, names, namespaces.
-func (h *Harness) PassFlags() []string {
+// PassFlags are the CronJob's flags that the subcommand sub (status, token)
+// also takes, such as the transport, names and namespaces: each subcommand
+// has its own flag set, read from its --help.
+func (h *Harness) PassFlags(sub string) []string {
+	h.T.Helper()
+	takes := h.flagsOf(sub)
 	var out []string
 	for _, a := range h.jobArgs(false)[1:] {
-		if strings.HasPrefix(a, "--policy=") || strings.HasPrefix(a, "--fail-on=") || strings.HasPrefix(a, "--grant-timeout=") {
-			continue
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if takes[name] {
+			out = append(out, a)
 		}
-		out = append(out, a)
 	}
 	return out
+}
+
+var flagName = regexp.MustCompile(`^\s+(?:-\w, )?--([a-z0-9-]+)`)
+
+// flagsOf lists the flags a vanlink subcommand takes, from its --help.
+func (h *Harness) flagsOf(sub string) map[string]bool {
+	h.T.Helper()
+	out, err := exec.Command(h.Binary, sub, "--help").CombinedOutput()
+	require.NoError(h.T, err, "vanlink %s --help: %s", sub, out)
+	flags := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := flagName.FindStringSubmatch(line); m != nil {
+			flags[m[1]] = true
+		}
+	}
+	require.NotEmpty(h.T, flags, "vanlink %s --help lists its flags", sub)
+	return flags
 }
 
 // Hook runs vanlink as the chart's PostSync hook Job would.

@@ -79,7 +79,7 @@ func ColdStart(t *testing.T, h *Harness) {
 	h.WaitLinked(ctxFor(t), h.P.Spokes()...)
 	require.EqualValues(t, 2, h.Grant().Redemptions, "one redemption per spoke")
 	time.Sleep(time.Second)
-	st := h.Vanlink(ctxFor(t), append([]string{"status", "--live"}, h.PassFlags()...)...)
+	st := h.Vanlink(ctxFor(t), append([]string{"status", "--live"}, h.PassFlags("status")...)...)
 	require.Equal(t, 0, st.Code, "status --live reports every spoke linked")
 }
 
