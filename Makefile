@@ -136,5 +136,5 @@ lint: ## Check formatting, go vet (every build tag), and helm lint --strict ever
 	done
 
 .PHONY: docs
-docs: ## Regenerate the values tables of the chart READMEs from values.yaml
+docs: ## Regenerate the values tables of the chart READMEs from values.yaml and copy charts/_shared/ into each chart
 	$(GO) run ./hack/chartdoc

@@ -1,5 +1,6 @@
 // Command chartdoc regenerates the values table of every chart README from
-// the chart's values.yaml comments. Run it through `make docs`.
+// the chart's values.yaml comments, and copies the template code the charts
+// share (charts/_shared) into each chart. Run it through `make docs`.
 package main
 
 import (
@@ -15,6 +16,14 @@ func main() {
 	if err != nil || len(dirs) == 0 {
 		fmt.Fprintln(os.Stderr, "chartdoc: run from the repository root (no charts/*/values.yaml found)")
 		os.Exit(1)
+	}
+	copies, err := charts.SyncShared(".")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chartdoc:", err)
+		os.Exit(1)
+	}
+	for _, f := range copies {
+		fmt.Println("updated", f)
 	}
 	for _, v := range dirs {
 		dir := filepath.Dir(v)

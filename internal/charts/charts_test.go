@@ -542,6 +542,10 @@ func TestChartsShareTheCatalogCode(t *testing.T) {
 	}
 	require.True(t, bytes.Equal(read(charts.HubChart+"/templates/_vanlink.tpl"), read(charts.SpokeChart+"/templates/_vanlink.tpl")),
 		"templates/_vanlink.tpl must be identical in both charts")
+	for _, chart := range charts.SharedCharts {
+		require.Equal(t, string(charts.SharedCopy("_vanlink.tpl", read(charts.SharedDir+"/_vanlink.tpl"))), string(read(chart+"/templates/_vanlink.tpl")),
+			"%s/templates/_vanlink.tpl is generated from %s/_vanlink.tpl: edit the source and run `make docs`", chart, charts.SharedDir)
+	}
 	schema := func(chart string) map[string]any {
 		var s map[string]any
 		require.NoError(t, json.Unmarshal(read(chart+"/values.schema.json"), &s))

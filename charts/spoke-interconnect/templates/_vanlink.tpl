@@ -1,8 +1,12 @@
+{{- /* GENERATED from charts/_shared/_vanlink.tpl by `make docs`: edit that file, not this copy. */ -}}
 {{- /*
-_vanlink.tpl is shared, byte for byte, by charts/service-interconnect and
-charts/spoke-interconnect (a test keeps the two copies identical). It resolves
-the service catalog into the Listener/Connector pairs both charts render, and
-renders the optional Skupper operator Subscription.
+_vanlink.tpl is the template code both charts share: it resolves the service
+catalog into the Listener/Connector pairs both charts render, and renders the
+optional Skupper operator Subscription. This file in charts/_shared is its one
+source; `make docs` copies it into templates/ of charts/service-interconnect
+and charts/spoke-interconnect, and a test fails when a copy differs. (A Helm
+library chart would need `helm dependency build` before `helm install
+charts/<chart>` from a checkout; a copy committed in each chart does not.)
 */ -}}
 
 {{- /*

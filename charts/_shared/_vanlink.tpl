@@ -1,0 +1,159 @@
+{{- /*
+_vanlink.tpl is the template code both charts share: it resolves the service
+catalog into the Listener/Connector pairs both charts render, and renders the
+optional Skupper operator Subscription. This file in charts/_shared is its one
+source; `make docs` copies it into templates/ of charts/service-interconnect
+and charts/spoke-interconnect, and a test fails when a copy differs. (A Helm
+library chart would need `helm dependency build` before `helm install
+charts/<chart>` from a checkout; a copy committed in each chart does not.)
+*/ -}}
+
+{{- /*
+vanlink.dns1123 fails unless .value is a DNS-1123 label that starts with a
+letter (it becomes a Service name) and is at most 63 characters long.
+Call with (dict "value" $name "what" "catalog.services[kafka].listenerName").
+*/ -}}
+{{- define "vanlink.dns1123" -}}
+{{- if gt (len .value) 63 -}}
+{{- fail (printf "%s: %q is %d characters long; a Kubernetes name must be at most 63" .what .value (len .value)) -}}
+{{- end -}}
+{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" .value) -}}
+{{- fail (printf "%s: %q is not a DNS-1123 label (lower-case letters, digits and '-', starting with a letter and ending with a letter or digit)" .what .value) -}}
+{{- end -}}
+{{- end -}}
+
+{{- /*
+vanlink.catalog.resolve validates .Values.catalog and returns, as YAML, the list
+of every routing-key pair of the network under the key "pairs". Each pair:
+  service    catalog service name
+  direction  spoke-to-hub | hub-to-spoke
+  spoke      the spoke that offers (spoke-to-hub) or uses (hub-to-spoke) it
+  name       Listener name = Service host on the listening side
+  routingKey shared by the Listener and its Connector
+  port       Listener port
+  backend    {host|selector, port}: where the Connector sends traffic
+A hub-to-spoke service has one Connector on the hub and one pair per spoke
+that all share its routing key.
+*/ -}}
+{{- define "vanlink.catalog.resolve" -}}
+{{- $catalog := .Values.catalog | default dict -}}
+{{- $spokes := $catalog.spokes | default list -}}
+{{- $declared := dict -}}
+{{- range $i, $s := $spokes -}}
+{{- include "vanlink.dns1123" (dict "value" $s "what" (printf "catalog.spokes[%d]" $i)) -}}
+{{- if hasKey $declared $s -}}
+{{- fail (printf "catalog.spokes: spoke %q is declared twice" $s) -}}
+{{- end -}}
+{{- $_ := set $declared $s true -}}
+{{- end -}}
+{{- $pairs := list -}}
+{{- $services := dict -}}
+{{- $keys := dict -}}
+{{- $names := dict -}}
+{{- range $i, $svc := $catalog.services | default list -}}
+{{- $what := printf "catalog.services[%s]" $svc.name -}}
+{{- include "vanlink.dns1123" (dict "value" $svc.name "what" (printf "catalog.services[%d].name" $i)) -}}
+{{- if hasKey $services $svc.name -}}
+{{- fail (printf "%s: service name %q is used twice in catalog.services" $what $svc.name) -}}
+{{- end -}}
+{{- $_ := set $services $svc.name true -}}
+{{- if ne (toString $svc.enabled) "false" -}}
+{{- $backend := $svc.backend | default dict -}}
+{{- if and $backend.host $backend.selector -}}
+{{- fail (printf "%s.backend: set either host or selector, not both (host %q, selector %q)" $what $backend.host $backend.selector) -}}
+{{- end -}}
+{{- if not (or $backend.host $backend.selector) -}}
+{{- fail (printf "%s.backend: set host or selector to tell the Connector where the service runs" $what) -}}
+{{- end -}}
+{{- $backendPort := $backend.port | default $svc.port -}}
+{{- $backendOut := dict "port" (int $backendPort) -}}
+{{- if $backend.host -}}{{- $_ := set $backendOut "host" $backend.host -}}{{- end -}}
+{{- if $backend.selector -}}{{- $_ := set $backendOut "selector" $backend.selector -}}{{- end -}}
+{{- $svcSpokes := $svc.spokes | default $spokes -}}
+{{- range $s := $svcSpokes -}}
+{{- if not (hasKey $declared $s) -}}
+{{- fail (printf "%s.spokes: spoke %q is not declared in catalog.spokes %v" $what $s $spokes) -}}
+{{- end -}}
+{{- end -}}
+{{- $defaultName := "{service}-{spoke}" -}}
+{{- if eq $svc.direction "hub-to-spoke" -}}{{- $defaultName = "{service}" -}}{{- end -}}
+{{- $nameTmpl := $svc.listenerName | default $defaultName -}}
+{{- $keyTmpl := $svc.routingKey | default $nameTmpl -}}
+{{- if and (eq $svc.direction "spoke-to-hub") (gt (len $svcSpokes) 1) (not (contains "{spoke}" $nameTmpl)) -}}
+{{- fail (printf "%s.listenerName: %q must contain {spoke}, or the hub Listeners of %d spokes would share one name" $what $nameTmpl (len $svcSpokes)) -}}
+{{- end -}}
+{{- range $s := $svcSpokes -}}
+{{- $name := $nameTmpl | replace "{service}" $svc.name | replace "{spoke}" $s -}}
+{{- $key := $keyTmpl | replace "{service}" $svc.name | replace "{spoke}" $s -}}
+{{- include "vanlink.dns1123" (dict "value" $name "what" (printf "%s.listenerName (for spoke %s)" $what $s)) -}}
+{{- $side := "hub" -}}
+{{- if eq $svc.direction "hub-to-spoke" -}}{{- $side = printf "spoke %s" $s -}}{{- end -}}
+{{- $nameKey := printf "%s/%s" $side $name -}}
+{{- if hasKey $names $nameKey -}}
+{{- fail (printf "%s.listenerName: Listener %q on the %s is already rendered for %s; Listener names must be unique" $what $name $side (get $names $nameKey)) -}}
+{{- end -}}
+{{- $_ := set $names $nameKey (printf "catalog.services[%s]" $svc.name) -}}
+{{- if eq $svc.direction "spoke-to-hub" -}}
+{{- if hasKey $keys $key -}}
+{{- fail (printf "%s: routing key %q (spoke %s) is already used by %s; routing keys must be unique" $what $key $s (get $keys $key)) -}}
+{{- end -}}
+{{- $_ := set $keys $key (printf "catalog.services[%s]" $svc.name) -}}
+{{- end -}}
+{{- $pairs = append $pairs (dict "service" $svc.name "direction" $svc.direction "spoke" $s "name" $name "routingKey" $key "port" (int $svc.port) "backend" $backendOut) -}}
+{{- end -}}
+{{- if eq $svc.direction "hub-to-spoke" -}}
+{{- $key := $keyTmpl | replace "{service}" $svc.name -}}
+{{- if contains "{spoke}" $key -}}
+{{- fail (printf "%s.routingKey: %q must not contain {spoke}: one hub Connector serves every spoke" $what $keyTmpl) -}}
+{{- end -}}
+{{- if hasKey $keys $key -}}
+{{- fail (printf "%s: routing key %q is already used by %s; routing keys must be unique" $what $key (get $keys $key)) -}}
+{{- end -}}
+{{- $_ := set $keys $key (printf "catalog.services[%s]" $svc.name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "pairs" $pairs) -}}
+{{- end -}}
+
+{{- /*
+vanlink.operator.subscription renders the OLM Subscription of the Skupper
+operator when .Values.operator.subscription.enabled. The router and kube-adaptor
+images are deployed images, set through the operator's environment.
+Call with (dict "root" $ "labels" (include "<chart>.labels" $)).
+*/ -}}
+{{- define "vanlink.operator.subscription" -}}
+{{- $sub := .root.Values.operator.subscription -}}
+{{- if $sub.enabled }}
+apiVersion: operators.coreos.com/v1alpha1
+kind: Subscription
+metadata:
+  name: {{ $sub.name }}
+  namespace: {{ $sub.namespace }}
+  labels:
+    {{- .labels | nindent 4 }}
+  annotations:
+    argocd.argoproj.io/sync-wave: "1"
+spec:
+  name: {{ $sub.package }}
+  channel: {{ $sub.channel }}
+  source: {{ $sub.source }}
+  sourceNamespace: {{ $sub.sourceNamespace }}
+  installPlanApproval: {{ $sub.installPlanApproval }}
+  {{- with $sub.startingCSV }}
+  startingCSV: {{ . }}
+  {{- end }}
+  {{- if or $sub.routerImage $sub.kubeAdaptorImage }}
+  config:
+    env:
+      {{- with $sub.routerImage }}
+      - name: SKUPPER_ROUTER_IMAGE
+        value: {{ . | quote }}
+      {{- end }}
+      {{- with $sub.kubeAdaptorImage }}
+      - name: SKUPPER_KUBE_ADAPTOR_IMAGE
+        value: {{ . | quote }}
+      {{- end }}
+  {{- end }}
+{{- end }}
+{{- end -}}
