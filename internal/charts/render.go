@@ -1,6 +1,8 @@
 // Package charts renders and installs vanlink's Helm charts with the Helm SDK,
 // exactly as `helm template` / `helm install` would, for tests, the demo and
-// tooling.
+// tooling; it also generates the chart READMEs' values tables and the copies
+// of the shared template code (make docs). It is repository tooling, not a
+// library: it lives under internal/, and nothing in pkg/ or jobs/ imports it.
 package charts
 
 import (

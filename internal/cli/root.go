@@ -1,5 +1,10 @@
 // Package cli implements the vanlink command line: one binary with the
-// subcommands sync, run, status, token and version.
+// subcommands sync, run, status, token and version, each with its own flag
+// set (grouped in passflags.go). cmd/vanlink's main only calls Main, which
+// returns the exit code. Errors stay values until Run, which prints each one
+// once; progress and logs go to stderr, data to stdout. The CLI sits on top
+// of jobs/ (the job policies) and pkg/ (the libraries), and nothing below
+// imports it.
 package cli
 
 import (
