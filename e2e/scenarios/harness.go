@@ -283,8 +283,8 @@ func (h *Harness) grant(ctx context.Context) *skupper.Grant {
 	require.NoError(h.T, err)
 	g, err := skupper.ParseGrant(obj)
 	require.NoError(h.T, err)
-	if g.Code() != "" {
-		h.codes[g.Code()] = true
+	if g.Code != "" {
+		h.codes[g.Code.Reveal()] = true
 	}
 	return g
 }

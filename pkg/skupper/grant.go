@@ -28,8 +28,9 @@ type Grant struct {
 	Redemptions    int64
 	ExpirationTime time.Time
 	Conditions     []metav1.Condition
-
-	code string
+	// Code is status.code, the grant code: a secret that prints, logs and
+	// marshals redacted (see Code.Reveal).
+	Code Code
 }
 
 // ParseGrant reads an AccessGrant. Malformed fields give a *FieldError.
@@ -42,7 +43,7 @@ func ParseGrant(obj *unstructured.Unstructured) (*Grant, error) {
 	g.Message = f.str("status", "message")
 	g.URL = f.str("status", "url")
 	g.CA = f.str("status", "ca")
-	g.code = f.str("status", "code")
+	g.Code = Code(f.str("status", "code"))
 	g.Redemptions, _ = f.int("status", "redemptions")
 	g.ExpirationTime = f.time("status", "expirationTime")
 	g.Conditions = f.conditions()
@@ -51,10 +52,6 @@ func ParseGrant(obj *unstructured.Unstructured) (*Grant, error) {
 	}
 	return g, nil
 }
-
-// Code returns the grant code. It is a secret: only token construction and
-// `vanlink token` may use it; never log, print or store it.
-func (g *Grant) Code() string { return g.code }
 
 // String describes the grant without its code.
 func (g *Grant) String() string {
@@ -90,7 +87,7 @@ func (g *Grant) Validate() error {
 	case u.Host == "":
 		return g.fieldError("status.url", "has no host")
 	}
-	if g.code == "" {
+	if g.Code == "" {
 		return g.fieldError("status.code", "is empty")
 	}
 	if err := checkPEMCertificates(g.CA); err != nil {

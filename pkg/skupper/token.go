@@ -20,7 +20,7 @@ type TokenOptions struct {
 // The grant must have passed Validate. The result carries the code: hand it
 // only to a transport, never to a logger.
 func NewAccessToken(g *Grant, o TokenOptions) *unstructured.Unstructured {
-	spec := map[string]any{"url": g.URL, "code": g.code, "ca": g.CA}
+	spec := map[string]any{"url": g.URL, "code": g.Code.Reveal(), "ca": g.CA}
 	if o.LinkCost > 0 {
 		spec["linkCost"] = o.LinkCost
 	}
