@@ -391,8 +391,8 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 		concurrency int
 		wantVerb    string
 	}{
-		"few views late: one GET each":           {concurrency: 16, wantVerb: "get"},
-		"many views late: one LIST for them all": {concurrency: 1, wantVerb: "list"},
+		"few views late: one GET each":                                             {concurrency: 16, wantVerb: "get"},
+		"more views late than Concurrency: still GETs, at most Concurrency a tick": {concurrency: 1, wantVerb: "get"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHub(t, acmtest.Options{}, "east")
@@ -407,13 +407,19 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 				return true, watch.NewFake(), nil
 			})
 			var reads atomic.Int64
+			var lists atomic.Int64
 			h.client.PrependReactor(tc.wantVerb, "managedclusterviews", func(clienttesting.Action) (bool, runtime.Object, error) {
 				reads.Add(1)
+				return false, nil, nil
+			})
+			h.client.PrependReactor("list", "managedclusterviews", func(clienttesting.Action) (bool, runtime.Object, error) {
+				lists.Add(1)
 				return false, nil, nil
 			})
 			h.tr = acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, Concurrency: tc.concurrency})
 			h.start(t)
 			reads.Store(0) // not the informer's first list
+			lists.Store(0)
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
 			obs, err := transport.ObserveAll(ctx, h.s, transport.Query{Spokes: []string{"east"}})
@@ -421,6 +427,7 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 			require.Equal(t, transport.Present, obs["east"].Site.State)
 			require.True(t, obs["east"].Links.Object.Ready())
 			require.NotZero(t, reads.Load(), "the views were read with %s", tc.wantVerb)
+			require.Zero(t, lists.Load(), "no LIST of the whole fleet's views: its cost would grow with the fleet")
 		})
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -181,4 +184,55 @@ func (t *session) finish(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// readDirectly reads views pending for longer than ResyncCheck from the API
+// server instead of the watch (it may lag or restart): a GET each, at most
+// Concurrency a tick.
+func (o *observation) readDirectly(ctx context.Context) {
+	type lateView struct {
+		key   string
+		since time.Time
+	}
+	var late []lateView
+	for c, p := range o.pending {
+		if time.Since(p.since) < o.t.opts.ResyncCheck {
+			continue
+		}
+		for _, ref := range p.views {
+			if _, ok := o.view(c, ref); !ok {
+				late = append(late, lateView{c + "/" + ref.name, p.since})
+			}
+		}
+	}
+	if len(late) == 0 {
+		return
+	}
+	client := o.t.dyn.Resource(ViewsGVR)
+	var mu sync.Mutex
+	keep := func(u *unstructured.Unstructured) {
+		if s, err := slim(u); err == nil {
+			mu.Lock()
+			o.direct[u.GetNamespace()+"/"+u.GetName()] = s.(*unstructured.Unstructured)
+			mu.Unlock()
+		}
+	}
+	// At most Concurrency GETs a tick, the longest-waiting views first, so
+	// the requests of a pass do not grow with the number of late views
+	// (the observation runs at most twice Concurrency spokes ahead anyway).
+	sort.Slice(late, func(i, j int) bool { return late[i].since.Before(late[j].since) })
+	if len(late) > o.t.opts.Concurrency {
+		late = late[:o.t.opts.Concurrency]
+	}
+	var g errgroup.Group
+	for _, l := range late {
+		ns, name, _ := strings.Cut(l.key, "/")
+		g.Go(func() error {
+			if u, err := client.Namespace(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+				keep(u)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 }

@@ -1,0 +1,148 @@
+package acm
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/transport"
+)
+
+func (t *session) viewName(object string) string {
+	return "vanlink-" + t.opts.TokenName + "-" + object
+}
+
+// linkViewName names the persistent view of the token's Link called link:
+// vanlink-<token>-link for the Link named after the token, and
+// vanlink-<token>-link-<n> for the Link of router group n of an HA hub.
+func (t *session) linkViewName(link string) string {
+	return t.viewName("link" + strings.TrimPrefix(link, t.opts.TokenName))
+}
+
+// siteName is the name the spoke's persistent Site view reads: the name it
+// was last pointed at (Refresh points it at the Site it finds, whatever its
+// name), or the cluster name, which the spoke chart gives its Site by default.
+func (t *session) siteName(cluster string) string {
+	if v, ok := t.cached(t.views, cluster, t.viewName("site")); ok {
+		if n, _, _ := unstructured.NestedString(v.Object, "spec", "scope", "name"); n != "" {
+			return n
+		}
+	}
+	return cluster
+}
+
+func (t *session) siteView(cluster, site string) *unstructured.Unstructured {
+	return newView(cluster, t.viewName("site"), false, siteKind, site, t.opts.SpokeNamespace, "site", t.opts.TokenName, "observe", int64(t.opts.ViewInterval.Seconds()))
+}
+
+// desiredViews returns the persistent views of a spoke: its Site's, then one
+// per Link name of q.
+func (t *session) desiredViews(cluster string, q transport.Query) []*unstructured.Unstructured {
+	interval := int64(t.opts.ViewInterval.Seconds())
+	views := []*unstructured.Unstructured{t.siteView(cluster, t.siteName(cluster))}
+	for _, n := range linkNames(q, t.opts.TokenName) {
+		views = append(views, newView(cluster, t.linkViewName(n), false, linkKind, n, t.opts.SpokeNamespace, "link", t.opts.TokenName, "observe", interval))
+	}
+	return views
+}
+
+func linkNames(q transport.Query, token string) []string {
+	if len(q.LinkNames) == 0 {
+		return []string{token}
+	}
+	return q.LinkNames
+}
+
+// observeViews builds an observation from a spoke's views (Site first, then
+// the Links'; nil for a view not there or not processed).
+func observeViews(cluster string, views []*unstructured.Unstructured) *transport.Observation {
+	out := &transport.Observation{Cluster: cluster, Credentials: transport.Unknown}
+	if views[0] == nil {
+		out.Site = transport.Observed[skupper.Site]{State: transport.Unknown, Reason: "no processed ManagedClusterView of the Site yet"}
+	} else {
+		out.Site = viewResult(views[0], skupper.ParseSite)
+	}
+	out.Links = linkSet(views[1:])
+	return out
+}
+
+// linkSet combines the views of the token's Links: Present with the Links
+// found when at least one is there and every view is conclusive.
+func linkSet(views []*unstructured.Unstructured) transport.Observed[skupper.LinkSet] {
+	var links []skupper.Link
+	for _, v := range views {
+		if v == nil {
+			return transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: "no processed ManagedClusterView of the Link yet"}
+		}
+		l := viewResult(v, skupper.ParseLink)
+		switch l.State {
+		case transport.Unknown:
+			return transport.Observed[skupper.LinkSet]{State: transport.Unknown, Reason: l.Reason}
+		case transport.Present:
+			links = append(links, *l.Object)
+		}
+	}
+	if len(links) == 0 {
+		return transport.Observed[skupper.LinkSet]{State: transport.Absent}
+	}
+	set := skupper.NewLinkSet(links...)
+	return transport.Observed[skupper.LinkSet]{State: transport.Present, Object: &set}
+}
+
+// ensureView creates a persistent view, or replaces one with another scope,
+// and returns the UID of the view now in place, and whether this call made
+// it (so its first result is read now).
+func (t *session) ensureView(ctx context.Context, want *unstructured.Unstructured) (types.UID, bool, error) {
+	client := t.dyn.Resource(ViewsGVR).Namespace(want.GetNamespace())
+	created, err := client.Create(ctx, want, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		// The watch cache may lag: keep a view that is already right.
+		cur, gerr := client.Get(ctx, want.GetName(), metav1.GetOptions{})
+		if gerr == nil && reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
+			return cur.GetUID(), false, nil
+		}
+		// A view with another scope (e.g. a renamed token): replace it, so
+		// its old result is never mistaken for the new object.
+		if err = client.Delete(ctx, want.GetName(), metav1.DeleteOptions{}); err == nil || apierrors.IsNotFound(err) {
+			created, err = client.Create(ctx, want, metav1.CreateOptions{})
+		}
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("creating ManagedClusterView %s/%s: %w", want.GetNamespace(), want.GetName(), err)
+	}
+	return created.GetUID(), true, nil
+}
+
+// viewProcessed is done once the agent reported on the view.
+func viewProcessed(u *unstructured.Unstructured) bool {
+	return findCondition(u, ConditionProcessing) != nil
+}
+
+func viewResult[T any](v *unstructured.Unstructured, parse func(*unstructured.Unstructured) (*T, error)) transport.Observed[T] {
+	c := findCondition(v, ConditionProcessing)
+	switch {
+	case c == nil:
+		return transport.Observed[T]{State: transport.Unknown, Reason: "the agent has not processed view " + v.GetNamespace() + "/" + v.GetName() + " yet"}
+	case c.Status != string(metav1.ConditionTrue):
+		if c.Reason == ReasonGetResourceFailed && isNotFoundMessage(c.Message) {
+			return transport.Observed[T]{State: transport.Absent}
+		}
+		return transport.Observed[T]{State: transport.Unknown, Reason: fmt.Sprintf("view %s/%s: %s: %s", v.GetNamespace(), v.GetName(), c.Reason, c.Message)}
+	}
+	result, found, err := unstructured.NestedMap(v.Object, "status", "result")
+	if err != nil || !found || len(result) == 0 {
+		return transport.Observed[T]{State: transport.Unknown, Reason: "view " + v.GetNamespace() + "/" + v.GetName() + " is processed but has no result"}
+	}
+	obj, err := parse(&unstructured.Unstructured{Object: result})
+	if err != nil {
+		return transport.Observed[T]{State: transport.Unknown, Reason: err.Error()}
+	}
+	return transport.Observed[T]{State: transport.Present, Object: obj}
+}
