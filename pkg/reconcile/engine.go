@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/vanlink/vanlink/pkg/fleet"
+	"github.com/vanlink/vanlink/pkg/logctx"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
 )
@@ -159,6 +160,8 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 	}
 	res.Grant.UID = grant.UID
 	log := e.Log.With("grant", grant.Namespace+"/"+grant.Name)
+	// The transports log through the context, with the pass's attributes.
+	ctx = logctx.Into(ctx, log)
 	log.Debug("grant usable", "uid", grant.UID, "redemptions", grant.Redemptions, "allowed", grant.RedemptionsAllowed, "expires", grant.ExpirationTime)
 	hub, err := e.readHub(ctx)
 	if err != nil {

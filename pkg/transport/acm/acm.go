@@ -43,7 +43,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,8 +63,6 @@ type Options struct {
 	TokenName string
 	// SpokeNamespace is the namespace of each spoke's Site.
 	SpokeNamespace string
-	// Log receives the transport's warnings; nil discards them.
-	Log *slog.Logger
 	// ViewInterval is the refresh interval of persistent views (default 300 s).
 	ViewInterval time.Duration
 	// Concurrency bounds the view creations of Observe, which makes the
@@ -127,9 +124,6 @@ func New(dyn dynamic.Interface, opts Options) *Transport {
 	}
 	if opts.SpokeTimeout == 0 {
 		opts.SpokeTimeout = 2 * time.Minute
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Transport{dyn: dyn, opts: opts}
 }

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/vanlink/vanlink/pkg/logctx"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
 )
@@ -137,7 +138,7 @@ func (t *session) findSite(ctx context.Context, spoke string) (transport.Observe
 	site, err = readOnce(ctx, t, spoke, siteKind, owner, "site-now", skupper.ParseSite)
 	if err == nil && site.State == transport.Present {
 		if _, _, verr := t.ensureView(ctx, t.siteView(spoke, owner)); verr != nil {
-			t.opts.Log.Warn("pointing the Site view at the Site found failed; the next pass looks it up again", "cluster", spoke, "site", owner, "err", verr)
+			logctx.From(ctx).Warn("pointing the Site view at the Site found failed; the next pass looks it up again", "cluster", spoke, "site", owner, "err", verr)
 		}
 	}
 	return site, err

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vanlink/vanlink/pkg/logctx"
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -137,7 +138,12 @@ func (t *session) deleteNow(ctx context.Context, gvr schema.GroupVersionResource
 	t.cleanup.Go(func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_ = t.dyn.Resource(gvr).Namespace(ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
+		err := t.dyn.Resource(gvr).Namespace(ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.cutShort.Store(true) // Close sweeps what is left
+			logctx.From(ctx).Warn("deleting a hub object that may hold the grant code failed; it is swept when the session closes, else by the next session",
+				"cluster", ns, "kind", gvr.Resource, "name", ns+"/"+name, "err", err)
+		}
 	})
 }
 
