@@ -1,7 +1,12 @@
-// Package fleet decides which spokes a sync pass handles: the ManagedClusters
-// matching a label selector, or the clusters decided by an OCM Placement. The
-// hub itself (label local-cluster=true) and clusters that are not joined and
-// available are reported as skipped, with the reason.
+// Package fleet decides which spokes a pass handles (a Source):
+//   - BySelector: the ManagedClusters matching a label selector;
+//   - ByPlacement: the clusters decided by an OCM Placement (its
+//     PlacementDecisions, merged);
+//   - BySecrets: the spokes whose credentials the hub holds (Argo CD cluster
+//     Secrets or kubeconfig Secrets), for the direct transport.
+//
+// With ManagedClusters, the hub itself (label local-cluster=true) and clusters
+// that are not joined and available are reported as skipped, with the reason.
 package fleet
 
 import (

@@ -1,7 +1,12 @@
-// Package transport defines how vanlink reaches spokes: it observes a spoke's
-// Site, the token's Links and AccessToken, pushes an AccessToken, and removes
-// a token with its Link(s) and Secret. Implementations: acm
-// (ManagedClusterAction / ManagedClusterView) and direct (spoke credentials).
+// Package transport defines how vanlink reaches spokes. A Transport opens a
+// Session for a pass (or for a controller's lifetime); the session observes
+// spokes (a spoke's Site, whatever its name, the token's Links and, when they
+// are not Ready, the AccessToken: an observation is always enough to decide
+// on), applies changes (push an AccessToken; remove a token, its Link(s) and
+// Secret) and closes, ending every watch and background deletion it started.
+// Optional capabilities are small interfaces (Pruner). Implementations: acm
+// (ManagedClusterAction / ManagedClusterView) and direct (spoke credentials);
+// package transporttest is the conformance suite every one must pass.
 package transport
 
 import (
