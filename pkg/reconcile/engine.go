@@ -168,8 +168,8 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 		return err
 	}
 	if hub.blocked != "" {
+		// A value for the report (the command prints it once), not a log line.
 		res.Warnings = append(res.Warnings, "no token pushed: the hub cannot issue links yet: "+hub.blocked)
-		log.Warn("the hub cannot issue links yet; no token is pushed", "reason", hub.blocked)
 	}
 
 	sel, err := e.Fleet.Select(ctx)
