@@ -46,7 +46,7 @@ func (p *pass) apply(ctx context.Context, s Step) Change {
 			return c
 		}
 		if err != nil {
-			c.Outcome, c.Error = OutcomeFailed, err.Error()
+			c.Outcome, c.Error, c.FailReason = OutcomeFailed, err.Error(), failReason(err)
 			l.Error("spoke failed", "err", err)
 			return c
 		}
@@ -90,4 +90,20 @@ func (p *pass) push(ctx context.Context, c *Change) error {
 	}
 	c.Outcome = OutcomePushed
 	return nil
+}
+
+// failReason sorts a failure into a short machine-readable reason.
+func failReason(err error) string {
+	var se *transport.SpokeError
+	switch {
+	case errors.Is(err, transport.ErrAgentTimeout):
+		return "AgentTimeout"
+	case errors.Is(err, transport.ErrOutcomeUnknown):
+		return "OutcomeUnknown"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Timeout"
+	case errors.As(err, &se) && se.Reason != "":
+		return se.Reason
+	}
+	return "Error"
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -24,6 +25,11 @@ type pass struct {
 	sel   fleet.Selection
 	q     transport.Query
 	in    PlanInput
+	// scope, when set, limits pruning to these spokes (a controller's
+	// reconcile of some spokes, see Engine.Reconcile); otherInFlight counts
+	// tokens of the grant being redeemed on spokes outside the scope.
+	scope         map[string]bool
+	otherInFlight int
 
 	mu    sync.Mutex
 	held  []heldStep
@@ -54,7 +60,7 @@ type heldStep struct {
 // pushes spent redemptions.
 func (p *pass) run(ctx context.Context) error {
 	e := p.e
-	through := e.streams(p.grant, len(p.q.Spokes))
+	through := e.streams(p.grant, len(p.q.Spokes)+p.otherInFlight)
 	p.workers.SetLimit(e.Opts.Concurrency)
 	octx, cancel := ctx, context.CancelFunc(func() {})
 	if !through {
@@ -82,7 +88,7 @@ func (p *pass) run(ctx context.Context) error {
 		p.record(nil)
 		return fmt.Errorf("observing spokes: %w", observeErr)
 	}
-	prune := e.pruneSteps(ctx, p.sess, p.sel, &p.res.Changes)
+	prune := e.pruneSteps(ctx, p.sess, p.sel, p.scope, &p.res.Changes)
 	if !through {
 		if err := p.gate(ctx, prune); err != nil {
 			_ = p.workers.Wait()
@@ -132,7 +138,7 @@ func (p *pass) gate(ctx context.Context, prune []Step) error {
 	}
 	steps = append(steps, prune...)
 	now := e.Clock.Now()
-	b := budgetFor(steps, p.grant.Health(now), now, e.margin(p.grant))
+	b := p.budgetFor(steps, now)
 	if b.Short() && e.Opts.Rotate {
 		if e.Opts.DryRun {
 			p.res.Warnings = append(p.res.Warnings, "the grant would be rotated (dry run)")
@@ -150,8 +156,7 @@ func (p *pass) gate(ctx context.Context, prune []Step) error {
 				in.Now = e.Clock.Now()
 				steps[i] = PlanSpoke(h.obs, in)
 			}
-			now = e.Clock.Now()
-			b = budgetFor(steps, p.grant.Health(now), now, e.margin(p.grant))
+			b = p.budgetFor(steps, e.Clock.Now())
 		}
 	}
 	p.budget = &b
@@ -175,9 +180,16 @@ func (p *pass) record(warn func(Budget) []string) {
 		p.res.Budget = *p.budget
 		return
 	}
-	now := p.e.Clock.Now()
-	p.res.Budget = budgetFor(p.steps, p.grant.Health(now), now, p.e.margin(p.grant))
+	p.res.Budget = p.budgetFor(p.steps, p.e.Clock.Now())
 	if warn != nil {
 		p.res.Warnings = append(p.res.Warnings, warn(p.res.Budget)...)
 	}
+}
+
+// budgetFor measures the grant against the steps and the tokens in flight
+// outside the pass's scope.
+func (p *pass) budgetFor(steps []Step, now time.Time) Budget {
+	b := budgetFor(steps, p.grant.Health(now), now, p.e.margin(p.grant))
+	b.InFlight += p.otherInFlight
+	return b
 }

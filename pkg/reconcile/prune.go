@@ -8,8 +8,9 @@ import (
 )
 
 // pruneSteps plans the clusters the transport knows but the selection no
-// longer has (unusable clusters are still selected: they are not pruned).
-func (e *Engine) pruneSteps(ctx context.Context, sess transport.Session, sel fleet.Selection, changes *[]Change) []Step {
+// longer has (unusable clusters are still selected: they are not pruned);
+// when scope is set, only those in it.
+func (e *Engine) pruneSteps(ctx context.Context, sess transport.Session, sel fleet.Selection, scope map[string]bool, changes *[]Change) []Step {
 	if ctx.Err() != nil {
 		return nil // a stopped pass starts no new work
 	}
@@ -31,7 +32,7 @@ func (e *Engine) pruneSteps(ctx context.Context, sess transport.Session, sel fle
 	}
 	var steps []Step
 	for _, k := range known {
-		if in[k] {
+		if in[k] || scope != nil && !scope[k] {
 			continue
 		}
 		if e.Opts.Prune {

@@ -24,9 +24,12 @@ const (
 // Change is the per-spoke entry of a pass's change set.
 type Change struct {
 	Step
-	Outcome  Outcome       `json:"outcome"`
-	Error    string        `json:"error,omitempty"`
-	Duration time.Duration `json:"durationNanos,omitempty"`
+	Outcome Outcome `json:"outcome"`
+	Error   string  `json:"error,omitempty"`
+	// FailReason sorts a failure for metrics: AgentTimeout, OutcomeUnknown,
+	// Timeout, the spoke's reason (a transport.SpokeError's), or Error.
+	FailReason string        `json:"failReason,omitempty"`
+	Duration   time.Duration `json:"durationNanos,omitempty"`
 }
 
 // GrantSummary describes the grant a pass used (never its code).
