@@ -145,6 +145,17 @@ type Pruner interface {
 	Forget(ctx context.Context, spoke string) error
 }
 
+// Watcher is implemented by sessions that see what they observe of a spoke
+// change between two observations (ACM: the watch of the persistent views),
+// so a controller reconciles a spoke when its state changes instead of
+// polling it. Sessions that cannot (direct) leave that to polling.
+type Watcher interface {
+	// OnChange calls fn with a spoke's name whenever what the session
+	// observes of it may have changed, until the session closes. fn must
+	// not block.
+	OnChange(fn func(spoke string))
+}
+
 // ObserveAll observes the spokes and returns their observations by cluster.
 func ObserveAll(ctx context.Context, t Session, q Query) (map[string]*Observation, error) {
 	var mu sync.Mutex

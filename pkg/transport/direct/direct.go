@@ -110,6 +110,23 @@ func (readOnly) Apply(context.Context, string, transport.Op) error {
 	return errors.New("a read-only (dry-run) session writes nothing")
 }
 
+// learn adds the spokes whose credentials appeared since the session
+// opened; the ones it knows keep theirs (a spoke that left the selection
+// can still be pruned).
+func (t *session) learn(ctx context.Context) {
+	spokes, _, err := spokecreds.Load(ctx, t.opts.Secrets, t.opts.Selector)
+	if err != nil {
+		return // the caller reports the spoke as having no credentials
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, sp := range spokes {
+		if _, ok := t.spokes[sp.Name]; !ok {
+			t.spokes[sp.Name] = sp
+		}
+	}
+}
+
 // Close has nothing to wait for: every write is done when Apply returns.
 func (t *session) Close(context.Context) error { return nil }
 
@@ -121,6 +138,14 @@ func (t *session) client(ctx context.Context, spoke string) (dynamic.Interface, 
 		return c, nil
 	}
 	s, ok := t.spokes[spoke]
+	if !ok {
+		// A spoke that joined after the session opened (a controller's
+		// session lives for a leadership term): its Secret is read now.
+		t.mu.Unlock()
+		t.learn(ctx)
+		t.mu.Lock()
+		s, ok = t.spokes[spoke]
+	}
 	if !ok {
 		return nil, fmt.Errorf("cluster %s: no credentials Secret matches %q", spoke, t.opts.Selector)
 	}

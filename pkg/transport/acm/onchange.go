@@ -1,0 +1,48 @@
+package acm
+
+import (
+	"reflect"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/vanlink/vanlink/pkg/transport"
+)
+
+var _ transport.Watcher = (*session)(nil)
+
+// OnChange calls fn with the cluster of a persistent view whose result
+// changed (the agent refreshed it and found the Site or a Link changed) or
+// that was deleted. A refresh that finds the object as it was calls nothing,
+// so a steady fleet costs nothing.
+func (t *session) OnChange(fn func(spoke string)) {
+	mine := func(o any) (*unstructured.Unstructured, bool) {
+		if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		u, ok := o.(*unstructured.Unstructured)
+		if !ok {
+			return nil, false
+		}
+		l := u.GetLabels()
+		return u, l[PurposeLabel] == "observe" && l[TokenNameLabel] == t.opts.TokenName
+	}
+	result := func(u *unstructured.Unstructured) any {
+		r, _, _ := unstructured.NestedFieldNoCopy(u.Object, "status", "result")
+		return r
+	}
+	_, _ = t.views.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := mine(oldObj)
+			n, ok2 := mine(newObj)
+			if ok1 && ok2 && !reflect.DeepEqual(result(o), result(n)) {
+				fn(n.GetNamespace())
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if u, ok := mine(obj); ok {
+				fn(u.GetNamespace())
+			}
+		},
+	})
+}
