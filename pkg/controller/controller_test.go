@@ -1,0 +1,137 @@
+package controller
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vanlink/vanlink/pkg/reconcile"
+	"github.com/vanlink/vanlink/pkg/skupper"
+)
+
+const wait, tick = 5 * time.Second, 10 * time.Millisecond
+
+func TestALateSpokeIsLinkedWithinAPassAndASteadyFleetWritesNothing(t *testing.T) {
+	h := newHarness(t, 10, nil, "east")
+	stop := h.lead(t)
+	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomePushed }, wait, tick, "the first term pushes the fleet")
+	h.tr.redeem("east")
+	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomeLinked }, wait, tick, "the session's watch has the spoke observed again")
+
+	h.tr.state(func() { h.tr.spokes["west"] = &fakeSpoke{site: true} })
+	h.fleet.set("east", "west")
+	h.c.MembershipChanged()
+	require.Eventually(t, func() bool { return h.outcome("west") == reconcile.OutcomePushed }, wait, tick, "a spoke that joins is pushed at once")
+	h.tr.redeem("west")
+	require.Eventually(t, func() bool { return h.outcome("west") == reconcile.OutcomeLinked }, wait, tick)
+	require.Eventually(t, func() bool {
+		r := h.status.last()
+		return r != nil && len(r.Changes) == 2 && r.Counts()[reconcile.OutcomeLinked] == 2
+	}, wait, tick, "the status record holds the whole fleet, as a pass's does")
+
+	writes, reports, events := h.tr.writes, h.status.count(), h.events.count()
+	h.c.EnqueueAll(t.Context())
+	h.c.GrantChanged()
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, writes, h.tr.writes, "a steady fleet gets no spoke write")
+	require.Equal(t, reports, h.status.count(), "nor a status record write")
+	require.Equal(t, events, h.events.count(), "nor an event")
+	stop()
+	require.Equal(t, 1, h.tr.opens, "one session per term")
+	require.Equal(t, 1, h.tr.closes, "closed when the term ends")
+	require.Equal(t, map[string]int{"east": 1, "west": 1}, h.tr.pushes, "one push per spoke")
+}
+
+func TestAGrantChangeRelinksOnlyTheSpokesThatAreNotLinked(t *testing.T) {
+	h := newHarness(t, 10, nil, "east", "west")
+	h.lead(t)
+	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomePushed && h.outcome("west") == reconcile.OutcomePushed }, wait, tick)
+	h.tr.redeem("east")
+	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomeLinked }, wait, tick)
+
+	// The grant is re-created: west's token, never redeemed, is stale.
+	gr := h.dyn.Resource(skupper.AccessGrantsGVR).Namespace("service-interconnect")
+	require.NoError(t, gr.Delete(t.Context(), "spoke-link", metav1.DeleteOptions{}))
+	_, err := gr.Create(t.Context(), grantObject(t, "grant-2", 10, 0), metav1.CreateOptions{})
+	require.NoError(t, err)
+	h.c.GrantChanged()
+	require.Eventually(t, func() bool {
+		h.tr.mu.Lock()
+		defer h.tr.mu.Unlock()
+		return h.tr.pushes["west"] == 2
+	}, wait, tick, "the spoke with a token of the old grant is pushed again")
+	h.tr.state(func() {
+		require.EqualValues(t, "grant-2", h.tr.spokes["west"].token.GrantUID)
+		require.Equal(t, 1, h.tr.pushes["east"], "a linked spoke is left alone")
+	})
+}
+
+func TestASpokeThatLeavesTheSelectionIsPrunedWhenPruningIsOn(t *testing.T) {
+	for name, prune := range map[string]bool{"pruning on: pruned": true, "pruning off: left alone": false} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, 10, func(o *reconcile.Options) { o.Prune = prune }, "east", "west")
+			h.lead(t)
+			require.Eventually(t, func() bool { return h.outcome("west") == reconcile.OutcomePushed }, wait, tick)
+			h.fleet.set("east")
+			h.c.MembershipChanged()
+			want := reconcile.OutcomeSkipped
+			if prune {
+				want = reconcile.OutcomePruned
+			}
+			require.Eventually(t, func() bool { return h.outcome("west") == want }, wait, tick)
+			h.tr.state(func() { require.Equal(t, !prune, h.tr.spokes["west"].token != nil) })
+		})
+	}
+}
+
+func TestTheBudgetCountsTokensInFlightAcrossBatches(t *testing.T) {
+	h := newHarness(t, 1, nil, "east")
+	h.lead(t)
+	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomePushed }, wait, tick)
+	h.tr.state(func() { h.tr.spokes["west"] = &fakeSpoke{site: true} })
+	h.fleet.set("east", "west")
+	h.c.MembershipChanged()
+	require.Eventually(t, func() bool { return h.outcome("west") == reconcile.OutcomeBlocked }, wait, tick,
+		"the one redemption is promised to east's token in flight: west's push is blocked, not spent")
+}
+
+func TestMetricsHealthAndReadiness(t *testing.T) {
+	h := newHarness(t, 10, nil, "east")
+	h.lead(t)
+	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomePushed }, wait, tick)
+	ready := false
+	srv := httptest.NewServer(Handler(h.c.Metrics, func() error {
+		if !ready {
+			return context.DeadlineExceeded
+		}
+		return nil
+	}))
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := srv.Client().Get(srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, _ := get("/healthz")
+	require.Equal(t, 200, code)
+	code, _ = get("/readyz")
+	require.Equal(t, 503, code, "not ready before the caches are filled")
+	ready = true
+	code, _ = get("/readyz")
+	require.Equal(t, 200, code)
+	code, body := get("/metrics")
+	require.Equal(t, 200, code)
+	for _, want := range []string{`vanlink_spokes{state="pushed"} 1`, "vanlink_pushes_total 1", "vanlink_grant_redemptions_left 10",
+		"vanlink_grant_expiry_seconds", "vanlink_reconcile_duration_seconds_bucket", "vanlink_queue_depth", "vanlink_leader 1"} {
+		require.Contains(t, body, want)
+	}
+	require.False(t, strings.Contains(body, "c0de"), "no metric carries the code")
+}

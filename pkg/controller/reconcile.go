@@ -1,0 +1,146 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/vanlink/vanlink/pkg/reconcile"
+	"github.com/vanlink/vanlink/pkg/transport"
+)
+
+// reconcile runs Engine.Reconcile over a batch, keeps each spoke's latest
+// change, queues each spoke again as its outcome says, and reports.
+func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q workqueue.TypedRateLimitingInterface[string], batch []string) {
+	if ctx.Err() != nil {
+		return
+	}
+	e := c.Engine
+	start := time.Now()
+	sel, err := e.Fleet.Select(ctx)
+	if err != nil {
+		c.Log.Error("listing the fleet failed", "err", err)
+		for _, n := range batch {
+			q.AddRateLimited(n)
+		}
+		return
+	}
+	in := make(map[string]bool, len(batch))
+	for _, n := range batch {
+		in[n] = true
+	}
+	other := 0
+	c.mu.Lock()
+	for n, ch := range c.spokes {
+		if !in[n] && ch.InFlight() {
+			other++
+		}
+	}
+	c.mu.Unlock()
+	res, err := e.Reconcile(ctx, sess, reconcile.Scope{Selection: sel, Spokes: batch, OtherInFlight: other})
+	c.Metrics.observe(res, time.Since(start), e.Clock.Now())
+	if err != nil && ctx.Err() == nil {
+		c.Log.Error("reconcile failed", "spokes", len(batch), "err", err)
+	}
+	got := map[string]reconcile.Change{}
+	c.mu.Lock()
+	for _, ch := range res.Changes {
+		got[ch.Cluster] = ch
+		c.spokes[ch.Cluster] = ch
+	}
+	if err == nil {
+		for _, n := range batch {
+			if _, ok := got[n]; !ok {
+				delete(c.spokes, n) // left the selection, nothing to prune
+			}
+		}
+	}
+	c.Metrics.setSpokes(c.spokes)
+	c.mu.Unlock()
+	for _, n := range batch {
+		ch, ok := got[n]
+		switch {
+		case !ok && err != nil:
+			q.AddRateLimited(n)
+		case !ok:
+			q.Forget(n)
+		case ch.Outcome == reconcile.OutcomePushed:
+			// Observed again soon: the token is redeemed within seconds.
+			q.Forget(n)
+			q.AddRateLimited(n)
+		case ch.Outcome == reconcile.OutcomePending || ch.Outcome == reconcile.OutcomeFailed:
+			q.AddRateLimited(n)
+		default:
+			// Linked, skipped, pruned, blocked: an event queues it again
+			// (a state change, the cluster's, a new grant or budget).
+			q.Forget(n)
+		}
+	}
+	c.report(ctx, res)
+}
+
+// report records the reconcile's events when it did something, and the
+// fleet's status record when any spoke's entry changed: a steady fleet
+// writes nothing.
+func (c *Controller) report(ctx context.Context, res *reconcile.Result) {
+	if c.Engine.Opts.DryRun {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if c.Events != nil && eventful(res) {
+		if err := c.Events.Report(rctx, res); err != nil {
+			c.Log.Warn("recording events failed", "err", err)
+		}
+	}
+	c.mu.Lock()
+	full := &reconcile.Result{Started: res.Started, Duration: res.Duration, Grant: res.Grant, Budget: res.Budget,
+		Warnings: res.Warnings, Error: res.Error}
+	for _, ch := range c.spokes {
+		full.Changes = append(full.Changes, ch)
+	}
+	sort.Slice(full.Changes, func(i, j int) bool { return full.Changes[i].Cluster < full.Changes[j].Cluster })
+	fp := fingerprint(full)
+	same := fp == c.reported
+	c.mu.Unlock()
+	if same || c.Status == nil {
+		return
+	}
+	if err := c.Status.Report(rctx, full); err != nil {
+		c.Log.Warn("recording the status failed", "err", err)
+		return
+	}
+	c.mu.Lock()
+	c.reported = fp
+	c.mu.Unlock()
+}
+
+// eventful reports whether a reconcile deserves events (see
+// report.EventsFor): it wrote, failed, was blocked or rotated the grant.
+func eventful(res *reconcile.Result) bool {
+	if res.Error != "" || res.Grant.Rotated {
+		return true
+	}
+	for _, ch := range res.Changes {
+		switch ch.Outcome {
+		case reconcile.OutcomePushed, reconcile.OutcomePruned, reconcile.OutcomeFailed, reconcile.OutcomeBlocked:
+			return true
+		}
+	}
+	return false
+}
+
+// fingerprint is what the status record shows of a fleet, without the
+// times and the measures of one reconcile.
+func fingerprint(r *reconcile.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%q|%d/%d|%t%t\n", r.Grant.UID, r.Error, r.Warnings, r.Budget.Left, r.Budget.Allowed, r.Budget.Expired, r.Budget.ExpiringSoon)
+	for _, ch := range r.Changes {
+		fmt.Fprintf(&b, "%s|%s|%s|%s|%s\n", ch.Cluster, ch.Outcome, ch.Action, ch.Reason, ch.Error)
+	}
+	return b.String()
+}

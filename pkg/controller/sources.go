@@ -1,0 +1,287 @@
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
+	clusterinformers "open-cluster-management.io/api/client/cluster/informers/externalversions"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	clusterv1beta1 "open-cluster-management.io/api/cluster/v1beta1"
+
+	"github.com/vanlink/vanlink/pkg/fleet"
+	"github.com/vanlink/vanlink/pkg/skupper"
+)
+
+// Watch holds the informers of a controller: what chooses the spokes, the
+// grant and the hub Site. Their caches serve the fleet, so choosing the
+// spokes costs no hub request; their events call the controller.
+type Watch struct {
+	starts []func(stop <-chan struct{})
+	synced []cache.InformerSynced
+}
+
+// Start runs the informers until ctx ends.
+func (w *Watch) Start(ctx context.Context) {
+	for _, s := range w.starts {
+		s(ctx.Done())
+	}
+}
+
+// WaitForSync waits, within ctx, for every cache to fill.
+func (w *Watch) WaitForSync(ctx context.Context) error {
+	if !cache.WaitForCacheSync(ctx.Done(), w.synced...) {
+		return fmt.Errorf("filling the informer caches: %w", context.Cause(ctx))
+	}
+	return nil
+}
+
+// Ready returns nil once every cache is filled (/readyz).
+func (w *Watch) Ready() error {
+	for _, s := range w.synced {
+		if !s() {
+			return errors.New("informer caches not filled yet")
+		}
+	}
+	return nil
+}
+
+func handler(changed func(oldObj, newObj any) bool, fn func()) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { fn() },
+		UpdateFunc: func(o, n any) {
+			if changed(o, n) {
+				fn()
+			}
+		},
+		DeleteFunc: func(any) { fn() },
+	}
+}
+
+// ManagedClusters returns the fleet of the ManagedClusters matching
+// selector (or, with a placement "namespace/name", decided by that
+// Placement) over informer caches; changed is called when a cluster's
+// labels, availability or deletion change, or a decision does.
+func (w *Watch) ManagedClusters(cc clusterclient.Interface, selector, placement string, changed func()) (fleet.Source, error) {
+	f := clusterinformers.NewSharedInformerFactory(cc, 0)
+	mc := f.Cluster().V1().ManagedClusters()
+	if _, err := mc.Informer().AddEventHandler(handler(func(o, n any) bool { return clusterKey(o) != clusterKey(n) }, changed)); err != nil {
+		return nil, err
+	}
+	clusters := clusterLister{mc.Lister().List}
+	w.synced = append(w.synced, mc.Informer().HasSynced)
+	var src fleet.Source = fleet.BySelector{Clusters: clusters, Selector: selector}
+	if placement != "" {
+		ns, name, _ := strings.Cut(placement, "/")
+		pf := clusterinformers.NewSharedInformerFactoryWithOptions(cc, 0, clusterinformers.WithNamespace(ns),
+			clusterinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = fleet.PlacementLabel + "=" + name }))
+		pd := pf.Cluster().V1beta1().PlacementDecisions()
+		if _, err := pd.Informer().AddEventHandler(handler(func(o, n any) bool {
+			return fmt.Sprint(o.(*clusterv1beta1.PlacementDecision).Status) != fmt.Sprint(n.(*clusterv1beta1.PlacementDecision).Status)
+		}, changed)); err != nil {
+			return nil, err
+		}
+		w.synced = append(w.synced, pd.Informer().HasSynced)
+		w.starts = append(w.starts, pf.Start)
+		src = fleet.ByPlacement{Clusters: clusters, Decisions: decisionLister{pd.Lister().PlacementDecisions(ns).List}, Namespace: ns, Name: name}
+	}
+	w.starts = append(w.starts, f.Start)
+	return src, nil
+}
+
+// clusterKey is what choosing a spoke reads of a ManagedCluster.
+func clusterKey(o any) string {
+	mc, ok := o.(*clusterv1.ManagedCluster)
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v|%t|", mc.Labels, mc.DeletionTimestamp.IsZero())
+	for _, c := range mc.Status.Conditions {
+		if c.Type == clusterv1.ManagedClusterConditionJoined || c.Type == clusterv1.ManagedClusterConditionAvailable {
+			fmt.Fprintf(&b, "%s=%s:%s|", c.Type, c.Status, c.Message)
+		}
+	}
+	return b.String()
+}
+
+type clusterLister struct {
+	list func(labels.Selector) ([]*clusterv1.ManagedCluster, error)
+}
+
+func (l clusterLister) List(_ context.Context, o metav1.ListOptions) (*clusterv1.ManagedClusterList, error) {
+	sel, err := labels.Parse(o.LabelSelector)
+	if err != nil {
+		return nil, err
+	}
+	items, err := l.list(sel)
+	if err != nil {
+		return nil, err
+	}
+	out := &clusterv1.ManagedClusterList{Items: make([]clusterv1.ManagedCluster, 0, len(items))}
+	for _, i := range items {
+		out.Items = append(out.Items, *i)
+	}
+	return out, nil
+}
+
+type decisionLister struct {
+	list func(labels.Selector) ([]*clusterv1beta1.PlacementDecision, error)
+}
+
+func (l decisionLister) List(_ context.Context, o metav1.ListOptions) (*clusterv1beta1.PlacementDecisionList, error) {
+	sel, err := labels.Parse(o.LabelSelector)
+	if err != nil {
+		return nil, err
+	}
+	items, err := l.list(sel)
+	if err != nil {
+		return nil, err
+	}
+	out := &clusterv1beta1.PlacementDecisionList{}
+	for _, i := range items {
+		out.Items = append(out.Items, *i)
+	}
+	return out, nil
+}
+
+// Secrets returns the fleet of the credential Secrets (the direct
+// transport) of namespace ns matching selector, over an informer cache;
+// changed is called when one changes.
+func (w *Watch) Secrets(kube kubernetes.Interface, ns, selector string, changed func()) (fleet.Source, error) {
+	f := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector }))
+	inf := f.Core().V1().Secrets()
+	if _, err := inf.Informer().AddEventHandler(handler(func(o, n any) bool {
+		a, b := o.(*corev1.Secret), n.(*corev1.Secret)
+		return a.ResourceVersion != b.ResourceVersion
+	}, changed)); err != nil {
+		return nil, err
+	}
+	w.synced = append(w.synced, inf.Informer().HasSynced)
+	w.starts = append(w.starts, f.Start)
+	return fleet.BySecrets{Secrets: secretLister{inf.Lister().Secrets(ns).List}, Selector: selector}, nil
+}
+
+type secretLister struct {
+	list func(labels.Selector) ([]*corev1.Secret, error)
+}
+
+func (l secretLister) List(_ context.Context, o metav1.ListOptions) (*corev1.SecretList, error) {
+	sel, err := labels.Parse(o.LabelSelector)
+	if err != nil {
+		return nil, err
+	}
+	items, err := l.list(sel)
+	if err != nil {
+		return nil, err
+	}
+	out := &corev1.SecretList{}
+	for _, i := range items {
+		out.Items = append(out.Items, *i)
+	}
+	return out, nil
+}
+
+// Grant watches the hub AccessGrant and the Sites of its namespace; changed
+// is called when the grant's uid, code, budget, expiry or state change (not
+// on each redemption: a redemption changes no plan) or when what the hub
+// Site allows changes (it can issue links, its router groups).
+func (w *Watch) Grant(dyn dynamic.Interface, ns, name string, changed func()) error {
+	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, ns, nil)
+	grants := f.ForResource(skupper.AccessGrantsGVR).Informer()
+	sites := f.ForResource(skupper.SitesGVR).Informer()
+	var mu sync.Mutex
+	last := map[string]string{}
+	on := func(kind string, key func(o any) string) func(any) {
+		return func(o any) {
+			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			u, ok := o.(*unstructured.Unstructured)
+			if !ok || kind == "grant" && u.GetName() != name {
+				return
+			}
+			k := key(u)
+			id := kind + "/" + u.GetName()
+			mu.Lock()
+			same := last[id] == k
+			last[id] = k
+			mu.Unlock()
+			if !same {
+				changed()
+			}
+		}
+	}
+	for _, item := range []struct {
+		kind string
+		inf  cache.SharedIndexInformer
+		key  func(o any) string
+	}{{"grant", grants, grantKey}, {"site", sites, siteKey}} {
+		h := on(item.kind, item.key)
+		if _, err := item.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: h, UpdateFunc: func(_, n any) { h(n) },
+			DeleteFunc: func(o any) {
+				if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+					o = d.Obj
+				}
+				if u, ok := o.(*unstructured.Unstructured); ok {
+					mu.Lock()
+					delete(last, item.kind+"/"+u.GetName())
+					mu.Unlock()
+				}
+				changed()
+			},
+		}); err != nil {
+			return err
+		}
+		w.synced = append(w.synced, item.inf.HasSynced)
+	}
+	w.starts = append(w.starts, f.Start)
+	return nil
+}
+
+// grantKey digests what a plan or the budget reads of a grant, without the
+// redemptions made; the code only as a hash.
+func grantKey(o any) string {
+	u := o.(*unstructured.Unstructured)
+	status, _, _ := unstructured.NestedMap(u.Object, "status")
+	st := map[string]any{}
+	for k, v := range status {
+		if k != "redemptions" {
+			st[k] = v
+		}
+	}
+	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
+	data, _ := json.Marshal([]any{u.GetUID(), spec, st})
+	sum := sha256.Sum256(data)
+	return fmt.Sprintf("%x", sum)
+}
+
+// siteKey is what a plan reads of a hub Site: whether it can issue links
+// and how many router groups it has.
+func siteKey(o any) string {
+	s, err := skupper.ParseSite(o.(*unstructured.Unstructured))
+	if err != nil {
+		return "unparsable: " + err.Error()
+	}
+	ok := "ok"
+	if err := s.CanIssueLinks(); err != nil {
+		ok = err.Error()
+	}
+	return fmt.Sprintf("%s|%d", ok, s.LinkGroups())
+}
