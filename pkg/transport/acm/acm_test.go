@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/watch"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -39,20 +38,9 @@ type hub struct {
 
 func newHub(t *testing.T, agentOpts acmtest.Options, clusters ...string) *hub {
 	t.Helper()
-	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		acm.ActionsGVR: "ManagedClusterActionList", acm.ViewsGVR: "ManagedClusterViewList",
-	})
+	client := acmtest.NewFakeHub()
 	h := &hub{client: client, spokes: map[string]*acmtest.MemorySpoke{}}
-	// The fake tracker does not implement generateName; the API server does.
-	client.PrependReactor("create", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		h.writes.Add(1)
-		u := a.(clienttesting.CreateAction).GetObject().(*unstructured.Unstructured)
-		if u.GetName() == "" && u.GetGenerateName() != "" {
-			u.SetName(u.GetGenerateName() + rand.String(5))
-		}
-		return false, nil, nil
-	})
-	for _, verb := range []string{"update", "patch", "delete"} {
+	for _, verb := range []string{"create", "update", "patch", "delete"} {
 		client.PrependReactor(verb, "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
 			if a.GetSubresource() == "" {
 				h.writes.Add(1)

@@ -8,12 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/rand"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
-	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/vanlink/vanlink/pkg/transport/acm"
 	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
@@ -26,16 +21,7 @@ import (
 // refresh every 300 s, as vanlink's default, so they go stale in the test.
 func TestConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T, spokes ...string) *transporttest.Bed {
-		client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-			acm.ActionsGVR: "ManagedClusterActionList", acm.ViewsGVR: "ManagedClusterViewList",
-		})
-		client.PrependReactor("create", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
-			u := a.(clienttesting.CreateAction).GetObject().(*unstructured.Unstructured)
-			if u.GetName() == "" && u.GetGenerateName() != "" {
-				u.SetName(u.GetGenerateName() + rand.String(5))
-			}
-			return false, nil, nil
-		})
+		client := acmtest.NewFakeHub()
 		agent := acmtest.New(client, acmtest.Options{Tick: 5 * time.Millisecond})
 		bed := &transporttest.Bed{Spokes: map[string]transporttest.Spoke{}}
 		for _, c := range spokes {

@@ -8,11 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/rand"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/vanlink/vanlink/pkg/transport/acm"
 )
@@ -74,17 +71,7 @@ type hub struct {
 
 func newHub(t *testing.T, opts Options, spoke *MemorySpoke) *hub {
 	t.Helper()
-	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		acm.ActionsGVR: "ManagedClusterActionList", acm.ViewsGVR: "ManagedClusterViewList",
-	})
-	// The fake tracker does not implement generateName; the API server does.
-	client.PrependReactor("create", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		u := a.(clienttesting.CreateAction).GetObject().(*unstructured.Unstructured)
-		if u.GetName() == "" && u.GetGenerateName() != "" {
-			u.SetName(u.GetGenerateName() + rand.String(5))
-		}
-		return false, nil, nil
-	})
+	client := NewFakeHub()
 	if opts.Tick == 0 {
 		opts.Tick = 10 * time.Millisecond
 	}

@@ -1,6 +1,7 @@
 package acmtest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -60,9 +61,54 @@ func TestMemorySpokeMapperKnowsTheBenchKinds(t *testing.T) {
 	require.Same(t, NewMemorySpoke("y").RESTMapper().(any), m.(any), "one static mapper for every spoke")
 }
 
+// orderedDiscovery is a fake discovery that lists groups in the order of its
+// Resources, as a real API server lists them in a fixed order (the fake's
+// own ServerGroups goes through a map, so its order varies from run to run).
+type orderedDiscovery struct{ *discoveryfake.FakeDiscovery }
+
+func (d orderedDiscovery) ServerGroups() (*metav1.APIGroupList, error) {
+	list := &metav1.APIGroupList{}
+	seen := map[string]int{}
+	for _, r := range d.Resources {
+		gv, err := schema.ParseGroupVersion(r.GroupVersion)
+		if err != nil {
+			return nil, err
+		}
+		v := metav1.GroupVersionForDiscovery{GroupVersion: r.GroupVersion, Version: gv.Version}
+		if i, ok := seen[gv.Group]; ok {
+			list.Groups[i].Versions = append(list.Groups[i].Versions, v)
+			continue
+		}
+		seen[gv.Group] = len(list.Groups)
+		list.Groups = append(list.Groups, metav1.APIGroup{Name: gv.Group, Versions: []metav1.GroupVersionForDiscovery{v}, PreferredVersion: v})
+	}
+	return list, nil
+}
+
+func (d orderedDiscovery) ServerGroupsAndResources() ([]*metav1.APIGroup, []*metav1.APIResourceList, error) {
+	list, err := d.ServerGroups()
+	if err != nil {
+		return nil, nil, err
+	}
+	groups := make([]*metav1.APIGroup, len(list.Groups))
+	for i := range list.Groups {
+		groups[i] = &list.Groups[i]
+	}
+	return groups, d.Resources, nil
+}
+
+func (d orderedDiscovery) ServerGroupsWithContext(context.Context) (*metav1.APIGroupList, error) {
+	return d.ServerGroups()
+}
+
+func (d orderedDiscovery) ServerGroupsAndResourcesWithContext(context.Context) ([]*metav1.APIGroup, []*metav1.APIResourceList, error) {
+	return d.ServerGroupsAndResources()
+}
+
 func TestDiscoveryMapperReloadsOnAMiss(t *testing.T) {
-	d := &discoveryfake.FakeDiscovery{Fake: &clienttesting.Fake{}, FakedServerVersion: &version.Info{}}
-	d.Resources = []*metav1.APIResourceList{
+	fd := &discoveryfake.FakeDiscovery{Fake: &clienttesting.Fake{}, FakedServerVersion: &version.Info{}}
+	d := orderedDiscovery{fd}
+	fd.Resources = []*metav1.APIResourceList{
 		{GroupVersion: "v1", APIResources: CoreGroup.Resources},
 		{GroupVersion: "skupper.io/v2alpha1", APIResources: SkupperGroup.Resources},
 	}
@@ -72,7 +118,7 @@ func TestDiscoveryMapperReloadsOnAMiss(t *testing.T) {
 	require.Equal(t, skupperLinks, got.Resource, "only Skupper has links yet")
 
 	// Linkerd's CRD is installed later: a lookup that misses reloads.
-	d.Resources = []*metav1.APIResourceList{
+	fd.Resources = []*metav1.APIResourceList{
 		{GroupVersion: "v1", APIResources: CoreGroup.Resources},
 		{GroupVersion: "multicluster.linkerd.io/v1alpha3", APIResources: LinkerdMulticlusterGroup.Resources},
 		{GroupVersion: "skupper.io/v2alpha1", APIResources: SkupperGroup.Resources},
