@@ -1,5 +1,5 @@
 // Package cli implements the vanlink command line: one binary with the
-// subcommands sync, run, status, token and version, each with its own flag
+// subcommands sync, run, controller, status, token and version, each with its own flag
 // set (grouped in passflags.go). cmd/vanlink's main only calls Main, which
 // returns the exit code. Errors stay values until Run, which prints each one
 // once; progress and logs go to stderr, data to stdout. The CLI sits on top
@@ -86,5 +86,6 @@ The grant code is a secret: vanlink never prints it, logs it or stores it, excep
 	g.AddFlags(root.PersistentFlags())
 	root.AddCommand(newSyncCommand(streams, g), newRunCommand(streams, g), newStatusCommand(streams, g),
 		newTokenCommand(streams, g), newVersionCommand(streams))
+	root.AddCommand(newControllerCommand(streams, g))
 	return root
 }

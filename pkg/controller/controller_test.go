@@ -51,7 +51,9 @@ func TestALateSpokeIsLinkedWithinAPassAndASteadyFleetWritesNothing(t *testing.T)
 func TestAGrantChangeRelinksOnlyTheSpokesThatAreNotLinked(t *testing.T) {
 	h := newHarness(t, 10, nil, "east", "west")
 	h.lead(t)
-	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomePushed && h.outcome("west") == reconcile.OutcomePushed }, wait, tick)
+	require.Eventually(t, func() bool {
+		return h.outcome("east") == reconcile.OutcomePushed && h.outcome("west") == reconcile.OutcomePushed
+	}, wait, tick)
 	h.tr.redeem("east")
 	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomeLinked }, wait, tick)
 

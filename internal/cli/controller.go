@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/vanlink/vanlink/pkg/controller"
+	"github.com/vanlink/vanlink/pkg/reconcile"
+	"github.com/vanlink/vanlink/pkg/report"
+)
+
+// controllerOptions are the flags of 'vanlink controller': a pass's, and
+// how the controller leads, queues and serves its metrics.
+type controllerOptions struct {
+	global        *globalOptions
+	pass          passOptions
+	httpAddress   string
+	identity      string
+	resync        time.Duration
+	leaseDuration time.Duration
+	renewDeadline time.Duration
+	retryPeriod   time.Duration
+	minBackoff    time.Duration
+	maxBackoff    time.Duration
+	maxBatch      int
+}
+
+func newControllerCommand(streams IOStreams, g *globalOptions) *cobra.Command {
+	o := &controllerOptions{global: g}
+	c := &cobra.Command{
+		Use:   "controller",
+		Short: "Keep the fleet linked as it changes: a leader-elected controller on the hub",
+		Long: `controller runs until stopped and links each spoke within seconds of the
+moment it can be linked: it watches what chooses the spokes (ManagedClusters,
+PlacementDecisions, or the credential Secrets with --transport direct), the
+AccessGrant and the hub Site, and reconciles a spoke when its membership, the
+grant or its observed state changes, plus a periodic resync (--resync).
+
+Replicas elect a leader on the pass Lease (--lease), the one the PostSync hook
+and the CronJob take: whoever holds it pushes, so the jobs and the controller
+never push to the same spoke at once (a job that finds the controller leading
+exits 0 after --lease-wait). The leader records the status ('vanlink status')
+and Events as a pass does. SIGTERM: the leader stops taking work, removes the
+hub objects that carry the grant code, then releases the Lease.
+
+/metrics, /healthz and /readyz are served on --http-address.`,
+		Example: `  vanlink controller --placement openshift-gitops/vanlink-spokes --prune
+  vanlink controller --transport direct --http-address :9090`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context(), streams) },
+	}
+	o.pass.AddFlags(c.Flags())
+	o.AddFlags(c.Flags())
+	return c
+}
+
+func (o *controllerOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.httpAddress, "http-address", ":8080", "address of the /metrics, /healthz and /readyz endpoints (empty: none)")
+	fs.StringVar(&o.identity, "identity", "", "this replica's identity in the Lease (default: the host name and a random suffix)")
+	fs.DurationVar(&o.resync, "resync", 10*time.Minute, "how often every spoke is reconciled, whatever the events say")
+	fs.DurationVar(&o.leaseDuration, "leader-lease-duration", 15*time.Second, "how long a standby waits before it takes over a Lease that was not renewed")
+	fs.DurationVar(&o.renewDeadline, "leader-renew-deadline", 10*time.Second, "how long the leader retries renewing the Lease before it stops leading")
+	fs.DurationVar(&o.retryPeriod, "leader-retry-period", 2*time.Second, "how often the leader renews and a standby tries to take the Lease")
+	fs.DurationVar(&o.minBackoff, "min-backoff", time.Second, "first delay before a pending or failed spoke is reconciled again (doubling per spoke)")
+	fs.DurationVar(&o.maxBackoff, "max-backoff", 5*time.Minute, "longest delay before a pending or failed spoke is reconciled again")
+	fs.IntVar(&o.maxBatch, "max-batch", 500, "most spokes reconciled together")
+}
+
+func (o *controllerOptions) Validate() error {
+	if err := o.pass.Validate(); err != nil {
+		return err
+	}
+	if o.resync < time.Second || o.minBackoff <= 0 || o.maxBackoff < o.minBackoff || o.maxBatch < 1 {
+		return fmt.Errorf("--resync must be at least 1s, --min-backoff positive, --max-backoff at least --min-backoff, --max-batch at least 1")
+	}
+	if o.retryPeriod <= 0 || o.renewDeadline <= o.retryPeriod || o.leaseDuration <= o.renewDeadline {
+		return fmt.Errorf("want 0 < --leader-retry-period < --leader-renew-deadline < --leader-lease-duration")
+	}
+	return nil
+}
+
+func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
+	c, err := connect(o.global, o.Validate)
+	if err != nil {
+		return err
+	}
+	log := o.global.logger(streams.ErrOut)
+	p := &o.pass
+	host, _ := os.Hostname()
+	id := o.identity
+	if id == "" {
+		id = host + "-" + rand.String(5)
+	}
+	e := p.engine(c, log, false)
+	// The controller leads while it holds the Lease: no per-pass lock, and
+	// it records the fleet itself.
+	e.Lock, e.Reporter = nil, nil
+	metrics := controller.NewMetrics()
+	ctrl := &controller.Controller{Engine: e, Log: log, Metrics: metrics,
+		Opts:   controller.Options{Resync: o.resync, MinBackoff: o.minBackoff, MaxBackoff: o.maxBackoff, MaxBatch: o.maxBatch},
+		Status: statusReporter{store: report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(p.namespace), Name: p.statusConfigMap}, transport: p.transportRecord()},
+		Events: eventReporter{report.EventRecorder{Events: c.kube.CoreV1().Events(p.namespace), Component: "vanlink", Host: host}},
+	}
+	w := &controller.Watch{}
+	if p.transport == "direct" {
+		e.Fleet, err = w.Secrets(c.kube, p.credentialsNamespace(), p.credsSelector, ctrl.MembershipChanged)
+	} else {
+		e.Fleet, err = w.ManagedClusters(c.cluster, p.clusterSelector, p.placement, ctrl.MembershipChanged)
+	}
+	if err != nil {
+		return err
+	}
+	if err := w.Grant(c.dyn, p.namespace, p.grant, ctrl.GrantChanged); err != nil {
+		return err
+	}
+	// The informers run until the command returns, after the last term.
+	life, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	if o.httpAddress != "" {
+		ln, err := net.Listen("tcp", o.httpAddress)
+		if err != nil {
+			return fmt.Errorf("--http-address %s: %w", o.httpAddress, err)
+		}
+		srv := &http.Server{Handler: controller.Handler(metrics, w.Ready), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("serving metrics and probes failed", "err", err)
+			}
+		}()
+		defer func() { _ = srv.Close() }()
+		log.Info("serving /metrics, /healthz and /readyz", "address", ln.Addr().String())
+	}
+	w.Start(life)
+	if err := w.WaitForSync(ctx); err != nil {
+		return c.explain(err)
+	}
+	log.Info("controller started; campaigning for the Lease", "lease", p.namespace+"/"+p.lease, "identity", id, "transport", p.transport)
+	el := controller.Election{Leases: c.kube.CoordinationV1(), Namespace: p.namespace, Name: p.lease, Identity: id,
+		LeaseDuration: o.leaseDuration, RenewDeadline: o.renewDeadline, RetryPeriod: o.retryPeriod, Log: log}
+	return el.Run(ctx, ctrl.Lead)
+}
+
+// statusReporter records the fleet in the status ConfigMap, as a pass does
+// (report.Hub without the events: the controller records those per
+// reconcile).
+type statusReporter struct {
+	store     report.StatusStore
+	transport *report.TransportRecord
+}
+
+func (s statusReporter) Report(ctx context.Context, res *reconcile.Result) error {
+	prev, err := s.store.Read(ctx)
+	if err != nil {
+		prev = nil
+	}
+	rec := report.Merge(prev, res)
+	rec.Transport = s.transport
+	return errors.Join(err, s.store.Write(ctx, rec))
+}
+
+// eventReporter records the Events of one reconcile.
+type eventReporter struct{ rec report.EventRecorder }
+
+func (e eventReporter) Report(ctx context.Context, res *reconcile.Result) error {
+	return e.rec.Record(ctx, res)
+}
