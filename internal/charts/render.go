@@ -94,7 +94,27 @@ func (o Options) Values() (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return chartutil.CoalesceTables(deepCopy(o.Set), vals), nil
+	return mergeMaps(vals, deepCopy(o.Set)), nil
+}
+
+// mergeMaps merges set into base as helm's --set does: maps merge key by
+// key, anything else (null included: Helm's way to delete a default)
+// replaces what base holds.
+func mergeMaps(base, set map[string]any) map[string]any {
+	out := make(map[string]any, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range set {
+		if sm, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = mergeMaps(bm, sm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // Render renders the chart in chartDir as `helm template` does, schema

@@ -40,9 +40,37 @@ app.kubernetes.io/part-of: vanlink
 {{- end }}
 {{- end -}}
 
-{{/* Namespace of every namespaced object. */}}
+{{/* Namespace of every namespaced object: namespace.name, else the release namespace. */}}
 {{- define "service-interconnect.namespace" -}}
-{{- .Values.namespace.name -}}
+{{- .Values.namespace.name | default .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+Checks of values the schema cannot express, run once per render (from the
+Namespace template): label syntax, Helm's global.
+*/}}
+{{- define "service-interconnect.validate" -}}
+{{- include "vanlink.global.validate" .Values.global -}}
+{{- include "vanlink.labels.validate" (dict "labels" .Values.commonLabels "what" "commonLabels") -}}
+{{- include "vanlink.labels.validate" (dict "labels" .Values.namespace.labels "what" "namespace.labels") -}}
+{{- include "vanlink.labels.validate" (dict "labels" .Values.sync.podLabels "what" "sync.podLabels") -}}
+{{- include "vanlink.selector.validate" (dict "value" .Values.sync.clusterSelector "what" "sync.clusterSelector") -}}
+{{- include "vanlink.selector.validate" (dict "value" .Values.sync.direct.secretSelector "what" "sync.direct.secretSelector") -}}
+{{- $placement := (.Values.sync.placement | default dict).name -}}
+{{- if and .Values.sync.clusterSelector $placement -}}
+{{- fail (printf "sync.clusterSelector %q and sync.placement.name %q both choose the spokes: set one (the Placement's own predicates can hold the selector)" .Values.sync.clusterSelector $placement) -}}
+{{- end -}}
+{{- if eq .Values.sync.transport "direct" -}}
+{{- if $placement -}}
+{{- fail (printf "sync.transport direct chooses the spokes by their credential Secrets (sync.direct.secretSelector): sync.placement.name %q is for the acm transport" $placement) -}}
+{{- end -}}
+{{- if .Values.sync.clusterSelector -}}
+{{- fail (printf "sync.transport direct chooses the spokes by their credential Secrets (sync.direct.secretSelector): sync.clusterSelector %q is for the acm transport" .Values.sync.clusterSelector) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq .Values.sync.rbac.scope "namespaced") (eq .Values.sync.transport "acm") (not (.Values.catalog | default dict).spokes) -}}
+{{- fail "sync.rbac.scope namespaced binds the jobs in the hub namespace of each spoke of catalog.spokes, and catalog.spokes is empty: list the spokes or use scope cluster" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Name of the sync jobs' ServiceAccount. */}}
@@ -61,10 +89,11 @@ app.kubernetes.io/part-of: vanlink
 {{- if eq $tag "latest" -}}
 {{- fail "sync.image.tag: \"latest\" is not allowed; pin a version (default: the chart's appVersion) or set sync.image.digest" -}}
 {{- end -}}
+{{- $repo := include "vanlink.imageRef" (dict "image" $img.repository "registry" (.Values.global | default dict).imageRegistry) -}}
 {{- if $img.digest -}}
-{{- printf "%s@%s" $img.repository $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
 {{- else -}}
-{{- printf "%s:%s" $img.repository $tag -}}
+{{- printf "%s:%s" $repo $tag -}}
 {{- end -}}
 {{- end -}}
 
@@ -99,14 +128,18 @@ spec:
   # On SIGTERM (e.g. the Job's activeDeadlineSeconds) vanlink cleans up and
   # exits within 25 seconds.
   terminationGracePeriodSeconds: 30
-  {{- with $v.sync.imagePullSecrets }}
+  {{- with $v.sync.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  {{- $pullSecrets := include "vanlink.pullSecrets" (dict "local" $v.sync.imagePullSecrets "global" ($v.global | default dict).imagePullSecrets) | fromYamlArray }}
+  {{- with $pullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+  {{- with $v.sync.podSecurityContext }}
   securityContext:
-    runAsNonRoot: true
-    seccompProfile:
-      type: RuntimeDefault
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
   containers:
     - name: vanlink
       image: {{ include "service-interconnect.image" $root | quote }}
@@ -150,14 +183,21 @@ spec:
         - --lease={{ $v.sync.leaseName }}
         - --log-format=json
         - -v={{ $v.sync.verbosity }}
+        {{- range $v.sync.extraArgs }}
+        - {{ . | quote }}
+        {{- end }}
+      {{- with $v.sync.extraEnv }}
+      env:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.sync.securityContext }}
       securityContext:
-        allowPrivilegeEscalation: false
-        readOnlyRootFilesystem: true
-        runAsNonRoot: true
-        capabilities:
-          drop: [ALL]
-        seccompProfile:
-          type: RuntimeDefault
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.sync.extraVolumeMounts }}
+      volumeMounts:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
       {{- with $v.sync.resources }}
       resources:
         {{- toYaml . | nindent 8 }}
@@ -172,6 +212,10 @@ spec:
   {{- end }}
   {{- with $v.sync.affinity }}
   affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.sync.extraVolumes }}
+  volumes:
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end -}}

@@ -66,6 +66,9 @@ that all share its routing key.
 {{- if not (or $backend.host $backend.selector) -}}
 {{- fail (printf "%s.backend: set host or selector to tell the Connector where the service runs" $what) -}}
 {{- end -}}
+{{- if and $backend.host (regexMatch "://|/|:[0-9]*$|^\\[" (toString $backend.host)) -}}
+{{- fail (printf "%s.backend.host: %q is written as a URL or with a port; give the host name only (e.g. kafka-bootstrap.kafka.svc), and the port as backend.port" $what $backend.host) -}}
+{{- end -}}
 {{- $backendPort := $backend.port | default $svc.port -}}
 {{- $backendOut := dict "port" (int $backendPort) -}}
 {{- if $backend.host -}}{{- $_ := set $backendOut "host" $backend.host -}}{{- end -}}
@@ -125,6 +128,7 @@ Call with (dict "root" $ "labels" (include "<chart>.labels" $)).
 */ -}}
 {{- define "vanlink.operator.subscription" -}}
 {{- $sub := .root.Values.operator.subscription -}}
+{{- $reg := (.root.Values.global | default dict).imageRegistry -}}
 {{- if $sub.enabled }}
 apiVersion: operators.coreos.com/v1alpha1
 kind: Subscription
@@ -149,12 +153,112 @@ spec:
     env:
       {{- with $sub.routerImage }}
       - name: SKUPPER_ROUTER_IMAGE
-        value: {{ . | quote }}
+        value: {{ include "vanlink.imageRef" (dict "image" . "registry" $reg) | quote }}
       {{- end }}
       {{- with $sub.kubeAdaptorImage }}
       - name: SKUPPER_KUBE_ADAPTOR_IMAGE
-        value: {{ . | quote }}
+        value: {{ include "vanlink.imageRef" (dict "image" . "registry" $reg) | quote }}
       {{- end }}
   {{- end }}
 {{- end }}
+{{- end -}}
+
+{{- /*
+vanlink.labels.validate fails unless every key of .labels is a Kubernetes
+label key (an optional DNS-subdomain prefix and '/', then a name of at most 63
+characters) and every value a label value. Call with
+(dict "labels" .Values.commonLabels "what" "commonLabels").
+*/ -}}
+{{- define "vanlink.labels.validate" -}}
+{{- $what := .what -}}
+{{- range $k, $v := .labels | default dict -}}
+{{- $parts := splitList "/" $k -}}
+{{- $name := last $parts -}}
+{{- $prefix := "" -}}
+{{- if eq (len $parts) 2 -}}{{- $prefix = first $parts -}}{{- end -}}
+{{- if or (gt (len $parts) 2) (gt (len $prefix) 253) (and (eq (len $parts) 2) (not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" $prefix))) (gt (len $name) 63) (not (regexMatch "^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$" $name)) -}}
+{{- fail (printf "%s: %q is not a label key (an optional DNS-subdomain prefix and '/', then at most 63 characters: letters, digits, '-', '_', '.', starting and ending with a letter or digit)" $what $k) -}}
+{{- end -}}
+{{- $s := toString $v -}}
+{{- if kindIs "invalid" $v -}}{{- $s = "" -}}{{- end -}}
+{{- if or (gt (len $s) 63) (not (regexMatch "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$" $s)) -}}
+{{- fail (printf "%s.%s: %q is not a label value (at most 63 characters: letters, digits, '-', '_', '.', starting and ending with a letter or digit)" $what $k $s) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- /*
+vanlink.selector.validate fails unless .value is a Kubernetes label selector
+(what kubectl -l takes: key, !key, key=value, key==value, key!=value,
+key in (a,b), key notin (a,b), key>1, key<1, joined by commas). Empty is valid.
+Call with (dict "value" .Values.sync.clusterSelector "what" "sync.clusterSelector").
+*/ -}}
+{{- define "vanlink.selector.validate" -}}
+{{- $key := "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?" -}}
+{{- $val := "([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?" -}}
+{{- $req := printf "\\s*(!\\s*%s|%s\\s*(==?|!=)\\s*%s|%s\\s*[<>]\\s*-?[0-9]+|%s\\s+(in|notin)\\s*\\(\\s*%s(\\s*,\\s*%s)*\\s*\\)|%s)\\s*" $key $key $val $key $key $val $val $key -}}
+{{- if and (trim .value) (not (regexMatch (printf "^%s(,%s)*$" $req $req) .value)) -}}
+{{- fail (printf "%s: %q is not a label selector (key, !key, key=value, key!=value, key in (a,b), key notin (a,b), joined by commas)" .what .value) -}}
+{{- end -}}
+{{- end -}}
+
+{{- /*
+vanlink.imageRef returns .image with its registry replaced by .registry
+(global.imageRegistry) when that is set: the first path element of .image is
+its registry when it holds a '.' or ':' or is localhost; an image without one
+gets .registry in front. Call with (dict "image" "ghcr.io/vanlink/vanlink" "registry" "mirror.example.com").
+*/ -}}
+{{- define "vanlink.imageRef" -}}
+{{- $image := .image -}}
+{{- with .registry -}}
+{{- if not (kindIs "string" .) -}}
+{{- fail (printf "global.imageRegistry: %v must be a string (a registry host, e.g. mirror.example.com:5000)" .) -}}
+{{- end -}}
+{{- $reg := trimSuffix "/" . -}}
+{{- $parts := splitList "/" $image -}}
+{{- $head := first $parts -}}
+{{- if and (gt (len $parts) 1) (or (contains "." $head) (contains ":" $head) (eq $head "localhost")) -}}
+{{- $image = printf "%s/%s" $reg (join "/" (rest $parts)) -}}
+{{- else -}}
+{{- $image = printf "%s/%s" $reg $image -}}
+{{- end -}}
+{{- end -}}
+{{- $image -}}
+{{- end -}}
+
+{{- /*
+vanlink.global.validate checks the keys of global that vanlink reads
+(imageRegistry, imagePullSecrets); anything else under global belongs to
+other charts (an umbrella chart passes global to every dependency) and is
+left alone. Call with .Values.global.
+*/ -}}
+{{- define "vanlink.global.validate" -}}
+{{- $g := . | default dict -}}
+{{- if not (kindIs "map" $g) -}}
+{{- fail "global: must be a map (Helm passes it to every chart of an umbrella)" -}}
+{{- end -}}
+{{- if and (hasKey $g "imageRegistry") (not (kindIs "invalid" $g.imageRegistry)) (not (kindIs "string" $g.imageRegistry)) -}}
+{{- fail (printf "global.imageRegistry: %v must be a string (a registry host, e.g. mirror.example.com:5000)" $g.imageRegistry) -}}
+{{- end -}}
+{{- if and (hasKey $g "imagePullSecrets") (not (kindIs "invalid" $g.imagePullSecrets)) (not (kindIs "slice" $g.imagePullSecrets)) -}}
+{{- fail "global.imagePullSecrets: must be a list of Secret names or {name: ...} objects" -}}
+{{- end -}}
+{{- end -}}
+
+{{- /*
+vanlink.pullSecrets returns, as a YAML list of {name: ...}, the pull
+secrets of .local followed by those of .global (global.imagePullSecrets),
+each given as a name or as {name: ...}, without duplicates.
+*/ -}}
+{{- define "vanlink.pullSecrets" -}}
+{{- $out := list -}}
+{{- $seen := dict -}}
+{{- range $s := concat (.local | default list) (.global | default list) -}}
+{{- $n := ternary $s (get (kindIs "map" $s | ternary $s dict) "name") (kindIs "string" $s) -}}
+{{- if and $n (not (hasKey $seen $n)) -}}
+{{- $_ := set $seen $n true -}}
+{{- $out = append $out (dict "name" $n) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}

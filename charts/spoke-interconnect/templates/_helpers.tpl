@@ -48,9 +48,19 @@ vanlink.io/spoke: {{ include "spoke-interconnect.clusterName" . }}
 {{- $name -}}
 {{- end -}}
 
-{{/* Namespace of every namespaced object. */}}
+{{/* Namespace of every namespaced object: namespace.name, else the release namespace. */}}
 {{- define "spoke-interconnect.namespace" -}}
-{{- .Values.namespace.name -}}
+{{- .Values.namespace.name | default .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+Checks of values the schema cannot express, run once per render (from the
+Namespace template): label syntax, Helm's global.
+*/}}
+{{- define "spoke-interconnect.validate" -}}
+{{- include "vanlink.global.validate" .Values.global -}}
+{{- include "vanlink.labels.validate" (dict "labels" .Values.commonLabels "what" "commonLabels") -}}
+{{- include "vanlink.labels.validate" (dict "labels" .Values.namespace.labels "what" "namespace.labels") -}}
 {{- end -}}
 
 {{/* Sync-wave annotation. */}}
