@@ -66,8 +66,16 @@ tools: $(BIN_DIR)/kube-apiserver $(BIN_DIR)/etcd ## Build the test-bed binaries 
 # takes many minutes.
 GOBUILD := $(GO) run ./hack/gobuild -go $(GO)
 
-$(BIN_DIR)/kube-apiserver: hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum
-	@$(GOBUILD) -C hack/tools/kube-apiserver -o $@ \
+# kube-apiserver reports the version of its module, as a release build does
+# (go build alone leaves v0.0.0-master), so charts' kubeVersion checks pass.
+KUBE_VERSION  := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {print $$3}' hack/tools/kube-apiserver/go.mod)
+KUBE_LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+  -X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION)))) \
+  -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) \
+  -X k8s.io/component-base/version.gitTreeState=clean
+
+$(BIN_DIR)/kube-apiserver: hack/tools/kube-apiserver/go.mod hack/tools/kube-apiserver/go.sum Makefile
+	@$(GOBUILD) -C hack/tools/kube-apiserver -o $@ -ldflags "$(KUBE_LDFLAGS)" \
 	  -note "the first build compiles about 2,000 packages, about 20 minutes of CPU: some 10 minutes on 2 idle cores, 30 or more on a busy machine; seconds once Go's build cache holds them" \
 	  k8s.io/kubernetes/cmd/kube-apiserver
 
@@ -83,6 +91,8 @@ UNIT_TIMEOUT        ?= 5m
 IMAGES_TIMEOUT      ?= 30m
 INTEGRATION_TIMEOUT ?= 20m
 E2E_TIMEOUT         ?= 15m
+# Scenarios run in parallel, each on its own test bed (etcd + three API servers).
+E2E_PARALLEL        ?= 3
 
 .PHONY: test
 test: tools vet-kind test-unit test-images test-integration test-e2e ## Run every test tier that needs no Docker (unit, images, integration, e2e) and vet the kind tier
@@ -107,7 +117,7 @@ test-integration: tools ## Run integration tests on the local API-server test be
 
 .PHONY: test-e2e
 test-e2e: tools ## Run the end-to-end scenarios on local API servers (Skupper and ACM agent simulated)
-	$(GO) test -tags e2e -timeout $(E2E_TIMEOUT) $(TEST_FLAGS) ./e2e/...
+	$(GO) test -tags e2e -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) $(TEST_FLAGS) ./e2e/...
 
 .PHONY: e2e-kind
 e2e-kind: ## Run the end-to-end scenarios on kind clusters with the real Skupper (needs Docker; about 30 minutes)

@@ -42,10 +42,15 @@ func TestMain(m *testing.M) {
 }
 
 // TestScenarios runs every scenario on a fresh local hub, east and west,
-// once with each transport.
+// once with each transport. Each scenario has a test bed of its own (one
+// etcd, three API servers, the doubles), so scenarios run in parallel, at
+// most `go test -parallel` at a time (make test-e2e sets E2E_PARALLEL).
 func TestScenarios(t *testing.T) {
 	for _, tr := range []string{"acm", "direct"} {
-		t.Run(tr, func(t *testing.T) { runScenarios(t, tr) })
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			runScenarios(t, tr)
+		})
 	}
 }
 
@@ -56,6 +61,7 @@ func runScenarios(t *testing.T, transport string) {
 	}
 	for _, sc := range scenarios.All {
 		t.Run(sc.Name, func(t *testing.T) {
+			t.Parallel()
 			p, err := local.Start(context.Background(), local.Options{Spokes: []string{"east", "west"}, Transport: transport})
 			if err != nil {
 				t.Fatalf("starting the local provider: %v", err)

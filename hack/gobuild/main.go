@@ -60,6 +60,8 @@ type options struct {
 	Note string
 	// Go is the go command.
 	Go string
+	// LDFlags are passed to go build -ldflags (e.g. -X version stamps).
+	LDFlags string
 }
 
 func (o *options) AddFlags(fs *flag.FlagSet) {
@@ -68,6 +70,7 @@ func (o *options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Every, "every", 30*time.Second, "interval of the progress lines")
 	fs.StringVar(&o.Go, "go", "go", "the go command")
 	fs.StringVar(&o.Note, "note", "", "a line printed after the first one (e.g. how long a first build takes)")
+	fs.StringVar(&o.LDFlags, "ldflags", "", "flags for the linker, passed to go build -ldflags")
 }
 
 // Complete takes the package from the arguments and validates the options.
@@ -111,7 +114,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 
 	compiled := 0
-	err = watch(ctx, o.command(ctx, "build", "-v", "-o", o.Out, o.Package), w, w, ticker.C, func() {
+	build := []string{"build", "-v", "-o", o.Out}
+	if o.LDFlags != "" {
+		build = append(build, "-ldflags", o.LDFlags)
+	}
+	err = watch(ctx, o.command(ctx, append(build, o.Package)...), w, w, ticker.C, func() {
 		fmt.Fprintf(w, "  %s: %s so far, %s\n", name, since(start), packages(compiled, total))
 	}, func(line string) bool {
 		if isPackageLine(line) {
