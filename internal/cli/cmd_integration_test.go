@@ -215,6 +215,33 @@ func TestSyncOnTheTestBed(t *testing.T) {
 		require.Contains(t, stdout, leakCode, "the token command prints the code, on request")
 		require.Contains(t, stdout, "kind: AccessToken")
 	})
+
+	both := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := Main(append(args, "--kubeconfig", kubeconfig), IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, noExit)
+		c.all.Write(out.Bytes())
+		c.all.Write(errOut.Bytes())
+		return code, out.String(), errOut.String()
+	}
+	t.Run("token warns on stderr that it prints a secret", func(t *testing.T) {
+		code, stdout, stderr := both("token", "--cluster", "east")
+		require.Equal(t, 0, code)
+		require.Contains(t, stderr, "warning: the AccessToken printed on standard output holds the grant code")
+		require.NotContains(t, stderr, leakCode, "the warning does not repeat the secret")
+		require.Contains(t, stdout, "kind: AccessToken")
+	})
+	t.Run("a pass that fails before it starts prints its error once, no empty table", func(t *testing.T) {
+		for _, args := range [][]string{{"sync", "--grant", "missing"}, {"sync", "--grant", "missing", "-o", "wide"}, {"status", "--live", "--grant", "missing"}} {
+			code, stdout, stderr := both(args...)
+			require.Equal(t, 1, code, "%v", args)
+			require.Empty(t, stdout, "%v: no empty table, no \"0 of 0 redemptions\"", args)
+			require.Equal(t, 1, strings.Count(stderr, "error:"), "%v: the error once", args)
+			require.Contains(t, stderr, "missing")
+		}
+		code, stdout, _ := both("sync", "--grant", "missing", "-o", "json")
+		require.Equal(t, 1, code)
+		require.Contains(t, stdout, `"error":`, "json is data: the failed pass is still a document")
+	})
 }
 
 // hubSiteReady writes, as the hub's Skupper controller does once its way in

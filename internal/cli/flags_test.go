@@ -23,7 +23,7 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 		"a grant name that is not DNS-1123": {[]string{"sync", "--grant", "Spoke_Link"}, `--grant "Spoke_Link"`},
 		"a negative grant timeout":          {[]string{"sync", "--grant-timeout", "-1m"}, `--grant-timeout -1m0s: must be positive`},
 		"an invalid schedule":               {[]string{"run", "--schedule", "61 * * * *"}, `schedule "61 * * * *"`},
-		"an unknown output format":          {[]string{"status", "-o", "yaml"}, `must be one of table, json`},
+		"an unknown output format":          {[]string{"status", "-o", "xml"}, `must be one of table, wide, json, yaml`},
 		"a token without cluster":           {[]string{"token"}, "--cluster is required"},
 		"an unknown log format":             {[]string{"sync", "--log-format", "xml"}, `--log-format "xml"`},
 		"an unknown transport":              {[]string{"sync", "--transport", "ssh"}, `"--transport" flag: must be one of acm`},

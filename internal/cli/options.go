@@ -100,10 +100,10 @@ func isTerminal(w io.Writer) bool {
 
 // restConfig loads the hub connection the way kubectl does.
 func (o *globalOptions) restConfig() (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	cfg, err := o.loader().ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, noKubeconfig(err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading the hub kubeconfig: %w", err)
 	}

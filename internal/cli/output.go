@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/yaml"
 
 	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/report"
@@ -17,10 +18,38 @@ import (
 var outcomeOrder = []reconcile.Outcome{reconcile.OutcomeLinked, reconcile.OutcomePushed, reconcile.OutcomePending, reconcile.OutcomePlanned,
 	reconcile.OutcomePruned, reconcile.OutcomeFailed, reconcile.OutcomeBlocked, reconcile.OutcomeSkipped}
 
+// Output formats of sync and status (-o), as kubectl names them: table,
+// wide (more columns), json and yaml (the same data, with the same field
+// names).
+var outputFormats = []string{"table", "wide", "json", "yaml"}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// writeData writes v as JSON or YAML and reports whether format was one of them.
+func writeData(w io.Writer, format string, v any) (bool, error) {
+	switch format {
+	case "json":
+		return true, writeJSON(w, v)
+	case "yaml":
+		data, err := yaml.Marshal(v)
+		if err != nil {
+			return true, err
+		}
+		_, err = w.Write(data)
+		return true, err
+	}
+	return false, nil
+}
+
+// startedNothing reports whether a pass failed before it reached any spoke
+// (no grant, no fleet, no lease): a table of it would be empty, so the
+// commands print only the error, once.
+func startedNothing(res *reconcile.Result) bool {
+	return res.Error != "" && len(res.Changes) == 0
 }
 
 // printResult writes a pass result as a table (one line per spoke and a
@@ -28,12 +57,21 @@ func writeJSON(w io.Writer, v any) error {
 // returns it, and it is printed once, on stderr, where it ends (Run, or the
 // log of a pass that exits 0 anyway).
 func printResult(w io.Writer, format string, res *reconcile.Result) error {
-	if format == "json" {
-		return writeJSON(w, res)
+	if ok, err := writeData(w, format, res); ok {
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tACTION\tOUTCOME\tSITE\tTOKEN\tLINK\tREASON")
+	if format == "wide" {
+		fmt.Fprintln(tw, "CLUSTER\tACTION\tOUTCOME\tSITE\tTOKEN\tLINK\tTOOK\tREASON\tERROR")
+	} else {
+		fmt.Fprintln(tw, "CLUSTER\tACTION\tOUTCOME\tSITE\tTOKEN\tLINK\tREASON")
+	}
 	for _, c := range res.Changes {
+		if format == "wide" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Cluster, c.Action, c.Outcome, dash(c.Site), dash(c.Token), dash(c.Link),
+				took(c.Duration), dash(c.Reason), dash(c.Error))
+			continue
+		}
 		reason := c.Reason
 		if c.Error != "" {
 			reason += " | error: " + c.Error
@@ -80,6 +118,13 @@ func counts(m map[reconcile.Outcome]int) string {
 	return strings.Join(parts, ", ")
 }
 
+func took(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
 func dash(s string) string {
 	if s == "" {
 		return "-"
@@ -91,17 +136,26 @@ func dash(s string) string {
 // are ages at now, as kubectl shows AGE: SINCE is how long the spoke has
 // been in its state, LAST PUSH how long ago a token was last pushed.
 func printRecord(w io.Writer, format string, rec *report.Record, now time.Time) error {
-	if format == "json" {
-		return writeJSON(w, rec)
+	if ok, err := writeData(w, format, rec); ok {
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tSTATE\tSINCE\tLAST PUSH\tLAST ERROR\tREASON")
+	if format == "wide" {
+		fmt.Fprintln(tw, "CLUSTER\tSTATE\tSINCE\tLAST PUSH\tLAST ERROR\tREASON\tACTION\tERROR AGE\tRECORDED")
+	} else {
+		fmt.Fprintln(tw, "CLUSTER\tSTATE\tSINCE\tLAST PUSH\tLAST ERROR\tREASON")
+	}
 	for _, n := range rec.Names() {
 		s := rec.Spokes[n]
 		since := s.Since
 		if since == nil && rec.Reduced == "" {
 			// A record of an older version: the state is as old as the pass.
 			since = &rec.Pass.Started
+		}
+		if format == "wide" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, s.State, age(since, now), age(s.LastPush, now), dash(s.LastError), s.Reason,
+				dash(string(s.Action)), age(s.LastErrorTime, now), age(s.Recorded, now))
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, s.State, age(since, now), age(s.LastPush, now), dash(s.LastError), s.Reason)
 	}

@@ -87,5 +87,10 @@ The grant code is a secret: vanlink never prints it, logs it or stores it, excep
 	root.AddCommand(newSyncCommand(streams, g), newRunCommand(streams, g), newStatusCommand(streams, g),
 		newTokenCommand(streams, g), newVersionCommand(streams))
 	root.AddCommand(newControllerCommand(streams, g))
+	// An unknown or malformed flag points at the command's help, as kubectl does.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w\nSee '%s --help' for the flags of this command", err, c.CommandPath())
+	})
+	registerCompletions(root, g)
 	return root
 }

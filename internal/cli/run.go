@@ -30,7 +30,10 @@ at once. Each pass's result is logged; the status record holds the latest.`,
 		Example: `  vanlink run --schedule "*/30 * * * *"
   vanlink run --schedule "@every 10m" --placement openshift-gitops/vanlink-spokes`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context(), streams) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			defaultNamespace(cmd, o.global, &o.pass.namespace)
+			return o.Run(cmd.Context(), streams)
+		},
 	}
 	o.pass.AddFlags(c.Flags())
 	c.Flags().StringVar(&o.schedule, "schedule", "*/30 * * * *", "cron schedule: five fields (minute hour day-of-month month day-of-week), or @hourly, @every 10m, ...")

@@ -45,11 +45,12 @@ Exit code: 0 when every spoke is linked, 2 when some are not, 1 on error.`,
 	}
 	o.pass.addObserveFlags(c.Flags())
 	c.Flags().BoolVar(&o.live, "live", false, "observe the spokes now (a dry-run pass) instead of reading the last record")
-	c.Flags().VarP(newEnum(&o.output, "table", "table", "json"), "output", "o", "output format: table or json")
+	c.Flags().VarP(newEnum(&o.output, "table", outputFormats...), "output", "o", "output format: table, wide (more columns), json or yaml")
 	return c
 }
 
 func (o *statusOptions) Run(cmd *cobra.Command, streams IOStreams) error {
+	defaultNamespace(cmd, o.global, &o.pass.namespace)
 	c, err := connect(o.global, o.pass.Validate)
 	if err != nil {
 		return err
@@ -94,7 +95,7 @@ func (o *statusOptions) runLive(cmd *cobra.Command, streams IOStreams, c *client
 	}
 	e := o.pass.engine(c, log, true)
 	res, err := e.Run(cmd.Context())
-	if res != nil {
+	if res != nil && !(startedNothing(res) && err != nil && (o.output == "table" || o.output == "wide")) {
 		if perr := printResult(streams.Out, o.output, res); perr != nil {
 			return perr
 		}

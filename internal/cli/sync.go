@@ -84,7 +84,7 @@ The grant code is never printed or logged.`,
 	c.Flags().Var(newEnum(&o.failOn, "error", "error", "pending", "never"), "fail-on", "when the exit code is non-zero: error, pending or never")
 	c.Flags().DurationVar(&o.grantTimeout, "grant-timeout", 5*time.Minute, "with --policy postsync: how long to wait for a usable grant and a hub Site that can issue links")
 	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "observe and print the plan; write nothing: no push, removal, record, and (ACM) no view or action on the hub, so spokes without views are unknown")
-	c.Flags().VarP(newEnum(&o.output, "table", "table", "json"), "output", "o", "output format: table or json")
+	c.Flags().VarP(newEnum(&o.output, "table", outputFormats...), "output", "o", "output format: table, wide (more columns), json or yaml")
 	return c, o
 }
 
@@ -103,6 +103,7 @@ func (o *syncOptions) Validate() error {
 }
 
 func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
+	defaultNamespace(cmd, o.global, &o.pass.namespace)
 	if err := o.Validate(); err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	} else {
 		res, code, err = cron.RunOnce(ctx, engine, reconcile.FailOn(o.failOn))
 	}
-	if res != nil {
+	if res != nil && !(startedNothing(res) && err != nil && (o.output == "table" || o.output == "wide")) {
 		if perr := printResult(streams.Out, o.output, res); perr != nil {
 			return perr
 		}

@@ -59,6 +59,7 @@ func (o *tokenOptions) Validate() error {
 }
 
 func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
+	defaultNamespace(cmd, o.global, &o.target.namespace)
 	c, err := connect(o.global, o.Validate)
 	if err != nil {
 		return err
@@ -85,6 +86,7 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(streams.ErrOut, "warning: the AccessToken printed on standard output holds the grant code of AccessGrant %s/%s, a secret: apply it to spoke %s, do not commit it, paste it or keep it in logs\n", g.Namespace, g.Name, o.cluster)
 	fmt.Fprintf(streams.Out, "# AccessToken for spoke %s from AccessGrant %s/%s. Contains the grant code: keep it secret.\n", o.cluster, g.Namespace, g.Name)
 	_, err = streams.Out.Write(data)
 	return err

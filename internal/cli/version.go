@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -25,15 +24,15 @@ func newVersionCommand(streams IOStreams) *cobra.Command {
 			case "", "text":
 				_, err := fmt.Fprintln(streams.Out, info.String())
 				return err
-			case "json":
-				enc := json.NewEncoder(streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+			case "json", "yaml":
+				_, err := writeData(streams.Out, o.output, info)
+				return err
 			default:
-				return fmt.Errorf("--output %q: must be text or json", o.output)
+				return fmt.Errorf("--output %q: must be text, json or yaml", o.output)
 			}
 		},
 	}
-	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, json or yaml")
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }

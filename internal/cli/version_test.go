@@ -34,8 +34,12 @@ func TestVersionCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil || code != 0 || info.Version != "v9.8.7" {
 		t.Fatalf("expected JSON with the linked version, got %d %q (%v)", code, out, err)
 	}
-	code, _, errOut := run(t, "version", "-o", "yaml")
-	if code != 1 || !strings.Contains(errOut, `--output "yaml"`) {
+	code, out, _ = run(t, "version", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "version: v9.8.7") {
+		t.Fatalf("expected YAML with the linked version, got %d %q", code, out)
+	}
+	code, _, errOut := run(t, "version", "-o", "xml")
+	if code != 1 || !strings.Contains(errOut, `--output "xml"`) {
 		t.Fatalf("expected a clear error naming --output, got %d %q", code, errOut)
 	}
 }
