@@ -78,14 +78,14 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 		return out
 	}
 	hubOpts := hubOptions(root)
-	say("helm install hub charts/service-interconnect -n %s --create-namespace -f values/catalog.yaml -f values/clusters/hub.yaml", ns)
-	if _, err := charts.Install(ctx, filepath.Join(root, charts.HubChart), charts.InstallOptions{Options: hubOpts, Kubeconfig: hub.Kubeconfig, DisableHooks: true, CreateNamespace: true}); err != nil {
+	say("helm install hub charts/service-interconnect -f values/catalog.yaml -f values/clusters/hub.yaml")
+	if _, err := charts.Install(ctx, filepath.Join(root, charts.HubChart), charts.InstallOptions{Options: hubOpts, Kubeconfig: hub.Kubeconfig, DisableHooks: true}); err != nil {
 		return err
 	}
 	for _, s := range p.Spokes() {
-		say("helm install %s charts/spoke-interconnect -n %s --create-namespace -f values/catalog.yaml -f values/clusters/%s.yaml  (on %s)", s.Name, ns, s.Name, s.Name)
-		o := charts.Options{ReleaseName: s.Name, Namespace: ns, ValuesFiles: values("values/catalog.yaml", "values/clusters/"+s.Name+".yaml")}
-		if _, err := charts.Install(ctx, filepath.Join(root, charts.SpokeChart), charts.InstallOptions{Options: o, Kubeconfig: s.Kubeconfig, CreateNamespace: true}); err != nil {
+		say("helm install %s charts/spoke-interconnect -f values/catalog.yaml -f values/clusters/%s.yaml  (on %s)", s.Name, s.Name, s.Name)
+		o := charts.Options{ReleaseName: s.Name, Namespace: "default", ValuesFiles: values("values/catalog.yaml", "values/clusters/"+s.Name+".yaml")}
+		if _, err := charts.Install(ctx, filepath.Join(root, charts.SpokeChart), charts.InstallOptions{Options: o, Kubeconfig: s.Kubeconfig}); err != nil {
 			return err
 		}
 	}
@@ -144,7 +144,7 @@ func run(ctx context.Context, out io.Writer, exit bool) error {
 // hubOptions install the hub chart from the shipped values, as README's
 // `helm install hub charts/service-interconnect -f ...` does.
 func hubOptions(root string) charts.Options {
-	return charts.Options{ReleaseName: "hub", Namespace: ns,
+	return charts.Options{ReleaseName: "hub", Namespace: "default",
 		ValuesFiles: []string{filepath.Join(root, "values/catalog.yaml"), filepath.Join(root, "values/clusters/hub.yaml")}}
 }
 

@@ -68,7 +68,7 @@ func NewHarness(t *testing.T, p Provider, root, binary string) *Harness {
 func (h *Harness) path(rel string) string { return filepath.Join(h.Root, filepath.FromSlash(rel)) }
 
 func (h *Harness) hubOptions(set map[string]any) charts.Options {
-	return charts.Options{ReleaseName: HubRelease, Namespace: Namespace, Set: Merge(h.P.HubValues(), set),
+	return charts.Options{ReleaseName: HubRelease, Namespace: "default", Set: Merge(h.P.HubValues(), set),
 		ValuesFiles: []string{h.path("values/catalog.yaml"), h.path("values/clusters/hub.yaml")}}
 }
 
@@ -77,7 +77,7 @@ func (h *Harness) hubOptions(set map[string]any) charts.Options {
 func (h *Harness) InstallHub(ctx context.Context, set map[string]any) {
 	h.T.Helper()
 	h.hubSet = set
-	_, err := charts.Install(ctx, h.path(charts.HubChart), charts.InstallOptions{Options: h.hubOptions(set), Kubeconfig: h.P.Hub().Kubeconfig, DisableHooks: true, CreateNamespace: true})
+	_, err := charts.Install(ctx, h.path(charts.HubChart), charts.InstallOptions{Options: h.hubOptions(set), Kubeconfig: h.P.Hub().Kubeconfig, DisableHooks: true})
 	require.NoError(h.T, err, "helm install of the hub chart")
 	h.saKube = ""
 }
@@ -95,8 +95,8 @@ func (h *Harness) InstallSpoke(ctx context.Context, spoke Cluster, set map[strin
 		}
 		set["clusterName"] = spoke.Name
 	}
-	_, err := charts.Install(ctx, h.path(charts.SpokeChart), charts.InstallOptions{Kubeconfig: spoke.Kubeconfig, CreateNamespace: true,
-		Options: charts.Options{ReleaseName: spoke.Name, Namespace: Namespace, ValuesFiles: files, Set: set}})
+	_, err := charts.Install(ctx, h.path(charts.SpokeChart), charts.InstallOptions{Kubeconfig: spoke.Kubeconfig,
+		Options: charts.Options{ReleaseName: spoke.Name, Namespace: "default", ValuesFiles: files, Set: set}})
 	require.NoError(h.T, err, "helm install of the spoke chart on %s", spoke.Name)
 }
 

@@ -119,8 +119,8 @@ func up(ctx context.Context, root string) error {
 
 	for _, c := range sp {
 		step("installing charts/spoke-interconnect on %s, and the hello server behind its gateway Connector", c.Name)
-		_, err := charts.Install(ctx, filepath.Join(root, charts.SpokeChart), charts.InstallOptions{Kubeconfig: c.Kubeconfig, CreateNamespace: true,
-			Options: charts.Options{ReleaseName: c.Name, Namespace: "service-interconnect",
+		_, err := charts.Install(ctx, filepath.Join(root, charts.SpokeChart), charts.InstallOptions{Kubeconfig: c.Kubeconfig,
+			Options: charts.Options{ReleaseName: c.Name, Namespace: "default",
 				ValuesFiles: []string{filepath.Join(root, "values/catalog.yaml"), filepath.Join(root, "values/clusters", c.Name+".yaml")}}})
 		if err != nil {
 			return fmt.Errorf("installing the spoke chart on %s: %w", c.Name, err)
@@ -131,8 +131,8 @@ func up(ctx context.Context, root string) error {
 	}
 
 	step("installing charts/service-interconnect on the hub (direct transport); its hook Job pushes the tokens")
-	_, err = charts.Install(ctx, filepath.Join(root, charts.HubChart), charts.InstallOptions{Kubeconfig: hub.Kubeconfig, Timeout: 10 * time.Minute, CreateNamespace: true,
-		Options: charts.Options{ReleaseName: "hub", Namespace: "service-interconnect", Set: kind.HubValues(images),
+	_, err = charts.Install(ctx, filepath.Join(root, charts.HubChart), charts.InstallOptions{Kubeconfig: hub.Kubeconfig, Timeout: 10 * time.Minute,
+		Options: charts.Options{ReleaseName: "hub", Namespace: "default", Set: kind.HubValues(images),
 			ValuesFiles: []string{filepath.Join(root, "values/catalog.yaml"), filepath.Join(root, "values/clusters/hub.yaml")}}})
 	if err != nil {
 		return fmt.Errorf("installing the hub chart (its hook Job runs the first pass): %w", err)
