@@ -119,7 +119,7 @@ func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
 	if err != nil {
 		return err
 	}
-	if err := w.Grant(c.dyn, p.namespace, p.grant, ctrl.GrantChanged); err != nil {
+	if err := w.Grant(c.dyn, p.namespace, p.grant, ctrl.GrantChanged, ctrl.GrantReplaced); err != nil {
 		return err
 	}
 	// The informers run until the command returns, after the last term.

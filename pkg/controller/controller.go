@@ -70,13 +70,13 @@ type Controller struct {
 	// the reason for a skipped one.
 	selection map[string]string
 
-	once                sync.Once
-	membership, grantCh chan struct{}
+	once                          sync.Once
+	membership, grantCh, replaced chan struct{}
 }
 
 func (c *Controller) init() {
 	c.once.Do(func() {
-		c.membership, c.grantCh = make(chan struct{}, 1), make(chan struct{}, 1)
+		c.membership, c.grantCh, c.replaced = make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{}, 1)
 		c.mu.Lock()
 		c.spokes = map[string]reconcile.Change{}
 		c.mu.Unlock()
@@ -94,12 +94,23 @@ func (c *Controller) MembershipChanged() {
 	}
 }
 
-// GrantChanged says that the grant (uid, code, budget, expiry) or the hub
-// Site changed: every spoke that is not linked is queued. It never blocks.
+// GrantChanged says that the grant (code, budget, expiry) or the hub Site
+// changed: every spoke that is not linked is queued. It never blocks.
 func (c *Controller) GrantChanged() {
 	c.init()
 	select {
 	case c.grantCh <- struct{}{}:
+	default:
+	}
+}
+
+// GrantReplaced says that the grant was re-created (a new uid): every spoke
+// is queued, as a pass would observe them all (a linked spoke is left
+// alone; a broken one no event reported is re-linked). It never blocks.
+func (c *Controller) GrantReplaced() {
+	c.init()
+	select {
+	case c.replaced <- struct{}{}:
 	default:
 	}
 }
@@ -273,6 +284,8 @@ func (c *Controller) Lead(ctx context.Context) error {
 			c.membershipDiff(ctx)
 		case <-c.grantCh:
 			c.EnqueueUnlinked(ctx)
+		case <-c.replaced:
+			c.EnqueueAll(ctx)
 		}
 	}
 }

@@ -200,13 +200,19 @@ func (l secretLister) List(_ context.Context, o metav1.ListOptions) (*corev1.Sec
 // Grant watches the hub AccessGrant and the Sites of its namespace; changed
 // is called when the grant's uid, code, budget, expiry or state change (not
 // on each redemption: a redemption changes no plan) or when what the hub
-// Site allows changes (it can issue links, its router groups).
-func (w *Watch) Grant(dyn dynamic.Interface, ns, name string, changed func()) error {
+// Site allows changes (it can issue links, its router groups); replaced is
+// called instead when the grant has a new uid (it was re-created).
+func (w *Watch) Grant(dyn dynamic.Interface, ns, name string, changed, replaced func()) error {
+	// The grant by name (the jobs' RBAC grants it by name: a list must say so).
+	gf := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, ns, func(o *metav1.ListOptions) {
+		o.FieldSelector = "metadata.name=" + name
+	})
+	grants := gf.ForResource(skupper.AccessGrantsGVR).Informer()
 	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, ns, nil)
-	grants := f.ForResource(skupper.AccessGrantsGVR).Informer()
 	sites := f.ForResource(skupper.SitesGVR).Informer()
 	var mu sync.Mutex
 	last := map[string]string{}
+	lastUID := ""
 	on := func(kind string, key func(o any) string) func(any) {
 		return func(o any) {
 			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
@@ -221,8 +227,15 @@ func (w *Watch) Grant(dyn dynamic.Interface, ns, name string, changed func()) er
 			mu.Lock()
 			same := last[id] == k
 			last[id] = k
+			newUID := kind == "grant" && lastUID != "" && lastUID != string(u.GetUID())
+			if kind == "grant" {
+				lastUID = string(u.GetUID())
+			}
 			mu.Unlock()
-			if !same {
+			switch {
+			case newUID:
+				replaced()
+			case !same:
 				changed()
 			}
 		}
@@ -251,7 +264,7 @@ func (w *Watch) Grant(dyn dynamic.Interface, ns, name string, changed func()) er
 		}
 		w.synced = append(w.synced, item.inf.HasSynced)
 	}
-	w.starts = append(w.starts, f.Start)
+	w.starts = append(w.starts, gf.Start, f.Start)
 	return nil
 }
 

@@ -1,0 +1,49 @@
+package controller
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/vanlink/vanlink/pkg/skupper"
+)
+
+func TestTheGrantWatchSortsChanges(t *testing.T) {
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		skupper.AccessGrantsGVR: "AccessGrantList", skupper.SitesGVR: "SiteList"}, grantObject(t, "grant-1", 10, 0))
+	var changed, replaced atomic.Int32
+	w := &Watch{}
+	require.NoError(t, w.Grant(dyn, "service-interconnect", "spoke-link", func() { changed.Add(1) }, func() { replaced.Add(1) }))
+	w.Start(t.Context())
+	require.NoError(t, w.WaitForSync(t.Context()))
+	require.Eventually(t, func() bool { return changed.Load() == 1 }, 5*time.Second, 10*time.Millisecond, "the first sight of the grant")
+	gr := dyn.Resource(skupper.AccessGrantsGVR).Namespace("service-interconnect")
+	update := func(mod func(u *unstructured.Unstructured)) {
+		u, err := gr.Get(t.Context(), "spoke-link", metav1.GetOptions{})
+		require.NoError(t, err)
+		mod(u)
+		_, err = gr.Update(t.Context(), u, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	update(func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(u.Object, int64(1), "status", "redemptions")
+	})
+	time.Sleep(200 * time.Millisecond)
+	require.EqualValues(t, 1, changed.Load(), "a redemption changes no plan: no event")
+	update(func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(u.Object, int64(20), "spec", "redemptionsAllowed")
+	})
+	require.Eventually(t, func() bool { return changed.Load() == 2 }, 5*time.Second, 10*time.Millisecond, "a new budget is a change")
+	require.NoError(t, gr.Delete(t.Context(), "spoke-link", metav1.DeleteOptions{}))
+	_, err := gr.Create(t.Context(), grantObject(t, "grant-2", 10, 0), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return replaced.Load() == 1 }, 5*time.Second, 10*time.Millisecond, "a new uid: the grant was re-created")
+	require.NoError(t, w.Ready())
+}
