@@ -92,7 +92,7 @@ IMAGES_TIMEOUT      ?= 30m
 INTEGRATION_TIMEOUT ?= 20m
 E2E_TIMEOUT         ?= 15m
 # Scenarios run in parallel, each on its own test bed (etcd + three API servers).
-E2E_PARALLEL        ?= 3
+E2E_PARALLEL        ?= 2
 
 .PHONY: test
 test: tools vet-kind test-unit test-images test-integration test-e2e ## Run every test tier that needs no Docker (unit, images, integration, e2e) and vet the kind tier

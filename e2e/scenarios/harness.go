@@ -55,7 +55,7 @@ type Harness struct {
 
 // NewHarness returns a harness; binary is a built vanlink.
 func NewHarness(t *testing.T, p Provider, root, binary string) *Harness {
-	h := &Harness{T: t, P: p, Root: root, Binary: binary, codes: map[string]bool{}, Timeout: 30 * time.Second}
+	h := &Harness{T: t, P: p, Root: root, Binary: binary, codes: map[string]bool{}, Timeout: 60 * time.Second}
 	t.Logf("clusters: %s", p.Describe())
 	t.Cleanup(func() {
 		if !t.Failed() {

@@ -322,13 +322,12 @@ func HubRestartMidPass(t *testing.T, h *Harness) {
 	// each write and keeps the increment when the write fails, so a spoke
 	// retrying then inflates it (upstream: skupperproject/skupper
 	// internal/kube/grants/grants.go, Grants.checkAndUpdateAccessToken).
-	// What vanlink controls is its pushes: one per spoke, plus the retry of
-	// a push the interrupted pass reported failed (its action may still have
-	// reached the spoke while the hub was going away).
+	// What vanlink controls is its pushes: at most one per spoke and pass
+	// (a token the grant server failed while the hub was down may be
+	// replaced by the next pass: that spends no redemption of its own).
 	attempted := regexp.MustCompile(`(?m)^\S+\s+push\s+(pushed|failed)\s`)
-	failed := regexp.MustCompile(`(?m)^\S+\s+push\s+failed\s`)
-	pushes := len(attempted.FindAllString(r.Stdout, -1)) + len(attempted.FindAllString(next.Stdout, -1))
-	require.LessOrEqual(t, pushes, len(h.P.Spokes())+len(failed.FindAllString(r.Stdout, -1)), "one push per spoke, and one retry per push reported failed")
+	require.LessOrEqual(t, len(attempted.FindAllString(r.Stdout, -1)), len(h.P.Spokes()), "the interrupted pass pushed each spoke at most once")
+	require.LessOrEqual(t, len(attempted.FindAllString(next.Stdout, -1)), len(h.P.Spokes()), "the next pass pushed each spoke at most once")
 	time.Sleep(time.Second)
 	require.Equal(t, 0, h.Cron(ctx).Code)
 	require.Equal(t, map[string]string{"east": "linked", "west": "linked"}, h.States(ctx), "the fleet converged")

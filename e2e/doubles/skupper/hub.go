@@ -82,6 +82,7 @@ type Hub struct {
 	Tick time.Duration
 
 	paused      atomic.Bool
+	busy        sync.Mutex // held while the controller looks at the hub
 	mu          sync.Mutex
 	redemptions int
 	// grants is the controller's cache of grants by uid, refreshed from the
@@ -144,9 +145,14 @@ func (h *Hub) SetLoadBalancer(on bool) { h.sites.setLoadBalancer(on) }
 func (h *Hub) Close() { _ = h.srv.Close() }
 
 // Pause stops processing grants and Sites, as a controller scaled to zero
-// would (the grant server of this double keeps answering from its cache);
-// Resume restarts it.
-func (h *Hub) Pause()  { h.paused.Store(true) }
+// would (the grant server of this double keeps answering from its cache),
+// and returns once a look in progress has ended; Resume restarts it.
+func (h *Hub) Pause() {
+	h.paused.Store(true)
+	h.busy.Lock()
+	defer h.busy.Unlock()
+}
+
 func (h *Hub) Resume() { h.paused.Store(false) }
 
 // Run processes grants and Sites until ctx ends.
@@ -154,10 +160,12 @@ func (h *Hub) Run(ctx context.Context) {
 	t := time.NewTicker(h.Tick)
 	defer t.Stop()
 	for {
+		h.busy.Lock()
 		if !h.paused.Load() {
 			h.processSites(ctx)
 			h.processGrants(ctx)
 		}
+		h.busy.Unlock()
 		select {
 		case <-ctx.Done():
 			return
