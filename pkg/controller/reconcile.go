@@ -54,8 +54,10 @@ func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q wo
 	}
 	if err == nil {
 		for _, n := range batch {
-			if _, ok := got[n]; !ok {
-				delete(c.spokes, n) // left the selection, nothing to prune
+			// Left the selection with nothing to prune: forgotten, unless
+			// it was pruned, which the status record keeps showing.
+			if _, ok := got[n]; !ok && c.spokes[n].Outcome != reconcile.OutcomePruned {
+				delete(c.spokes, n)
 			}
 		}
 	}
