@@ -160,6 +160,11 @@ func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
 	if err := fixtures.Grant(ctx, hub.Dynamic(), ns, "spoke-link", int64(3*n+10), "720h"); err != nil {
 		return f, err
 	}
+	// The hub Site the grant server issues links for (vanlink pushes nothing
+	// while it cannot).
+	if err := fixtures.ReadyHubSite(ctx, hub.Dynamic(), ns, "hub"); err != nil {
+		return f, err
+	}
 	ca, err := fixtures.CA()
 	if err != nil {
 		return f, err
