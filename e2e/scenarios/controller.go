@@ -59,10 +59,21 @@ func (h *Harness) startController(ctx context.Context, identity string, extra ..
 		"--min-backoff=250ms", "--max-backoff=3s", "-v=1")
 	args = append(args, extra...)
 	p := h.StartProcess(ctx, args...)
+	wait := p.Wait
+	var r *Run
+	p.Wait = func() Run {
+		if r == nil {
+			rr := wait()
+			r = &rr
+		}
+		return *r
+	}
 	h.T.Cleanup(func() {
 		if p.Cmd.ProcessState == nil {
 			_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-			p.Wait()
+		}
+		if out := p.Wait(); h.T.Failed() {
+			h.T.Logf("the whole log of controller %s:\n%s", identity, out.Stderr)
 		}
 	})
 	return p
