@@ -76,7 +76,6 @@ func (c *Controller) membershipDiff(ctx context.Context) {
 	c.Enqueue(changed...)
 }
 
-
 // EnqueueUnlinked queues every selected spoke that is not known to be
 // linked (a grant or hub Site change: linked spokes keep working whatever
 // grant made their token).
