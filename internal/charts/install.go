@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
@@ -128,18 +126,6 @@ func helmConfig(kubeconfig, namespace string) (*action.Configuration, string, er
 	cfg := &action.Configuration{}
 	if err := cfg.Init(flags, namespace, "secret", func(format string, v ...any) { slog.Debug(fmt.Sprintf(format, v...)) }); err != nil {
 		return nil, "", fmt.Errorf("helm: connecting to the cluster of %s: %w", kubeconfig, err)
-	}
-	// A kube-apiserver built from source without version stamping (the test
-	// bed's, from hack/tools) says v0.0.0-master, which no Chart.yaml
-	// kubeVersion range admits: it is the release KubeVersion names.
-	if dc, err := flags.ToDiscoveryClient(); err == nil {
-		if sv, err := dc.ServerVersion(); err == nil && strings.HasPrefix(sv.GitVersion, "v0.0.0") {
-			apis, err := action.GetVersionSet(dc)
-			if err != nil {
-				return nil, "", fmt.Errorf("helm: reading the API versions of the cluster of %s: %w", kubeconfig, err)
-			}
-			cfg.Capabilities = &chartutil.Capabilities{APIVersions: apis, KubeVersion: KubeVersion, HelmVersion: chartutil.DefaultCapabilities.HelmVersion}
-		}
 	}
 	return cfg, namespace, nil
 }
