@@ -379,8 +379,8 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 		concurrency int
 		wantVerb    string
 	}{
-		"few views late: one GET each":                                             {concurrency: 16, wantVerb: "get"},
-		"more views late than Concurrency: still GETs, at most Concurrency a tick": {concurrency: 1, wantVerb: "get"},
+		"few views late: one GET each":                                          {concurrency: 16, wantVerb: "get"},
+		"more views late than Concurrency: still GETs, a bounded number a tick": {concurrency: 1, wantVerb: "get"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHub(t, acmtest.Options{}, "east")

@@ -194,7 +194,7 @@ func (t *session) finish(ctx context.Context) error {
 
 // readDirectly reads views pending for longer than ResyncCheck from the API
 // server instead of the watch (it may lag or restart): a GET each, at most
-// Concurrency a tick.
+// 4 x Concurrency a tick.
 func (o *observation) readDirectly(ctx context.Context) {
 	type lateView struct {
 		key   string
@@ -223,14 +223,18 @@ func (o *observation) readDirectly(ctx context.Context) {
 			mu.Unlock()
 		}
 	}
-	// At most Concurrency GETs a tick, the longest-waiting views first, so
-	// the requests of a pass do not grow with the number of late views
-	// (the observation runs at most twice Concurrency spokes ahead anyway).
+	// The views of the spokes in the observation's window (at most twice
+	// Concurrency spokes, two views or three each) are what can be late
+	// while a pass runs: read at most that many a tick, the longest-waiting
+	// first, Concurrency at a time, so the requests of a pass never grow
+	// with the fleet (spokes whose earlier views their agent never
+	// processed wait their turn).
 	sort.Slice(late, func(i, j int) bool { return late[i].since.Before(late[j].since) })
-	if len(late) > o.t.opts.Concurrency {
-		late = late[:o.t.opts.Concurrency]
+	if max := 4 * o.t.opts.Concurrency; len(late) > max {
+		late = late[:max]
 	}
 	var g errgroup.Group
+	g.SetLimit(o.t.opts.Concurrency)
 	for _, l := range late {
 		ns, name, _ := strings.Cut(l.key, "/")
 		g.Go(func() error {

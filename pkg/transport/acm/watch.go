@@ -18,7 +18,7 @@ import (
 // Spokes seen for the first time also get their token read at once (see
 // prefetchTokens), and are emitted with it. Should the watch lag or restart,
 // views pending for longer than ResyncCheck are read directly, at most
-// Concurrency GETs a tick (see readDirectly). Observe returns once every spoke is emitted and every
+// 4 x Concurrency GETs a tick (see readDirectly). Observe returns once every spoke is emitted and every
 // token read it started has finished; a spoke whose views are not processed
 // within SpokeTimeout, or when ctx ends, is emitted as Unknown.
 //
