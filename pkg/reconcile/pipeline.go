@@ -67,20 +67,32 @@ func (p *pass) run(ctx context.Context) error {
 		octx, cancel = context.WithTimeout(ctx, e.Opts.ObserveTimeout)
 	}
 	t0 := e.Clock.Now()
-	// While every apply worker is busy, emit blocks and the session slows
-	// its observation down to the pace of the pushes.
+	// Steps the gate passes through wait in a small queue for the apply
+	// workers: while every worker is busy and the queue is full, emit
+	// blocks and the session slows its observation down to the pace of the
+	// pushes, running at most one queue ahead of them.
+	queue := make(chan Step, e.Opts.Concurrency)
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for s := range queue {
+			p.release(ctx, s)
+		}
+	}()
 	observeErr := p.sess.Observe(octx, p.q, func(o *transport.Observation) {
 		in := p.in
 		in.Now = e.Clock.Now()
 		s := PlanSpoke(o, in)
 		if through {
-			p.release(ctx, s)
+			queue <- s
 			return
 		}
 		p.mu.Lock()
 		p.held = append(p.held, heldStep{o, s})
 		p.mu.Unlock()
 	})
+	close(queue)
+	<-dispatched
 	cancel()
 	p.log.Debug("spokes observed", "duration", e.Clock.Since(t0))
 	if observeErr != nil {
