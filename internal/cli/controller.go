@@ -32,6 +32,7 @@ type controllerOptions struct {
 	minBackoff    time.Duration
 	maxBackoff    time.Duration
 	maxBatch      int
+	pushBackoff   time.Duration
 }
 
 func newControllerCommand(streams IOStreams, g *globalOptions) *cobra.Command {
@@ -73,14 +74,15 @@ func (o *controllerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.minBackoff, "min-backoff", time.Second, "first delay before a pending or failed spoke is reconciled again (doubling per spoke)")
 	fs.DurationVar(&o.maxBackoff, "max-backoff", 5*time.Minute, "longest delay before a pending or failed spoke is reconciled again")
 	fs.IntVar(&o.maxBatch, "max-batch", 500, "most spokes reconciled together")
+	fs.DurationVar(&o.pushBackoff, "push-backoff", 10*time.Second, "how long a spoke pushed and not linked yet waits before it may be pushed again with the same grant (doubling per push up to --max-backoff): each push spends a redemption")
 }
 
 func (o *controllerOptions) Validate() error {
 	if err := o.pass.Validate(); err != nil {
 		return err
 	}
-	if o.resync < time.Second || o.minBackoff <= 0 || o.maxBackoff < o.minBackoff || o.maxBatch < 1 {
-		return fmt.Errorf("--resync must be at least 1s, --min-backoff positive, --max-backoff at least --min-backoff, --max-batch at least 1")
+	if o.resync < time.Second || o.minBackoff <= 0 || o.maxBackoff < o.minBackoff || o.maxBatch < 1 || o.pushBackoff <= 0 {
+		return fmt.Errorf("--resync must be at least 1s, --min-backoff positive, --max-backoff at least --min-backoff, --max-batch at least 1, --push-backoff positive")
 	}
 	if o.retryPeriod <= 0 || o.renewDeadline <= o.retryPeriod || o.leaseDuration <= o.renewDeadline {
 		return fmt.Errorf("want 0 < --leader-retry-period < --leader-renew-deadline < --leader-lease-duration")
@@ -106,7 +108,7 @@ func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
 	e.Lock, e.Reporter = nil, nil
 	metrics := controller.NewMetrics()
 	ctrl := &controller.Controller{Engine: e, Log: log, Metrics: metrics,
-		Opts:   controller.Options{Resync: o.resync, MinBackoff: o.minBackoff, MaxBackoff: o.maxBackoff, MaxBatch: o.maxBatch},
+		Opts:   controller.Options{Resync: o.resync, MinBackoff: o.minBackoff, MaxBackoff: o.maxBackoff, MaxBatch: o.maxBatch, PushBackoff: o.pushBackoff},
 		Status: statusReporter{store: report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(p.namespace), Name: p.statusConfigMap}, transport: p.transportRecord()},
 		Events: eventReporter{report.EventRecorder{Events: c.kube.CoreV1().Events(p.namespace), Component: "vanlink", Host: host}},
 	}

@@ -43,6 +43,10 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// MaxBatch bounds the spokes of one reconcile (default 500).
 	MaxBatch int
+	// PushBackoff is how long a spoke pushed and not linked yet waits
+	// before it may be pushed again (default 10s), doubling on each push
+	// up to MaxBackoff: each push spends a redemption.
+	PushBackoff time.Duration
 }
 
 // Controller reconciles spokes as they change. Engine supplies the grant,
@@ -64,6 +68,8 @@ type Controller struct {
 	queue workqueue.TypedRateLimitingInterface[string]
 	// spokes is every spoke's latest change.
 	spokes map[string]reconcile.Change
+	// pushed holds the push backoff of spokes pushed and not linked yet.
+	pushed map[string]pushRecord
 	// reported fingerprints what Status last recorded.
 	reported string
 	// selection is the fleet as last selected: "" for a selected spoke,
@@ -79,6 +85,7 @@ func (c *Controller) init() {
 		c.membership, c.grantCh, c.replaced = make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{}, 1)
 		c.mu.Lock()
 		c.spokes = map[string]reconcile.Change{}
+		c.pushed = map[string]pushRecord{}
 		c.mu.Unlock()
 	})
 }
@@ -93,6 +100,9 @@ func (c *Controller) defaults() {
 	}
 	if c.Opts.MaxBackoff <= 0 {
 		c.Opts.MaxBackoff = 5 * time.Minute
+	}
+	if c.Opts.PushBackoff <= 0 {
+		c.Opts.PushBackoff = 10 * time.Second
 	}
 	if c.Opts.MaxBatch <= 0 {
 		c.Opts.MaxBatch = 500

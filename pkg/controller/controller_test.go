@@ -138,3 +138,27 @@ func TestMetricsHealthAndReadiness(t *testing.T) {
 	}
 	require.False(t, strings.Contains(body, "c0de"), "no metric carries the code")
 }
+
+func TestASpokeWhoseTokenKeepsFailingIsNotPushedInALoop(t *testing.T) {
+	h := newHarness(t, 10, nil, "east")
+	h.c.Opts.PushBackoff, h.c.Opts.MaxBackoff = 300*time.Millisecond, 5*time.Second
+	h.lead(t)
+	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomePushed }, wait, tick)
+	// The grant server fails every redemption: the token fails at once.
+	fail := func() {
+		h.tr.state(func() {
+			if tok := h.tr.spokes["east"].token; tok != nil && tok.Status != "Error" {
+				tok.Status, tok.Message = "Error", "503 (Service Unavailable)"
+			}
+		})
+	}
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		fail()
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.tr.state(func() {
+		require.LessOrEqual(t, h.tr.pushes["east"], 3, "pushes back off: 0, +300ms, +600ms within a second, not one per retry")
+		require.GreaterOrEqual(t, h.tr.pushes["east"], 2, "a failed token is pushed again")
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/vanlink/vanlink/pkg/reconcile"
@@ -34,14 +35,24 @@ func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q wo
 		in[n] = true
 	}
 	other := 0
+	hold := map[string]reconcile.Hold{}
+	holdFor := map[string]time.Duration{}
 	c.mu.Lock()
 	for n, ch := range c.spokes {
 		if !in[n] && ch.InFlight() {
 			other++
 		}
 	}
+	for _, n := range batch {
+		if p, ok := c.pushed[n]; ok {
+			if left := p.at.Add(p.wait).Sub(start); left > 0 {
+				hold[n] = reconcile.Hold{Grant: p.grant, Reason: fmt.Sprintf("pushed %s ago, not pushed again for %s (backoff)", start.Sub(p.at).Round(time.Second), left.Round(time.Second))}
+				holdFor[n] = left
+			}
+		}
+	}
 	c.mu.Unlock()
-	res, err := e.Reconcile(ctx, sess, reconcile.Scope{Selection: sel, Spokes: batch, OtherInFlight: other})
+	res, err := e.Reconcile(ctx, sess, reconcile.Scope{Selection: sel, Spokes: batch, OtherInFlight: other, Hold: hold})
 	c.Metrics.observe(res, time.Since(start), e.Clock.Now())
 	if err != nil && ctx.Err() == nil {
 		c.Log.Error("reconcile failed", "spokes", len(batch), "err", err)
@@ -51,6 +62,19 @@ func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q wo
 	for _, ch := range res.Changes {
 		got[ch.Cluster] = ch
 		c.spokes[ch.Cluster] = ch
+		switch ch.Outcome {
+		case reconcile.OutcomePushed:
+			// A spoke pushed again before it ever linked waits twice as
+			// long for its next push: a token that keeps failing (a grant
+			// server that answers 503) does not drain the grant.
+			wait := c.Opts.PushBackoff
+			if p, ok := c.pushed[ch.Cluster]; ok && p.grant == res.Grant.UID {
+				wait = min(2*p.wait, c.Opts.MaxBackoff)
+			}
+			c.pushed[ch.Cluster] = pushRecord{at: start, wait: wait, grant: res.Grant.UID}
+		case reconcile.OutcomeLinked, reconcile.OutcomePruned:
+			delete(c.pushed, ch.Cluster)
+		}
 	}
 	if err == nil {
 		for _, n := range batch {
@@ -74,6 +98,8 @@ func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q wo
 			// Observed again soon: the token is redeemed within seconds.
 			q.Forget(n)
 			q.AddRateLimited(n)
+		case holdFor[n] > 0 && ch.Outcome == reconcile.OutcomePending && strings.Contains(ch.Reason, "held: "):
+			q.AddAfter(n, holdFor[n])
 		case ch.Outcome == reconcile.OutcomePending || ch.Outcome == reconcile.OutcomeFailed:
 			q.AddRateLimited(n)
 		default:
@@ -145,4 +171,12 @@ func fingerprint(r *reconcile.Result) string {
 		fmt.Fprintf(&b, "%s|%s|%s|%s|%s\n", ch.Cluster, ch.Outcome, ch.Action, ch.Reason, ch.Error)
 	}
 	return b.String()
+}
+
+// pushRecord is when a spoke was last pushed and how long its next push
+// waits.
+type pushRecord struct {
+	at    time.Time
+	wait  time.Duration
+	grant types.UID
 }

@@ -30,6 +30,7 @@ type pass struct {
 	// tokens of the grant being redeemed on spokes outside the scope.
 	scope         map[string]bool
 	otherInFlight int
+	hold          map[string]Hold
 
 	mu    sync.Mutex
 	held  []heldStep
@@ -82,7 +83,7 @@ func (p *pass) run(ctx context.Context) error {
 	observeErr := p.sess.Observe(octx, p.q, func(o *transport.Observation) {
 		in := p.in
 		in.Now = e.Clock.Now()
-		s := PlanSpoke(o, in)
+		s := p.plan(o, in)
 		if through {
 			queue <- s
 			return
@@ -166,7 +167,7 @@ func (p *pass) gate(ctx context.Context, prune []Step) error {
 			for i, h := range p.held {
 				in := p.in
 				in.Now = e.Clock.Now()
-				steps[i] = PlanSpoke(h.obs, in)
+				steps[i] = p.plan(h.obs, in)
 			}
 			b = p.budgetFor(steps, e.Clock.Now())
 		}
@@ -204,4 +205,15 @@ func (p *pass) budgetFor(steps []Step, now time.Time) Budget {
 	b := budgetFor(steps, p.grant.Health(now), now, p.e.margin(p.grant))
 	b.InFlight += p.otherInFlight
 	return b
+}
+
+// plan plans a spoke; a push the caller holds (Scope.Hold) for the
+// current grant waits, pending.
+func (p *pass) plan(o *transport.Observation, in PlanInput) Step {
+	s := PlanSpoke(o, in)
+	if h, ok := p.hold[s.Cluster]; ok && s.Action == Push && h.Grant == in.GrantUID {
+		s.Action, s.Remove = Pending, transport.RemoveOptions{}
+		s.Reason = "needs a token (" + s.Reason + "), held: " + h.Reason
+	}
+	return s
 }

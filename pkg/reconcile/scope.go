@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/vanlink/vanlink/pkg/fleet"
 	"github.com/vanlink/vanlink/pkg/logctx"
 	"github.com/vanlink/vanlink/pkg/skupper"
@@ -24,6 +26,17 @@ type Scope struct {
 	// spokes outside Spokes: each will spend a redemption, so the budget
 	// gate counts them (see InFlight).
 	OtherInFlight int
+	// Hold holds the pushes of these spokes while the grant is the one
+	// named: planned as pending (a controller backs off a spoke it pushed
+	// moments ago, so a token that keeps failing does not spend the grant's
+	// redemptions; a new grant is pushed at once).
+	Hold map[string]Hold
+}
+
+// Hold is a push held while the grant is Grant, and why.
+type Hold struct {
+	Grant  types.UID
+	Reason string
 }
 
 // Reconcile runs the pipeline of a pass (observe, plan, budget gate, apply)
@@ -77,7 +90,7 @@ func (e *Engine) reconcile(ctx context.Context, sess transport.Session, sc Scope
 		}
 	}
 	q := transport.Query{Spokes: spokes, LinkNames: skupper.LinkNames(e.Opts.TokenName, hub.groups)}
-	p := &pass{e: e, log: log, res: res, sess: sess, grant: grant, sel: sc.Selection, q: q, scope: scope, otherInFlight: sc.OtherInFlight,
+	p := &pass{e: e, log: log, res: res, sess: sess, grant: grant, sel: sc.Selection, q: q, scope: scope, otherInFlight: sc.OtherInFlight, hold: sc.Hold,
 		in: PlanInput{GrantUID: grant.UID, LinkReadyTimeout: e.Opts.LinkReadyTimeout, HubBlocked: hub.blocked}}
 	if err := p.run(ctx); err != nil {
 		return fmt.Errorf("reconciling %d spoke(s): %w", len(sc.Spokes), err)

@@ -60,3 +60,14 @@ func TestAFailedPushCarriesItsReason(t *testing.T) {
 	}
 	require.Equal(t, map[string]string{"east": "AgentTimeout", "west": "CreateResourceFailed"}, reasons)
 }
+
+func TestReconcileHoldsThePushesItIsAskedToHold(t *testing.T) {
+	tr := newFake(map[string]*spoke{"east": {site: true}, "west": {site: true}})
+	sel := fleet.Selection{Clusters: []fleet.Cluster{{Name: "east"}, {Name: "west"}}}
+	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, staticFleet(sel), nil)
+	res, err := h.engine.Reconcile(t.Context(), tr, Scope{Selection: sel, Spokes: []string{"east", "west"}, Hold: map[string]Hold{"west": {Grant: "grant-1", Reason: "pushed 2s ago"}, "east": {Grant: "grant-0", Reason: "an older grant"}}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]Outcome{"east": OutcomePushed, "west": OutcomePending}, outcomes(res), "a hold applies to the grant it names only")
+	require.Contains(t, res.Changes[1].Reason, "held: pushed 2s ago")
+	require.Nil(t, tr.spokes["west"].token)
+}
