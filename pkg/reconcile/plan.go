@@ -6,6 +6,7 @@ package reconcile
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -145,6 +146,10 @@ func planSpoke(o *transport.Observation, in PlanInput) Step {
 	switch {
 	case t.Orphaned():
 		return push("AccessToken redeemed for a Site that is gone: "+t.Message, transport.RemoveOptions{Token: true, Link: linksPresent})
+	case t.Failed() && !stale && uncounted(t.Message):
+		// The spoke controller retries it by itself (at once, then about
+		// every 30 s); a new token would spend a redemption of its own.
+		return pending("the grant server could not count the redemption (" + t.Message + "); the spoke controller retries it")
 	case t.Failed():
 		return push("AccessToken failed: "+t.Message, transport.RemoveOptions{Token: true, Link: linksPresent})
 	case t.Redeemed && !linksPresent:
@@ -164,6 +169,16 @@ func planSpoke(o *transport.Observation, in PlanInput) Step {
 		s.inflight = true
 		return s
 	}
+}
+
+// uncounted reports a redemption the grant server refused without counting
+// it: HTTP 503 "Internal error", answered when writing the grant's count
+// fails (a conflict), before anything was granted (upstream:
+// skupperproject/skupper internal/kube/grants/grants.go,
+// Grants.checkAndUpdateAccessToken and ServeHTTP). The spoke controller's
+// own retry then succeeds without spending more than one redemption.
+func uncounted(message string) bool {
+	return strings.Contains(message, "failed response: 503")
 }
 
 // brokenLinks says why Links that are neither Ready nor in error will not

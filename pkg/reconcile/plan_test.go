@@ -156,6 +156,14 @@ func TestPlanSpoke(t *testing.T) {
 			obs:   obs(links(haLink("1", metav1.ConditionFalse, now.Add(-9*time.Minute)))),
 			token: tok(true, "Ready", "", currentUID), wantAction: Pending, wantReason: "router not ready",
 		},
+		"a token the grant server refused with 503 (a conflict while counting) is left to the spoke controller's retry": {
+			obs: obs(), token: tok(false, "Error", "Controller got failed response: 503 (Service Unavailable) Internal error", currentUID),
+			wantAction: Pending, wantReason: "spoke controller retries",
+		},
+		"a 503-failed token of a replaced grant is re-pushed (its grant is gone)": {
+			obs: obs(), token: tok(false, "Error", "Controller got failed response: 503 (Service Unavailable) Internal error", "grant-v1"),
+			wantAction: Push, wantRemove: transport.RemoveOptions{Token: true, Secret: true}, wantReason: "503",
+		},
 		"a token that could not be read is pending": {
 			obs: obs(), token: &transport.Observed[skupper.Token]{State: transport.Unknown, Reason: "agent did not answer"},
 			wantAction: Pending, wantReason: "agent did not answer",
