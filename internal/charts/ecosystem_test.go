@@ -396,14 +396,22 @@ func TestNamespacedRBACForFleetsThatListTheirSpokes(t *testing.T) {
 		require.NotContains(t, r.Verbs, "delete", "no cluster-wide write: %+v", r)
 	}
 	require.Contains(t, crs["hub-service-interconnect-sync-spoke"], rbacv1.PolicyRule{APIGroups: []string{"action.open-cluster-management.io"},
-		Resources: []string{"managedclusteractions"}, Verbs: []string{"create", "get", "delete"}})
+		Resources: []string{"managedclusteractions"}, Verbs: []string{"create", "get", "list", "watch", "delete"}})
+	for _, r := range crs["hub-service-interconnect-sync"] {
+		for _, res := range r.Resources {
+			require.NotContains(t, []string{"managedclusteractions", "managedclusterviews"}, res, "no cluster-wide right on Actions or Views, not even list or watch: %+v", r)
+		}
+	}
+	args, err := out.JobArgs(false)
+	require.NoError(t, err)
+	require.Contains(t, args, "--hub-namespaces=east,west", "the jobs watch only the hub namespaces their RoleBindings cover")
 	var crbs []string
 	for _, o := range out.Find("ClusterRoleBinding") {
 		crbs = append(crbs, o.GetName())
 	}
 	require.Equal(t, []string{"hub-service-interconnect-sync"}, crbs, "only the read-only ClusterRole is bound cluster-wide")
 
-	_, err := charts.Render(t.Context(), repo(t, charts.HubChart), hubRelease.options(t, map[string]any{"catalog": map[string]any{"spokes": []any{}},
+	_, err = charts.Render(t.Context(), repo(t, charts.HubChart), hubRelease.options(t, map[string]any{"catalog": map[string]any{"spokes": []any{}},
 		"sync": map[string]any{"rbac": map[string]any{"scope": "namespaced"}}}))
 	require.ErrorContains(t, err, "sync.rbac.scope namespaced")
 }

@@ -28,6 +28,8 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 		"an unknown log format":             {[]string{"sync", "--log-format", "xml"}, `--log-format "xml"`},
 		"an unknown transport":              {[]string{"sync", "--transport", "ssh"}, `"--transport" flag: must be one of acm`},
 		"no request timeout":                {[]string{"status", "--request-timeout", "0"}, `invalid argument "0" for "--request-timeout" flag: must be positive`},
+		"hub namespaces with direct":        {[]string{"sync", "--transport", "direct", "--hub-namespaces", "east"}, "--hub-namespaces is for --transport acm"},
+		"a hub namespace not DNS-1123":      {[]string{"sync", "--hub-namespaces", "East_1"}, `--hub-namespaces "East_1"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -44,7 +46,7 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 // shares).
 func TestEachSubcommandTakesOnlyTheFlagsItUses(t *testing.T) {
 	grant := []string{"grant", "namespace", "spoke-namespace", "token-name"}
-	observe := []string{"cluster-selector", "concurrency", "credentials-namespace", "credentials-selector", "expiry-margin", "fresh",
+	observe := []string{"cluster-selector", "concurrency", "credentials-namespace", "credentials-selector", "expiry-margin", "fresh", "hub-namespaces",
 		"link-ready-timeout", "placement", "spoke-timeout", "transport", "view-interval"}
 	push := []string{"lease", "lease-wait", "link-cost", "prune", "rotate-grant", "rotation-timeout"}
 	record := []string{"status-configmap"}

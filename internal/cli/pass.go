@@ -93,7 +93,7 @@ func (o *passOptions) transportFor(c *clients, log *slog.Logger, dryRun bool) tr
 			TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, Concurrency: o.concurrency, RequestTimeout: c.timeout, SpokeTimeout: o.spokeTimeout})
 	}
 	return acm.New(c.dyn, acm.Options{TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, ViewInterval: o.viewInterval,
-		Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout})
+		Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, Namespaces: o.hubNamespaces})
 }
 
 // transportRecord is what the status record keeps of how spokes are chosen

@@ -45,6 +45,7 @@ type observeOptions struct {
 	spokeTimeout    time.Duration
 	expiryMargin    time.Duration
 	viewInterval    time.Duration
+	hubNamespaces   []string
 	credsNamespace  string
 	credsSelector   string
 	linkReady       time.Duration
@@ -99,6 +100,7 @@ func (o *observeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.linkReady, "link-ready-timeout", 10*time.Minute, "a spoke whose Link has not been Ready for longer than this while its Site is Ready is re-linked (0: never)")
 	fs.BoolVar(&o.fresh, "fresh", false, "read every spoke as it is now before planning it, bypassing the ACM transport's persistent views (which the agent refreshes every --view-interval); costs agent round trips per spoke. Pushes and removals always rest on fresh reads")
 	fs.DurationVar(&o.viewInterval, "view-interval", 5*time.Minute, "refresh interval of the ManagedClusterViews of each spoke's Site and Link")
+	fs.StringSliceVar(&o.hubNamespaces, "hub-namespaces", nil, "with --transport acm: the only hub namespaces (spoke names) to watch and write ManagedClusterActions and Views in, so the RBAC can be RoleBindings there only (the hub chart's sync.rbac.scope namespaced); empty: every hub namespace")
 	fs.StringVar(&o.credsNamespace, "credentials-namespace", "", "with --transport direct: hub namespace of the spoke credential Secrets (Argo CD cluster Secrets or kubeconfig Secrets; default: --namespace)")
 	fs.StringVar(&o.credsSelector, "credentials-selector", "vanlink.io/interconnect=spoke", "with --transport direct: label selector of the spoke credential Secrets (they also choose the spokes)")
 }
@@ -162,6 +164,14 @@ func (o *observeOptions) Validate() error {
 	}
 	if o.spokeTimeout <= 0 || o.expiryMargin < 0 || o.linkReady < 0 {
 		return fmt.Errorf("--spoke-timeout must be positive, --expiry-margin and --link-ready-timeout not negative")
+	}
+	for _, n := range o.hubNamespaces {
+		if errs := validation.IsDNS1123Label(n); len(errs) > 0 {
+			return fmt.Errorf("--hub-namespaces %q: %s", n, strings.Join(errs, "; "))
+		}
+	}
+	if len(o.hubNamespaces) > 0 && o.transport != "acm" {
+		return fmt.Errorf("--hub-namespaces is for --transport acm (the direct transport makes no hub objects)")
 	}
 	if o.viewInterval < time.Second {
 		return fmt.Errorf("--view-interval %s: must be at least 1s", o.viewInterval)

@@ -163,6 +163,9 @@ spec:
         {{- else if $v.sync.clusterSelector }}
         - --cluster-selector={{ $v.sync.clusterSelector }}
         {{- end }}
+        {{- if and (eq $v.sync.transport "acm") (eq $v.sync.rbac.scope "namespaced") }}
+        - --hub-namespaces={{ join "," ($v.catalog | default dict).spokes }}
+        {{- end }}
         - --concurrency={{ $v.sync.concurrency }}
         - --spoke-timeout={{ $v.sync.spokeTimeout }}
         - --request-timeout={{ $v.sync.requestTimeout }}

@@ -72,6 +72,10 @@ type Options struct {
 	// ResyncCheck is how often a waiter re-reads an object directly, in case
 	// a watch event was missed (default 2 s).
 	ResyncCheck time.Duration
+	// Namespaces, when set, are the only hub namespaces (the spokes' names)
+	// the transport watches and writes in, so its RBAC can be RoleBindings
+	// there only; empty means every hub namespace.
+	Namespaces []string
 	// SpokeTimeout is how long Observe waits for a spoke's views to be
 	// processed, or for a spoke to be read again, before it emits the spoke
 	// as it is, Unknown (default 2 min).
@@ -95,8 +99,8 @@ type session struct {
 
 	// stop ends the informers (Close).
 	stop    context.CancelFunc
-	views   cache.SharedIndexInformer
-	actions cache.SharedIndexInformer
+	views   *watched
+	actions *watched
 	notify  *notifier
 
 	// cleanup tracks the deletions of transient objects (see deleteNow).
@@ -159,16 +163,25 @@ func (t *session) Close(ctx context.Context) error {
 // start runs the informers of vanlink's views and actions until life ends
 // and waits, within ctx, for their caches to fill.
 func (t *session) start(ctx context.Context, life context.Context) error {
-	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dyn, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
-		o.LabelSelector = ManagedByLabel + "=" + ManagedByValue
-	})
-	t.views = f.ForResource(ViewsGVR).Informer()
-	t.actions = f.ForResource(ActionsGVR).Informer()
-	for _, inf := range []cache.SharedIndexInformer{t.views, t.actions} {
-		if err := inf.SetTransform(slim); err != nil {
+	namespaces := t.opts.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	t.views, t.actions = &watched{}, &watched{}
+	var factories []dynamicinformer.DynamicSharedInformerFactory
+	for _, ns := range namespaces {
+		f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dyn, 0, ns, func(o *metav1.ListOptions) {
+			o.LabelSelector = ManagedByLabel + "=" + ManagedByValue
+		})
+		t.views.infs = append(t.views.infs, f.ForResource(ViewsGVR).Informer())
+		t.actions.infs = append(t.actions.infs, f.ForResource(ActionsGVR).Informer())
+		factories = append(factories, f)
+	}
+	for _, w := range []*watched{t.views, t.actions} {
+		if err := w.SetTransform(slim); err != nil {
 			return err
 		}
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		if err := w.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    t.notifyObj,
 			UpdateFunc: func(_, o any) { t.notifyObj(o) },
 			DeleteFunc: t.notifyObj,
@@ -176,11 +189,15 @@ func (t *session) start(ctx context.Context, life context.Context) error {
 			return err
 		}
 	}
-	f.Start(life.Done())
+	for _, f := range factories {
+		f.Start(life.Done())
+	}
 	synced := make(chan struct{})
 	go func() {
 		defer close(synced)
-		f.WaitForCacheSync(life.Done())
+		for _, f := range factories {
+			f.WaitForCacheSync(life.Done())
+		}
 	}()
 	select {
 	case <-synced:
@@ -208,7 +225,7 @@ func (t *session) notifyObj(o any) {
 func (t *session) prepare(ctx context.Context) error {
 	var errs []error
 	for _, item := range []struct {
-		informer cache.SharedIndexInformer
+		informer *watched
 		client   dynamic.NamespaceableResourceInterface
 	}{{t.actions, t.dyn.Resource(ActionsGVR)}, {t.views, t.dyn.Resource(ViewsGVR)}} {
 		for _, o := range item.informer.GetStore().List() {

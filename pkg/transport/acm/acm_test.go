@@ -3,6 +3,7 @@ package acm_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
@@ -604,4 +606,41 @@ func TestACreateCutShortBySignalIsSweptByClose(t *testing.T) {
 	require.Equal(t, 1, h.count(t, acm.ActionsGVR, "east"), "the action the caller never heard of is there, with the code")
 	h.finish(t)
 	require.Zero(t, h.count(t, acm.ActionsGVR, "east"), "Close sweeps it")
+}
+
+func TestASessionLimitedToSomeHubNamespacesListsAndWatchesOnlyThere(t *testing.T) {
+	h := newHub(t, acmtest.Options{}, "east", "west")
+	var mu sync.Mutex
+	clusterWide := 0
+	// vanlink's own requests select its objects by label (the agent's do not).
+	vanlinks := func(sel labels.Selector) bool { return strings.Contains(sel.String(), acm.ManagedByLabel) }
+	h.client.PrependReactor("list", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() == "" && vanlinks(a.(clienttesting.ListAction).GetListRestrictions().Labels) {
+			mu.Lock()
+			clusterWide++
+			mu.Unlock()
+		}
+		return false, nil, nil
+	})
+	h.client.PrependWatchReactor("*", func(a clienttesting.Action) (bool, watch.Interface, error) {
+		if a.GetNamespace() == "" && vanlinks(a.(clienttesting.WatchAction).GetWatchRestrictions().Labels) {
+			mu.Lock()
+			clusterWide++
+			mu.Unlock()
+		}
+		return false, nil, nil
+	})
+	h.tr = acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, Namespaces: []string{"east"}})
+	h.start(t)
+	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
+	obs, err := transport.ObserveAll(t.Context(), h.s, transport.Query{Spokes: []string{"east"}})
+	require.NoError(t, err)
+	require.Equal(t, transport.Present, obs["east"].Site.State)
+	known, err := h.s.(transport.Pruner).Known(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{"east"}, known)
+	h.finish(t)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Zero(t, clusterWide, "no list or watch outside the given hub namespaces (RoleBindings there suffice)")
 }

@@ -42,7 +42,7 @@ func (t *session) OnChange(fn func(spoke string)) {
 		}
 		return []any{r, cs}
 	}
-	_, _ = t.views.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	_ = t.views.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(oldObj, newObj any) {
 			o, ok1 := mine(oldObj)
 			n, ok2 := mine(newObj)

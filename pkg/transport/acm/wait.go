@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/tools/cache"
 )
 
 // errVanished: the object was deleted (e.g. collected by the hub) before the
@@ -65,7 +64,7 @@ func (n *notifier) notify(key string) {
 	}
 }
 
-func (t *session) cached(inf cache.SharedIndexInformer, ns, name string) (*unstructured.Unstructured, bool) {
+func (t *session) cached(inf *watched, ns, name string) (*unstructured.Unstructured, bool) {
 	o, exists, err := inf.GetStore().GetByKey(ns + "/" + name)
 	if err != nil || !exists {
 		return nil, false
@@ -78,7 +77,7 @@ func (t *session) cached(inf cache.SharedIndexInformer, ns, name string) (*unstr
 // fallback for missed events, by a direct GET every ResyncCheck.
 type waiter struct {
 	t        *session
-	inf      cache.SharedIndexInformer
+	inf      *watched
 	gvr      schema.GroupVersionResource
 	ns, name string
 	done     func(*unstructured.Unstructured) bool
@@ -86,7 +85,7 @@ type waiter struct {
 	cancel   func()
 }
 
-func (t *session) waitFor(inf cache.SharedIndexInformer, gvr schema.GroupVersionResource, ns, name string, done func(*unstructured.Unstructured) bool) *waiter {
+func (t *session) waitFor(inf *watched, gvr schema.GroupVersionResource, ns, name string, done func(*unstructured.Unstructured) bool) *waiter {
 	ch, cancel := t.notify.subscribe(ns + "/" + name)
 	return &waiter{t: t, inf: inf, gvr: gvr, ns: ns, name: name, done: done, ch: ch, cancel: cancel}
 }
@@ -176,8 +175,23 @@ func (t *session) finish(ctx context.Context) error {
 	}
 	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, PurposeLabel: "transient", TokenNameLabel: t.opts.TokenName}).String()
 	var errs []error
+	namespaces := t.opts.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	type target struct {
+		gvr schema.GroupVersionResource
+		ns  string
+	}
+	var targets []target
 	for _, gvr := range []schema.GroupVersionResource{ActionsGVR, ViewsGVR} {
-		list, err := t.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		for _, ns := range namespaces {
+			targets = append(targets, target{gvr, ns})
+		}
+	}
+	for _, tg := range targets {
+		gvr := tg.gvr
+		list, err := t.dyn.Resource(gvr).Namespace(tg.ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listing vanlink's transient %s: %w", gvr.Resource, err))
 			continue
