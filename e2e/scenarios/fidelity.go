@@ -99,7 +99,15 @@ func HubWithoutEndpoints(t *testing.T, h *Harness) {
 	r = hook()
 	require.Equal(t, 0, r.Code, "the hook waited for the hub Site, then pushed")
 	h.WaitLinked(ctx, h.P.Spokes()...)
-	require.EqualValues(t, 2, h.Grant().Redemptions, "one redemption per spoke, none spent while the hub could not issue links")
+	// None was spent while the hub could not issue links (asserted above).
+	// Right after it can, a redemption may still reach the grant server
+	// before its own cache of the hub Site holds the endpoints the API
+	// already shows: it is counted, then fails, and the spoke's retry
+	// succeeds (upstream counts before it generates the links:
+	// skupperproject/skupper internal/kube/grants/grants.go ServeHTTP).
+	used := h.Grant().Redemptions
+	require.GreaterOrEqual(t, used, int64(2), "one redemption per spoke")
+	require.LessOrEqual(t, used, int64(2*len(h.P.Spokes())), "at most one retry per spoke, none while the hub could not issue links")
 }
 
 // CustomSiteName: east's Site is named edge-1 (the spoke chart's site.name,
