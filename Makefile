@@ -90,7 +90,7 @@ $(BIN_DIR)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum
 UNIT_TIMEOUT        ?= 5m
 IMAGES_TIMEOUT      ?= 30m
 INTEGRATION_TIMEOUT ?= 20m
-E2E_TIMEOUT         ?= 15m
+E2E_TIMEOUT         ?= 20m
 # Scenarios run in parallel, each on its own test bed (etcd + three API servers).
 E2E_PARALLEL        ?= 2
 
