@@ -38,7 +38,11 @@ func TestRenderedObjectsAreAcceptedByTheAPIServer(t *testing.T) {
 	}
 	withOperator := map[string]any{"operator": map[string]any{"subscription": map[string]any{"enabled": true}}}
 	t.Run("hub with namespaced RBAC", func(t *testing.T) {
-		out := render(t, hubRelease, map[string]any{"sync": map[string]any{"rbac": map[string]any{"scope": "namespaced"}}})
+		// A release of its own: its jobs take other arguments (--hub-namespaces),
+		// and a Job's pod template cannot change.
+		r := hubRelease
+		r.name = "hub-namespaced"
+		out := render(t, r, map[string]any{"sync": map[string]any{"rbac": map[string]any{"scope": "namespaced"}}})
 		applier, err := charts.NewApplier(env.Hub.Config)
 		require.NoError(t, err)
 		require.NoError(t, applier.Apply(ctx, "service-interconnect", out.All()...), "the API server must accept the namespaced RBAC")
