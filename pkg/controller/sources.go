@@ -124,17 +124,24 @@ type clusterLister struct {
 }
 
 func (l clusterLister) List(_ context.Context, o metav1.ListOptions) (*clusterv1.ManagedClusterList, error) {
+	items, err := fromCache(l.list, o)
+	return &clusterv1.ManagedClusterList{Items: items}, err
+}
+
+// fromCache lists the objects an informer's lister holds for the options'
+// label selector, as the API server's LIST would return them.
+func fromCache[T any](list func(labels.Selector) ([]*T, error), o metav1.ListOptions) ([]T, error) {
 	sel, err := labels.Parse(o.LabelSelector)
 	if err != nil {
 		return nil, err
 	}
-	items, err := l.list(sel)
+	items, err := list(sel)
 	if err != nil {
 		return nil, err
 	}
-	out := &clusterv1.ManagedClusterList{Items: make([]clusterv1.ManagedCluster, 0, len(items))}
+	out := make([]T, 0, len(items))
 	for _, i := range items {
-		out.Items = append(out.Items, *i)
+		out = append(out, *i)
 	}
 	return out, nil
 }
@@ -144,19 +151,8 @@ type decisionLister struct {
 }
 
 func (l decisionLister) List(_ context.Context, o metav1.ListOptions) (*clusterv1beta1.PlacementDecisionList, error) {
-	sel, err := labels.Parse(o.LabelSelector)
-	if err != nil {
-		return nil, err
-	}
-	items, err := l.list(sel)
-	if err != nil {
-		return nil, err
-	}
-	out := &clusterv1beta1.PlacementDecisionList{}
-	for _, i := range items {
-		out.Items = append(out.Items, *i)
-	}
-	return out, nil
+	items, err := fromCache(l.list, o)
+	return &clusterv1beta1.PlacementDecisionList{Items: items}, err
 }
 
 // Secrets returns the fleet of the credential Secrets (the direct
@@ -182,19 +178,8 @@ type secretLister struct {
 }
 
 func (l secretLister) List(_ context.Context, o metav1.ListOptions) (*corev1.SecretList, error) {
-	sel, err := labels.Parse(o.LabelSelector)
-	if err != nil {
-		return nil, err
-	}
-	items, err := l.list(sel)
-	if err != nil {
-		return nil, err
-	}
-	out := &corev1.SecretList{}
-	for _, i := range items {
-		out.Items = append(out.Items, *i)
-	}
-	return out, nil
+	items, err := fromCache(l.list, o)
+	return &corev1.SecretList{Items: items}, err
 }
 
 // Grant watches the hub AccessGrant and the Sites of its namespace; changed
