@@ -74,7 +74,13 @@ func TestDoublesOnRealAPIServers(t *testing.T) {
 			grant = tryGet(hubC, "AccessGrant", hubNS, "g")
 			return grant != nil && str(grant, "status", "status") == "Ready"
 		})
-		site := get(t, hubC, "Site", hubNS, "hub")
+		// The Site may have been created after the controller's look at the
+		// Sites in the tick that processed the grant: wait for its status.
+		var site *unstructured.Unstructured
+		eventually(t, "the hub Site has a status", 10*time.Second, func() bool {
+			site = get(t, hubC, "Site", hubNS, "hub")
+			return str(site, "status", "status") != ""
+		})
 		require.Equal(t, "Pending", str(site, "status", "status"))
 		_, found, _ := unstructured.NestedFieldNoCopy(site.Object, "status", "endpoints")
 		require.False(t, found)
