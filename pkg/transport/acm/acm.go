@@ -16,16 +16,17 @@
 // pkg/klusterlet/view/view_controller.go, queryResource).
 //
 // A persistent view can be a refresh interval old, and it reads its Site by
-// name, so Refresh reads a spoke as it is now through views made for that
-// read and deleted right after it; the engine refreshes a spoke before any
-// push or removal. Refresh finds a Site of any name through the router
-// ConfigMap skupper-router that the Skupper controller makes for the active
-// Site of a namespace, owned by it (upstream: skupperproject/skupper
-// internal/kube/site/site.go, SiteRecovery.IsActive), and points the
-// persistent Site view at it. The AccessToken is NOT viewed persistently: a
-// view's result is the whole object, including spec.code, so it is read
-// only through such transient views. The agent refuses views of Secrets, so
-// the Links' Secret is never observed (Observation.Credentials is Unknown).
+// name, so the session reads a spoke as it is now (refresh) through views
+// made for that read and deleted right after it, whenever the spoke is not
+// linked (any push or removal rests on such a read) or the session is
+// fresh. The Site, whatever its name, is found through the router ConfigMap
+// skupper-router that the Skupper controller makes for the active Site of a
+// namespace, owned by it (upstream: skupperproject/skupper
+// internal/kube/site/site.go, SiteRecovery.IsActive), and the persistent Site
+// view is pointed at it. The AccessToken is NOT viewed persistently: a view's
+// result is the whole object, including spec.code, so it is read only
+// through such transient views. The agent refuses views of Secrets, so the
+// Links' Secret is never observed (Observation.Credentials is Unknown).
 //
 // Writes. Every write is a one-shot action with a server-generated name,
 // labelled, deleted as soon as its Completed condition is read (it carries
@@ -35,8 +36,9 @@
 // never trusted without their condition, and an action that vanished before
 // it was read is reported as transport.ErrOutcomeUnknown.
 //
-// The watches of the transport's views and actions run from the first call
-// until Close. A ReadOnly transport (a dry run) makes no view or action.
+// A session's watches of its views and actions run from Open until Close
+// (only in Options.Namespaces when set). A read-only session (a dry run)
+// makes no view or action.
 package acm
 
 import (
@@ -240,68 +242,4 @@ func (t *session) prepare(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// slim keeps in the watch cache only what vanlink reads: metadata without
-// managed fields, the view's scope, the conditions, and of a view's result
-// its identity and status. Actions lose their template (it carries the code)
-// and views of a token their spec (the code), so no code stays in memory
-// longer than a read, and a 1,000-spoke fleet stays small.
-func slim(o any) (any, error) {
-	u, ok := o.(*unstructured.Unstructured)
-	if !ok {
-		return o, nil
-	}
-	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
-	meta := map[string]any{"name": u.GetName(), "namespace": u.GetNamespace(), "uid": string(u.GetUID()), "resourceVersion": u.GetResourceVersion()}
-	if l := u.GetLabels(); len(l) > 0 {
-		meta["labels"] = toAnyMap(l)
-	}
-	out.Object["metadata"] = meta
-	if scope, found, _ := unstructured.NestedMap(u.Object, "spec", "scope"); found {
-		out.Object["spec"] = map[string]any{"scope": scope}
-	}
-	status := map[string]any{}
-	if conds, found, _ := unstructured.NestedSlice(u.Object, "status", "conditions"); found {
-		status["conditions"] = conds
-	}
-	if res, found, _ := unstructured.NestedMap(u.Object, "status", "result"); found && u.GetKind() == "ManagedClusterView" {
-		r := &unstructured.Unstructured{Object: res}
-		kept := map[string]any{"apiVersion": r.GetAPIVersion(), "kind": r.GetKind(),
-			"metadata": map[string]any{"name": r.GetName(), "namespace": r.GetNamespace(), "uid": string(r.GetUID())}}
-		km := kept["metadata"].(map[string]any)
-		if a := r.GetAnnotations(); len(a) > 0 {
-			km["annotations"] = toAnyMap(a)
-		}
-		if l := r.GetLabels(); len(l) > 0 {
-			km["labels"] = toAnyMap(l)
-		}
-		if ts, found, _ := unstructured.NestedString(res, "metadata", "creationTimestamp"); found {
-			km["creationTimestamp"] = ts
-		}
-		if refs, found, _ := unstructured.NestedSlice(res, "metadata", "ownerReferences"); found {
-			km["ownerReferences"] = refs
-		}
-		if st, found, _ := unstructured.NestedMap(res, "status"); found {
-			kept["status"] = st
-		}
-		if spec, found, _ := unstructured.NestedMap(res, "spec"); found {
-			// An AccessToken's spec.code is the grant code: dropped.
-			delete(spec, "code")
-			kept["spec"] = spec
-		}
-		status["result"] = kept
-	}
-	if len(status) > 0 {
-		out.Object["status"] = status
-	}
-	return out, nil
-}
-
-func toAnyMap(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

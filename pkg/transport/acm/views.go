@@ -27,7 +27,7 @@ func (t *session) linkViewName(link string) string {
 }
 
 // siteName is the name the spoke's persistent Site view reads: the name it
-// was last pointed at (Refresh points it at the Site it finds, whatever its
+// was last pointed at (refresh points it at the Site it finds, whatever its
 // name), or the cluster name, which the spoke chart gives its Site by default.
 func (t *session) siteName(cluster string) string {
 	if v, ok := t.cached(t.views, cluster, t.viewName("site")); ok {

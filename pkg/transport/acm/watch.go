@@ -25,7 +25,7 @@ import (
 // An observation is Fresh when every view it rests on was made by this call
 // and the Site was found: a view refreshed every ViewInterval can show a
 // Site or Link deleted since, and a view reads a Site by name, so its
-// absence is not conclusive (Refresh finds the Site whatever its name).
+// absence is not conclusive (refresh finds the Site whatever its name).
 // A ReadOnly transport makes no view: spokes without views are Unknown.
 func (t *session) observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
 	events, unsubscribe := t.notify.subscribe(anyObject)

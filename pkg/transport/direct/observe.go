@@ -1,8 +1,3 @@
-// Package direct implements transport.Transport for fleets without ACM: the
-// hub holds credentials for each spoke (an Argo CD cluster Secret or a
-// kubeconfig Secret, see package spokecreds) and vanlink reads and writes
-// the spoke's Skupper objects itself. Reads are per-spoke GETs (there is no
-// hub-side cache of spoke state); writes are plain creates and deletes.
 package direct
 
 import (

@@ -1,10 +1,3 @@
-// Package transporttest is the conformance suite every transport.Transport
-// must pass: the upstream behaviours a transport has to read right (an HA
-// hub's Links, a foreign CRD sharing a Skupper plural, a Site of any name,
-// a Link whose Secret alone was deleted, reads a cache made stale), the
-// session contract (decision-ready observations, a read-only session that
-// writes nothing), and no grant code left on the hub once a session is
-// closed. A transport's tests call Run with a constructor of its bed.
 package transporttest
 
 import (
