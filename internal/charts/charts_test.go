@@ -181,7 +181,7 @@ func TestBadValuesFailNamingTheValue(t *testing.T) {
 		},
 		"a missing clusterName": {
 			release: release{"spoke", charts.SpokeChart, []string{"values/catalog.yaml"}},
-			want:    []string{"clusterName is required"},
+			want:    []string{"clusterName is not set", `release name "spoke"`},
 		},
 		"a clusterName that is not declared in the catalog": {
 			release: eastRelease,

@@ -561,3 +561,17 @@ func TestNotesWithoutSyncJobs(t *testing.T) {
 	noHook := render(t, hubRelease, nested(false, "sync", "hook", "enabled"))
 	require.NotContains(t, noHook.Notes, "logs job/", "no hook, no hook log")
 }
+
+// TestEachChartLintsStrictWithNoValues: `helm lint --strict charts/<chart>`
+// with no flag at all is clean (the spoke's clusterName defaults to the
+// release name).
+func TestEachChartLintsStrictWithNoValues(t *testing.T) {
+	for _, chart := range []string{charts.HubChart, charts.SpokeChart} {
+		require.NoError(t, charts.Lint(repo(t, chart), charts.Options{ReleaseName: "east", Namespace: "default"}), "helm lint --strict %s", chart)
+	}
+	out, err := charts.Render(t.Context(), repo(t, charts.SpokeChart), charts.Options{ReleaseName: "east", Namespace: "default"})
+	require.NoError(t, err)
+	sites := out.Find("Site")
+	require.Len(t, sites, 1)
+	require.Equal(t, "east", sites[0].GetName(), "the Site is named after the release when clusterName is not set")
+}

@@ -41,9 +41,9 @@ vanlink.io/spoke: {{ include "spoke-interconnect.clusterName" . }}
 {{- end }}
 {{- end -}}
 
-{{/* The cluster name, required and validated. */}}
+{{/* The cluster name (clusterName, else the release name), validated. */}}
 {{- define "spoke-interconnect.clusterName" -}}
-{{- $name := required "clusterName is required: set it to this spoke's ManagedCluster name (e.g. --set clusterName=east)" .Values.clusterName -}}
+{{- $name := .Values.clusterName | default .Release.Name -}}
 {{- include "vanlink.dns1123" (dict "value" $name "what" "clusterName") -}}
 {{- $name -}}
 {{- end -}}
