@@ -558,24 +558,7 @@ func TestPushesBeginWhileTheFleetIsStillObserved(t *testing.T) {
 	tr := newFake(map[string]*spoke{"a": {site: true}, "b": {site: true}, "c": {site: true}})
 	// "c" is observed only once "a" holds its token: a pass that waited for
 	// the whole fleet before pushing would never get there.
-	tr.holdObserve = func(ctx context.Context, cluster string) error {
-		if cluster != "c" {
-			return nil
-		}
-		for {
-			tr.mu.Lock()
-			pushed := tr.spokes["a"].token != nil
-			tr.mu.Unlock()
-			if pushed {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("spoke c: %w", ctx.Err())
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}
+	tr.holdObserve = holdUntilPushed(tr, "c", "a", nil)
 	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("a", "b", "c"), nil)
 	res := h.run(t)
 	require.Equal(t, map[string]Outcome{"a": OutcomePushed, "b": OutcomePushed, "c": OutcomePushed}, outcomes(res))
@@ -711,24 +694,7 @@ func TestAShortLivedGrantIsNotRotatedOnEveryPass(t *testing.T) {
 
 func TestPushesAreRecordedWhenTheObservationFailsHalfWay(t *testing.T) {
 	tr := newFake(map[string]*spoke{"a": {site: true}, "b": {site: true}})
-	tr.holdObserve = func(ctx context.Context, cluster string) error {
-		if cluster != "b" {
-			return nil
-		}
-		for {
-			tr.mu.Lock()
-			pushed := tr.spokes["a"].token != nil
-			tr.mu.Unlock()
-			if pushed {
-				return errors.New("the hub's watch broke")
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}
+	tr.holdObserve = holdUntilPushed(tr, "b", "a", errors.New("the hub's watch broke"))
 	rec := &recorder{}
 	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("a", "b"), nil)
 	h.engine.Reporter = rec
@@ -763,4 +729,27 @@ func TestASessionIsOpenedAsThePassNeedsIt(t *testing.T) {
 	h := newHarness(t, newGrantHub(t, 10, 0, now.Add(720*time.Hour)), tr, selection("east"), func(o *Options) { o.Fresh, o.DryRun = true, true })
 	h.run(t)
 	require.Equal(t, []transport.SessionOptions{{ReadOnly: true, Fresh: true}}, tr.opened, "a dry run opens a read-only session; --fresh a fresh one")
+}
+
+// holdUntilPushed holds the observation of spoke held until spoke pushed
+// holds its token, then lets it through (with then as its error).
+func holdUntilPushed(tr *fakeTransport, held, pushed string, then error) func(ctx context.Context, cluster string) error {
+	return func(ctx context.Context, cluster string) error {
+		if cluster != held {
+			return nil
+		}
+		for {
+			tr.mu.Lock()
+			done := tr.spokes[pushed].token != nil
+			tr.mu.Unlock()
+			if done {
+				return then
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("spoke %s: %w", held, ctx.Err())
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
 }
