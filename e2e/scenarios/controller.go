@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
 	"github.com/vanlink/vanlink/pkg/skupper"
@@ -137,17 +136,7 @@ func ControllerGrantRecreated(t *testing.T, h *Harness) {
 
 	west := h.Spoke("west")
 	require.NoError(t, dyn(west).Resource(skupper.LinksGVR).Namespace(Namespace).Delete(ctx, TokenName, metav1.DeleteOptions{}))
-	grants := dyn(h.P.Hub()).Resource(skupper.AccessGrantsGVR).Namespace(Namespace)
-	old, err := grants.Get(ctx, GrantName, metav1.GetOptions{})
-	require.NoError(t, err)
-	require.NoError(t, grants.Delete(ctx, GrantName, metav1.DeleteOptions{}))
-	fresh := &unstructured.Unstructured{Object: map[string]any{"apiVersion": old.GetAPIVersion(), "kind": old.GetKind(),
-		"metadata": map[string]any{"name": GrantName, "namespace": Namespace, "labels": toAny(old.GetLabels()), "annotations": toAny(old.GetAnnotations())},
-		"spec":     old.Object["spec"]}}
-	_, err = grants.Create(ctx, fresh, metav1.CreateOptions{})
-	require.NoError(t, err)
-	g := h.WaitGrantReady(ctx)
-	require.NotEqual(t, old.GetUID(), g.UID)
+	h.RecreateGrant(ctx)
 	recreated := time.Now()
 	h.waitLinkedWithin(ctx, controllerWithin, west)
 	t.Logf("west re-linked %s after the grant was re-created", time.Since(recreated).Round(time.Millisecond))

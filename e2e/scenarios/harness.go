@@ -289,6 +289,25 @@ func (h *Harness) grant(ctx context.Context) *skupper.Grant {
 	return g
 }
 
+// RecreateGrant deletes the grant and creates it again with the same spec,
+// labels and annotations (a new uid, url and code), waits until it is Ready
+// and returns the old object and the new grant.
+func (h *Harness) RecreateGrant(ctx context.Context) (*unstructured.Unstructured, *skupper.Grant) {
+	h.T.Helper()
+	grants := dyn(h.P.Hub()).Resource(skupper.AccessGrantsGVR).Namespace(Namespace)
+	old, err := grants.Get(ctx, GrantName, metav1.GetOptions{})
+	require.NoError(h.T, err)
+	require.NoError(h.T, grants.Delete(ctx, GrantName, metav1.DeleteOptions{}))
+	fresh := &unstructured.Unstructured{Object: map[string]any{"apiVersion": old.GetAPIVersion(), "kind": old.GetKind(),
+		"metadata": map[string]any{"name": GrantName, "namespace": Namespace, "labels": toAny(old.GetLabels()), "annotations": toAny(old.GetAnnotations())},
+		"spec":     old.Object["spec"]}}
+	_, err = grants.Create(ctx, fresh, metav1.CreateOptions{})
+	require.NoError(h.T, err)
+	g := h.WaitGrantReady(ctx)
+	require.NotEqual(h.T, old.GetUID(), g.UID, "the re-created grant has a new uid")
+	return old, g
+}
+
 // WaitGrantReady waits for the grant to be processed and returns it.
 func (h *Harness) WaitGrantReady(ctx context.Context) *skupper.Grant {
 	h.T.Helper()

@@ -130,17 +130,7 @@ func SpokeWithoutSite(t *testing.T, h *Harness) {
 func GrantRecreated(t *testing.T, h *Harness) {
 	linkedFleet(t, h, nil)
 	ctx := ctxFor(t)
-	grants := dyn(h.P.Hub()).Resource(skupper.AccessGrantsGVR).Namespace(Namespace)
-	old, err := grants.Get(ctx, GrantName, metav1.GetOptions{})
-	require.NoError(t, err)
-	require.NoError(t, grants.Delete(ctx, GrantName, metav1.DeleteOptions{}))
-	fresh := &unstructured.Unstructured{Object: map[string]any{"apiVersion": old.GetAPIVersion(), "kind": old.GetKind(),
-		"metadata": map[string]any{"name": GrantName, "namespace": Namespace, "labels": toAny(old.GetLabels()), "annotations": toAny(old.GetAnnotations())},
-		"spec":     old.Object["spec"]}}
-	_, err = grants.Create(ctx, fresh, metav1.CreateOptions{})
-	require.NoError(t, err)
-	g := h.WaitGrantReady(ctx)
-	require.NotEqual(t, old.GetUID(), g.UID)
+	_, g := h.RecreateGrant(ctx)
 
 	// west's router lost its link.
 	west := h.Spoke("west")
