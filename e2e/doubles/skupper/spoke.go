@@ -65,8 +65,11 @@ type Spoke struct {
 	// gives a hub (LoadBalancerHost), or a `local` access endpoint
 	// (skupper-router[-2].<ns>, a Service of the same cluster) when this
 	// cluster has an active Site in <ns>. A Link none of whose endpoints is
-	// reachable stays Pending "Not Operational", as a router that cannot
-	// connect leaves it.
+	// reachable stays Pending "Not Operational": its Operational condition
+	// follows the connection the router reports (upstream:
+	// skupperproject/skupper internal/kube/site/site.go,
+	// Site.updateLinkOperationalCondition, pkg/apis/skupper/v2alpha1
+	// Link.SetOperational).
 	Reachable func(host, port string) bool
 
 	mu       sync.Mutex
