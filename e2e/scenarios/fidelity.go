@@ -116,6 +116,14 @@ func HubWithoutEndpoints(t *testing.T, h *Harness) {
 func CustomSiteName(t *testing.T, h *Harness) {
 	ctx := ctxFor(t)
 	setup(t, h, nil, map[string]map[string]any{"east": {"site": map[string]any{"name": "edge-1"}}})
+	// Until east's Skupper controller has taken up edge-1 (its router
+	// ConfigMap, which names the active Site), east has no active Site: a
+	// pass then says so and the next one links it. Wait for it, as a running
+	// spoke controller has.
+	require.Eventually(t, func() bool {
+		_, err := kube(h.Spoke("east")).CoreV1().ConfigMaps(Namespace).Get(ctx, skupper.RouterConfigMap, metav1.GetOptions{})
+		return err == nil
+	}, h.Timeout, 100*time.Millisecond, "east's controller takes up its Site")
 	r := h.Hook(ctx)
 	require.Equal(t, 0, r.Code)
 	h.WaitLinked(ctx, h.P.Spokes()...)
