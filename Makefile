@@ -59,7 +59,7 @@ image: ## Build the vanlink image with Docker (needs a Docker engine)
 	docker build --build-arg VERSION=$(VERSION) -t ghcr.io/vanlink/vanlink:$(VERSION) .
 
 .PHONY: tools
-tools: $(BIN_DIR)/kube-apiserver $(BIN_DIR)/etcd ## Build the test-bed binaries (kube-apiserver, etcd) into bin/
+tools: $(BIN_DIR)/kube-apiserver $(BIN_DIR)/etcd $(BIN_DIR)/work-agent ## Build the test-bed binaries (kube-apiserver, etcd, the OCM work agent) into bin/
 
 # hack/gobuild runs go build and prints which binary it builds, the time so
 # far and the packages compiled every 30 s: a first kube-apiserver build
@@ -81,6 +81,13 @@ $(BIN_DIR)/kube-apiserver: hack/tools/kube-apiserver/go.mod hack/tools/kube-apis
 
 $(BIN_DIR)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum
 	@$(GOBUILD) -C hack/tools/etcd -o $@ -note "the first build takes about a minute on 2 cores" go.etcd.io/etcd/server/v3
+
+# The Open Cluster Management work agent (open-cluster-management.io/ocm
+# cmd/work), run as a process per spoke by the ManifestWork transport's tests.
+$(BIN_DIR)/work-agent: hack/tools/ocm-work/go.mod hack/tools/ocm-work/go.sum
+	@$(GOBUILD) -C hack/tools/ocm-work -o $@ \
+	  -note "the first build compiles about 1,500 packages: some 10 minutes on 2 idle cores; seconds once Go's build cache holds them" \
+	  open-cluster-management.io/ocm/cmd/work
 
 ##@ Test
 
