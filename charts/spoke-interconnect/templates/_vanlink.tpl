@@ -33,6 +33,13 @@ of every routing-key pair of the network under the key "pairs". Each pair:
   routingKey shared by the Listener and its Connector
   port       Listener port
   backend    {host|selector, port}: where the Connector sends traffic
+  listener   the service's listener fields (tlsCredentials, type, observer,
+             exposePodsByName, settings), with the spoke's override merged in
+  connector  the service's connector fields (tlsCredentials, useClientCert,
+             verifyHostname, type, includeNotReadyPods, exposePodsByName,
+             settings), with the spoke's override merged in
+  pods       per-pod Listeners [{name, routingKey, port}] (podListeners)
+  certificate the cert-manager Certificate of connector.tlsCredentials, if asked
 A hub-to-spoke service has one Connector on the hub and one pair per spoke
 that all share its routing key.
 */ -}}
@@ -51,6 +58,7 @@ that all share its routing key.
 {{- $services := dict -}}
 {{- $keys := dict -}}
 {{- $names := dict -}}
+{{- $certs := dict -}}
 {{- range $i, $svc := $catalog.services | default list -}}
 {{- $what := printf "catalog.services[%s]" $svc.name -}}
 {{- include "vanlink.dns1123" (dict "value" $svc.name "what" (printf "catalog.services[%d].name" $i)) -}}
@@ -59,24 +67,23 @@ that all share its routing key.
 {{- end -}}
 {{- $_ := set $services $svc.name true -}}
 {{- if ne (toString $svc.enabled) "false" -}}
-{{- $backend := $svc.backend | default dict -}}
-{{- if and $backend.host $backend.selector -}}
-{{- fail (printf "%s.backend: set either host or selector, not both (host %q, selector %q)" $what $backend.host $backend.selector) -}}
-{{- end -}}
-{{- if not (or $backend.host $backend.selector) -}}
-{{- fail (printf "%s.backend: set host or selector to tell the Connector where the service runs" $what) -}}
-{{- end -}}
-{{- if and $backend.host (regexMatch "://|/|:[0-9]*$|^\\[" (toString $backend.host)) -}}
-{{- fail (printf "%s.backend.host: %q is written as a URL or with a port; give the host name only (e.g. kafka-bootstrap.kafka.svc), and the port as backend.port" $what $backend.host) -}}
-{{- end -}}
-{{- $backendPort := $backend.port | default $svc.port -}}
-{{- $backendOut := dict "port" (int $backendPort) -}}
-{{- if $backend.host -}}{{- $_ := set $backendOut "host" $backend.host -}}{{- end -}}
-{{- if $backend.selector -}}{{- $_ := set $backendOut "selector" $backend.selector -}}{{- end -}}
 {{- $svcSpokes := $svc.spokes | default $spokes -}}
 {{- range $s := $svcSpokes -}}
 {{- if not (hasKey $declared $s) -}}
 {{- fail (printf "%s.spokes: spoke %q is not declared in catalog.spokes %v" $what $s $spokes) -}}
+{{- end -}}
+{{- end -}}
+{{- $overrides := $svc.spokeOverrides | default dict -}}
+{{- range $s, $o := $overrides -}}
+{{- if not (has $s $svcSpokes) -}}
+{{- fail (printf "%s.spokeOverrides.%s: spoke %q does not use this service (its spokes: %v)" $what $s $s $svcSpokes) -}}
+{{- end -}}
+{{- if eq $svc.direction "hub-to-spoke" -}}
+{{- range $k := list "backend" "connector" "certificate" -}}
+{{- if hasKey ($o | default dict) $k -}}
+{{- fail (printf "%s.spokeOverrides.%s.%s: a hub-to-spoke service has one Connector on the hub for every spoke; set %s on the service itself" $what $s $k $k) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- $defaultName := "{service}-{spoke}" -}}
@@ -87,6 +94,56 @@ that all share its routing key.
 {{- fail (printf "%s.listenerName: %q must contain {spoke}, or the hub Listeners of %d spokes would share one name" $what $nameTmpl (len $svcSpokes)) -}}
 {{- end -}}
 {{- range $s := $svcSpokes -}}
+{{- $o := get $overrides $s | default dict -}}
+{{- /* where a value of this spoke comes from: the override when it sets it */ -}}
+{{- $ow := printf "%s.spokeOverrides.%s" $what $s -}}
+{{- $backend := deepCopy ($svc.backend | default dict) -}}
+{{- $bw := printf "%s.backend" $what -}}
+{{- with $o.backend -}}
+{{- $bw = printf "%s.backend" $ow -}}
+{{- if or (hasKey . "host") (hasKey . "selector") -}}
+{{- $backend = omit $backend "host" "selector" -}}
+{{- end -}}
+{{- range $k, $v := . -}}{{- $_ := set $backend $k $v -}}{{- end -}}
+{{- end -}}
+{{- if and $backend.host $backend.selector -}}
+{{- fail (printf "%s: set either host or selector, not both (host %q, selector %q)" $bw $backend.host $backend.selector) -}}
+{{- end -}}
+{{- if not (or $backend.host $backend.selector) -}}
+{{- fail (printf "%s: set host or selector to tell the Connector where the service runs" $bw) -}}
+{{- end -}}
+{{- if and $backend.host (regexMatch "://|/|:[0-9]*$|^\\[" (toString $backend.host)) -}}
+{{- fail (printf "%s.host: %q is written as a URL or with a port; give the host name only (e.g. kafka-bootstrap.kafka.svc), and the port as backend.port" $bw $backend.host) -}}
+{{- end -}}
+{{- $backendOut := dict "port" (int ($backend.port | default $svc.port)) -}}
+{{- if $backend.host -}}{{- $_ := set $backendOut "host" $backend.host -}}{{- end -}}
+{{- if $backend.selector -}}{{- $_ := set $backendOut "selector" $backend.selector -}}{{- end -}}
+{{- $fields := dict -}}
+{{- range $side := list "listener" "connector" -}}
+{{- $f := deepCopy (get $svc $side | default dict) -}}
+{{- range $k, $v := get $o $side | default dict -}}
+{{- if and (eq $k "settings") (kindIs "map" (get $f "settings")) -}}
+{{- $_ := set $f "settings" (merge (deepCopy $v) (get $f "settings")) -}}
+{{- else -}}
+{{- $_ := set $f $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $fields $side $f -}}
+{{- end -}}
+{{- $conn := $fields.connector -}}
+{{- $cw := printf "%s.connector" (ternary $ow $what (hasKey $o "connector")) -}}
+{{- if $backend.host -}}
+{{- range $k := list "exposePodsByName" "includeNotReadyPods" -}}
+{{- if get $conn $k -}}
+{{- fail (printf "%s.%s: needs backend.selector; Skupper applies it to the pods a selector picks, and a Connector to backend.host %q has none" $cw $k $backend.host) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $k := list "useClientCert" "verifyHostname" -}}
+{{- if and (get $conn $k) (not $conn.tlsCredentials) -}}
+{{- fail (printf "%s.%s: needs connector.tlsCredentials (the Secret with the backend's CA); Skupper ignores it without TLS" $cw $k) -}}
+{{- end -}}
+{{- end -}}
 {{- $name := $nameTmpl | replace "{service}" $svc.name | replace "{spoke}" $s -}}
 {{- $key := $keyTmpl | replace "{service}" $svc.name | replace "{spoke}" $s -}}
 {{- include "vanlink.dns1123" (dict "value" $name "what" (printf "%s.listenerName (for spoke %s)" $what $s)) -}}
@@ -103,7 +160,54 @@ that all share its routing key.
 {{- end -}}
 {{- $_ := set $keys $key (printf "catalog.services[%s]" $svc.name) -}}
 {{- end -}}
-{{- $pairs = append $pairs (dict "service" $svc.name "direction" $svc.direction "spoke" $s "name" $name "routingKey" $key "port" (int $svc.port) "backend" $backendOut) -}}
+{{- /* Per-pod Listeners: a Connector with exposePodsByName also serves each
+selected pod under the routing key <key>.<pod name> (upstream
+internal/site/connector.go UpdateBridgeConfigForConnectorToPod), so a Listener
+with that routing key reaches that one pod. */ -}}
+{{- $pl := deepCopy ($svc.podListeners | default dict) -}}
+{{- $pw := printf "%s.podListeners" $what -}}
+{{- with $o.podListeners -}}
+{{- $pw = printf "%s.podListeners" $ow -}}
+{{- range $k, $v := . -}}{{- $_ := set $pl $k $v -}}{{- end -}}
+{{- end -}}
+{{- $pods := list -}}
+{{- if $pl.pods -}}
+{{- if not $conn.exposePodsByName -}}
+{{- fail (printf "%s: needs connector.exposePodsByName: true (and backend.selector), or the Connector offers no per-pod routing key %s.<pod> to listen to" $pw $key) -}}
+{{- end -}}
+{{- $podTmpl := $pl.name | default "{listener}-{pod}" -}}
+{{- range $pod := $pl.pods -}}
+{{- $podName := $podTmpl | replace "{service}" $svc.name | replace "{spoke}" $s | replace "{listener}" $name | replace "{pod}" $pod -}}
+{{- include "vanlink.dns1123" (dict "value" $podName "what" (printf "%s.name (for spoke %s, pod %s)" $pw $s $pod)) -}}
+{{- $podKey := printf "%s/%s" $side $podName -}}
+{{- if hasKey $names $podKey -}}
+{{- fail (printf "%s.name: Listener %q on the %s is already rendered for %s; Listener names must be unique" $pw $podName $side (get $names $podKey)) -}}
+{{- end -}}
+{{- $_ := set $names $podKey (printf "catalog.services[%s]" $svc.name) -}}
+{{- $pods = append $pods (dict "name" $podName "pod" $pod "routingKey" (printf "%s.%s" $key $pod) "port" (int ($pl.port | default $svc.port))) -}}
+{{- end -}}
+{{- end -}}
+{{- $pair := dict "service" $svc.name "direction" $svc.direction "spoke" $s "name" $name "routingKey" $key "port" (int $svc.port) "backend" $backendOut "listener" $fields.listener "connector" $conn "pods" $pods -}}
+{{- $cert := deepCopy ($svc.certificate | default dict) -}}
+{{- $certw := printf "%s.certificate" $what -}}
+{{- with $o.certificate -}}
+{{- $certw = printf "%s.certificate" $ow -}}
+{{- range $k, $v := . -}}{{- $_ := set $cert $k $v -}}{{- end -}}
+{{- end -}}
+{{- if $cert -}}
+{{- if not $conn.tlsCredentials -}}
+{{- fail (printf "%s: needs connector.tlsCredentials, the name of the Secret the Certificate fills and the Connector reads" $certw) -}}
+{{- end -}}
+{{- $certSide := ternary (printf "spoke %s" $s) "hub" (eq $svc.direction "spoke-to-hub") -}}
+{{- $certKey := printf "%s/%s" $certSide $conn.tlsCredentials -}}
+{{- $owner := printf "catalog.services[%s]" $svc.name -}}
+{{- if and (hasKey $certs $certKey) (ne (get $certs $certKey) $owner) -}}
+{{- fail (printf "%s: the Certificate of Secret %q on the %s is already rendered for %s; ask for it on one service and name the Secret in connector.tlsCredentials of the others" $certw $conn.tlsCredentials $certSide (get $certs $certKey)) -}}
+{{- end -}}
+{{- $_ := set $certs $certKey $owner -}}
+{{- $_ := set $pair "certificate" $cert -}}
+{{- end -}}
+{{- $pairs = append $pairs $pair -}}
 {{- end -}}
 {{- if eq $svc.direction "hub-to-spoke" -}}
 {{- $key := $keyTmpl | replace "{service}" $svc.name -}}
@@ -118,6 +222,86 @@ that all share its routing key.
 {{- end -}}
 {{- end -}}
 {{- toYaml (dict "pairs" $pairs) -}}
+{{- end -}}
+
+{{- /*
+vanlink.listener.spec returns the spec of a Listener as YAML: routingKey,
+host and port, then every listener field the catalog sets (tlsCredentials,
+type, observer, exposePodsByName, settings), under Skupper's own names. Call
+with (dict "name" $host "routingKey" $key "port" $port "fields" $pair.listener).
+*/ -}}
+{{- define "vanlink.listener.spec" -}}
+{{- $spec := dict "routingKey" .routingKey "host" .name "port" (int .port) -}}
+{{- range $k, $v := .fields | default dict -}}{{- $_ := set $spec $k $v -}}{{- end -}}
+{{- toYaml $spec -}}
+{{- end -}}
+
+{{- /*
+vanlink.connector.spec returns the spec of a Connector as YAML: routingKey,
+port and host or selector from the pair's backend, then every connector field
+the catalog sets (tlsCredentials, useClientCert, verifyHostname, type,
+includeNotReadyPods, exposePodsByName, settings). Call with a resolved pair.
+*/ -}}
+{{- define "vanlink.connector.spec" -}}
+{{- $spec := dict "routingKey" .routingKey "port" (int .backend.port) -}}
+{{- if .backend.host -}}
+{{- $_ := set $spec "host" .backend.host -}}
+{{- else -}}
+{{- $_ := set $spec "selector" .backend.selector -}}
+{{- end -}}
+{{- range $k, $v := .connector | default dict -}}{{- $_ := set $spec $k $v -}}{{- end -}}
+{{- toYaml $spec -}}
+{{- end -}}
+
+{{- /*
+vanlink.certificate renders the cert-manager Certificate that fills the
+Secret a Connector names in tlsCredentials, when the catalog asks for one
+(certificate). Skupper reads ca.crt of that Secret to trust the backend, and
+tls.crt and tls.key when useClientCert is set (upstream internal/qdr/qdr.go
+ConfigureSslProfile, internal/kube/secrets/sync.go writeSslProfile); a
+cert-manager Certificate's Secret carries all three. Call with
+(dict "pair" $p "name" $connectorName "namespace" $ns "labels" $labels "wave" $waveAnnotation).
+*/ -}}
+{{- define "vanlink.certificate" -}}
+{{- $c := .pair.certificate -}}
+{{- $secret := .pair.connector.tlsCredentials -}}
+{{- $issuer := $c.issuerRef | default dict -}}
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: {{ $secret }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- .labels | nindent 4 }}
+    vanlink.io/service: {{ .pair.service }}
+  annotations:
+    {{- .wave | nindent 4 }}
+    argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true
+spec:
+  secretName: {{ $secret }}
+  issuerRef:
+    name: {{ $issuer.name }}
+    kind: {{ $issuer.kind | default "Issuer" }}
+    group: {{ $issuer.group | default "cert-manager.io" }}
+  commonName: {{ $c.commonName | default .name }}
+  {{- with $c.dnsNames }}
+  dnsNames:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $c.duration }}
+  duration: {{ . }}
+  {{- end }}
+  {{- with $c.renewBefore }}
+  renewBefore: {{ . }}
+  {{- end }}
+  {{- with $c.privateKey }}
+  privateKey:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  usages:
+    - digital signature
+    - key encipherment
+    - client auth
 {{- end -}}
 
 {{- /*
