@@ -68,7 +68,7 @@ func runScenarios(t *testing.T, transport string) {
 			}
 			t.Cleanup(func() {
 				if t.Failed() {
-					p.Env.DumpLogs(t, 20)
+					p.DumpLogs(t, 20)
 				}
 				p.Close()
 			})

@@ -28,7 +28,8 @@ import (
 // Options of the local provider.
 type Options struct {
 	Spokes []string
-	// Log receives the doubles' lines; nil discards them.
+	// Log receives the doubles' lines; nil keeps their last lines for
+	// DumpLogs.
 	Log *slog.Logger
 	// Dir keeps the bed's files (logs) there; empty uses a temporary folder.
 	Dir string
@@ -61,14 +62,18 @@ type Provider struct {
 	spokes map[string]*skupperdouble.Spoke
 	// holes are the black holes of paused spokes (direct), by spoke.
 	holes map[string]net.Listener
+	// tail keeps the doubles' last lines when Options.Log is nil.
+	tail *logTail
 }
 
 var _ scenarios.Provider = (*Provider)(nil)
 
 // Start brings up the bed, registers the spokes with the hub and starts the doubles.
 func Start(ctx context.Context, o Options) (p *Provider, err error) {
+	var tail *logTail
 	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+		tail = newLogTail(doublesLogLines)
+		o.Log = slog.New(slog.NewTextHandler(tail, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if o.ViewScale == 0 {
 		o.ViewScale = time.Millisecond
@@ -80,7 +85,7 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	if o.Transport == "" {
 		o.Transport = "acm"
 	}
-	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}, holes: map[string]net.Listener{}}
+	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}, holes: map[string]net.Listener{}, tail: tail}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
@@ -141,6 +146,19 @@ func (p *Provider) register(ctx context.Context, c *framework.Cluster) error {
 	p.mu.Unlock()
 	p.goRun(s.Run)
 	return nil
+}
+
+// doublesLogLines is how many of the doubles' lines a Provider keeps.
+const doublesLogLines = 400
+
+// DumpLogs prints the last lines of the API servers' and etcd's logs, then
+// those of the doubles (the agent, the Skupper controllers, the grant
+// server) when the Provider keeps them.
+func (p *Provider) DumpLogs(l framework.Logger, lines int) {
+	p.Env.DumpLogs(l, lines)
+	if p.tail != nil {
+		l.Logf("--- doubles (ACM agent, Skupper controllers, grant server), last %d lines:\n%s", doublesLogLines, p.tail.String())
+	}
 }
 
 // Close stops the doubles and the bed.
