@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -334,8 +335,30 @@ func (h *Harness) Object(ctx context.Context, spoke Cluster, resource, name stri
 func (h *Harness) WaitLinked(ctx context.Context, spokes ...Cluster) {
 	h.T.Helper()
 	for _, s := range spokes {
-		require.Eventually(h.T, func() bool { return h.Links(ctx, s).Ready() }, h.Timeout, 100*time.Millisecond, "spoke %s must be linked", s.Name)
+		if !assert.Eventually(h.T, func() bool { return h.Links(ctx, s).Ready() }, h.Timeout, 100*time.Millisecond, "spoke %s must be linked", s.Name) {
+			h.T.Fatalf("spoke %s is not linked: %s", s.Name, h.linkState(ctx, s))
+		}
 	}
+}
+
+// linkState describes a spoke's token and Links as Skupper's status gives
+// them (no spec: the token's spec carries the code), for a failure message.
+func (h *Harness) linkState(ctx context.Context, s Cluster) string {
+	var b strings.Builder
+	if tok := h.Object(ctx, s, "accesstokens", TokenName); tok == nil {
+		b.WriteString("no AccessToken " + TokenName)
+	} else {
+		st, _, _ := unstructured.NestedMap(tok.Object, "status")
+		fmt.Fprintf(&b, "AccessToken %s (uid %s) status %v", TokenName, tok.GetUID(), st)
+	}
+	links := h.Links(ctx, s)
+	if len(links) == 0 {
+		b.WriteString("; no Link uses its credentials")
+	}
+	for _, l := range links {
+		fmt.Fprintf(&b, "; Link %s: %+v", l.Name, l)
+	}
+	return b.String()
 }
 
 // Links returns the token's Links on a spoke.
