@@ -49,6 +49,7 @@ type options struct {
 	serialUpTo  int
 	out         string
 	binary      string
+	ctl         controllerOptions
 }
 
 // row is one measured pass.
@@ -81,6 +82,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 32, "vanlink --concurrency of the measured passes (vanlink's default)")
 	flag.IntVar(&o.serialUpTo, "serial-up-to", 100, "also measure a cold pass with --concurrency 1 up to this fleet size")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report file (empty: do not write)")
+	o.ctl.addFlags(flag.CommandLine)
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -97,6 +99,7 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
+	began := time.Now()
 	root, err := framework.RepoRoot()
 	if err != nil {
 		return err
@@ -121,12 +124,20 @@ func run(ctx context.Context, o options) error {
 		}
 		rows = append(rows, r...)
 	}
+	ctl, err := measureControllers(ctx, o, dir)
+	if err != nil {
+		return err
+	}
 	table := render(rows)
 	fmt.Println(table)
-	checks, failed := check(rows)
+	ctlTable := renderController(ctl)
+	fmt.Println(ctlTable)
+	checks, failed := check(rows, ctl)
 	fmt.Println(checks)
+	took := time.Since(began)
+	fmt.Fprintf(os.Stderr, "the bench took %s\n", took.Round(time.Second))
 	if o.out != "" {
-		if err := os.WriteFile(filepath.Join(root, o.out), []byte(report(o, table, checks, rows)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(root, o.out), []byte(report(o, table, checks, rows)+controllerReport(o, ctl, ctlTable, took)), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintln(os.Stderr, "wrote", o.out)
@@ -431,8 +442,9 @@ func render(rows []row) string {
 	return b.String()
 }
 
-// check applies the targets to the rows of the largest fleet.
-func check(rows []row) (string, bool) {
+// check applies the targets to the rows of the largest fleet, and those of
+// controller mode to its rows.
+func check(rows []row, ctl []controllerRow) (string, bool) {
 	var b strings.Builder
 	failed := false
 	// Invariants of the design fail the run; time and memory targets depend
@@ -472,6 +484,7 @@ func check(rows []row) (string, bool) {
 		a, z := steady[0], steady[len(steady)-1]
 		invariant(z.lists <= a.lists+4, "steady-pass LISTs stay flat from N=%d to N=%d (%d -> %d; pagination adds one per 500 objects)", a.n, z.n, a.lists, z.lists)
 	}
+	checkController(ctl, verdict, invariant)
 	return b.String(), failed
 }
 
