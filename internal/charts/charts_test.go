@@ -40,14 +40,25 @@ func TestHelmLintStrictIsClean(t *testing.T) {
 	}
 }
 
-// The reference platform: ten hub Listeners, two per service.
-var referenceListeners = map[string]int64{
-	"ie-gateway-east": 8080, "ie-gateway-west": 8080,
-	"prometheus-east": 9091, "prometheus-west": 9091,
-	"kafka-east-tst": 9092, "kafka-west-tst": 9092,
-	"kafka-east-stormshift": 9092, "kafka-west-stormshift": 9092,
-	"kafka-east-datalake": 9092, "kafka-west-datalake": 9092,
-}
+// The reference platform: ten hub Listeners, two per service, and one per
+// broker of each of the three Kafka clusters of each spoke (eighteen).
+var referenceListeners = func() map[string]int64 {
+	out := map[string]int64{
+		"ie-gateway-east": 8080, "ie-gateway-west": 8080,
+		"prometheus-east": 9091, "prometheus-west": 9091,
+		"kafka-east-tst": 9092, "kafka-west-tst": 9092,
+		"kafka-east-stormshift": 9092, "kafka-west-stormshift": 9092,
+		"kafka-east-datalake": 9092, "kafka-west-datalake": 9092,
+	}
+	for _, spoke := range []string{"east", "west"} {
+		for suffix, cluster := range map[string]string{"tst": "dev-cluster", "stormshift": "factory-cluster", "datalake": "prod-cluster"} {
+			for n := range 3 {
+				out[fmt.Sprintf("kafka-%s-%s-%s-kafka-%d", spoke, suffix, cluster, n)] = 9096
+			}
+		}
+	}
+	return out
+}()
 
 func TestHubRendersExactlyTheReferenceListeners(t *testing.T) {
 	out := render(t, hubRelease, nil)
@@ -76,9 +87,10 @@ func TestHubListenersAndSpokeConnectorsPairOneToOne(t *testing.T) {
 		require.NotContains(t, listeners, key, "routing keys must be unique on the hub")
 		listeners[key] = l
 	}
-	wantBackends := map[string]string{
-		"kafka-%s-tst": "dev-cluster-kafka-bootstrap", "kafka-%s-stormshift": "factory-cluster-kafka-bootstrap",
-		"kafka-%s-datalake": "prod-cluster-kafka-bootstrap", "ie-gateway-%s": "spoke-gateway",
+	wantBackends := map[string]string{"ie-gateway-%s": "spoke-gateway"}
+	wantSelectors := map[string]string{
+		"kafka-%s-tst": "strimzi.io/cluster=dev-cluster,strimzi.io/broker-role=true", "kafka-%s-stormshift": "strimzi.io/cluster=factory-cluster,strimzi.io/broker-role=true",
+		"kafka-%s-datalake": "strimzi.io/cluster=prod-cluster,strimzi.io/broker-role=true",
 	}
 	matched := map[string]bool{}
 	for _, spoke := range []release{eastRelease, westRelease} {
@@ -97,6 +109,25 @@ func TestHubListenersAndSpokeConnectorsPairOneToOne(t *testing.T) {
 			require.Equal(t, spoke.name, l.GetLabels()["vanlink.io/spoke"], "routing key %q must pair with the Listener of the same spoke", key)
 			require.False(t, matched[key], "routing key %q matched twice", key)
 			matched[key] = true
+			// A Connector that exposes pods by name also offers <key>.<pod>
+			// (upstream internal/site/connector.go UpdateBridgeConfigForConnectorToPod):
+			// the per-pod hub Listeners of this spoke and service pair with it.
+			if expose, _, _ := unstructured.NestedBool(c.Object, "spec", "exposePodsByName"); expose {
+				for podKey, pl := range listeners {
+					if pl.GetLabels()["vanlink.io/pod"] == "" || !strings.HasPrefix(podKey, key+".") {
+						continue
+					}
+					require.Equal(t, spoke.name, pl.GetLabels()["vanlink.io/spoke"])
+					require.Equal(t, key+"."+pl.GetLabels()["vanlink.io/pod"], podKey, "the per-pod routing key is <key>.<pod>")
+					require.False(t, matched[podKey], "routing key %q matched twice", podKey)
+					matched[podKey] = true
+				}
+			}
+			for pattern, sel := range wantSelectors {
+				if key == fmt.Sprintf(pattern, spoke.name) {
+					require.Equal(t, sel, str(c, "spec", "selector"), "backend of %s", key)
+				}
+			}
 			hasHost, hasSelector := str(c, "spec", "host") != "", str(c, "spec", "selector") != ""
 			require.True(t, hasHost != hasSelector, "Connector %s must set exactly one of host or selector", c.GetName())
 			for pattern, host := range wantBackends {
@@ -323,7 +354,7 @@ func TestEnabledFalseSwitchesFeaturesOff(t *testing.T) {
 				require.NotContains(t, o.GetName(), "ie-gateway", "%s must not render %s/%s", r.name, o.GetKind(), o.GetName())
 			}
 		}
-		require.Len(t, render(t, hubRelease, set).Find("Listener"), 8)
+		require.Len(t, render(t, hubRelease, set).Find("Listener"), len(referenceListeners)-2)
 	})
 }
 
@@ -613,7 +644,7 @@ func TestHubToSpokeServicesPairAHubConnectorWithSpokeListeners(t *testing.T) {
 	require.NotNil(t, conn, "the hub offers the service with a Connector")
 	require.EqualValues(t, 443, num(conn, "spec", "port"), "the Connector targets the backend port")
 	require.Equal(t, "registry.hub-infra.svc.cluster.local", str(conn, "spec", "host"))
-	require.Len(t, hub.Find("Listener"), 10, "no hub Listener for a hub-to-spoke service")
+	require.Len(t, hub.Find("Listener"), len(referenceListeners), "no hub Listener for a hub-to-spoke service")
 	for _, r := range []release{eastRelease, westRelease} {
 		var l *unstructured.Unstructured
 		for _, o := range render(t, r, set).Find("Listener") {
