@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/klog/v2"
 
 	"github.com/vanlink/vanlink/pkg/controller"
 	"github.com/vanlink/vanlink/pkg/reconcile"
@@ -95,7 +98,7 @@ func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
 	if err != nil {
 		return err
 	}
-	log := o.global.logger(streams.ErrOut)
+	log := o.logger(streams.ErrOut)
 	p := &o.pass
 	host, _ := os.Hostname()
 	id := o.identity
@@ -149,6 +152,17 @@ func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
 	el := controller.Election{Leases: c.kube.CoordinationV1(), Namespace: p.namespace, Name: p.lease, Identity: id,
 		LeaseDuration: o.leaseDuration, RenewDeadline: o.renewDeadline, RetryPeriod: o.retryPeriod, Log: log}
 	return el.Run(ctx, ctrl.Lead)
+}
+
+// logger builds the controller's logger (see globalOptions.logger) and
+// routes klog through it: client-go's own lines (leader election,
+// reflectors, client-side throttling) then come out in the same format, one
+// JSON object per line with --log-format json. klog's verbosity (0) still
+// drops its V(n) lines.
+func (o *controllerOptions) logger(errOut io.Writer) *slog.Logger {
+	log := o.global.logger(errOut)
+	klog.SetSlogLogger(log)
+	return log
 }
 
 // statusReporter records the fleet in the status ConfigMap, as a pass does

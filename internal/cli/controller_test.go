@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/klog/v2"
 
 	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/report"
@@ -50,4 +55,25 @@ func TestTheControllersStatusRecordIsWhatStatusReads(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list.Items, 1)
 	require.Equal(t, corev1.EventTypeNormal, list.Items[0].Type)
+}
+
+func TestClientGosKlogLinesFollowTheControllersJSONLogFormat(t *testing.T) {
+	var buf bytes.Buffer
+	o := &controllerOptions{global: &globalOptions{logFormat: "json"}}
+	o.logger(&buf)
+	t.Cleanup(klog.ClearLogger)
+	// As client-go's leader election and reflectors log.
+	klog.Infof("successfully acquired lease %s", "service-interconnect/vanlink-sync")
+	klog.ErrorS(errors.New("connection refused"), "Failed to watch", "reflector", "managedclusters")
+	klog.V(4).InfoS("a detail klog's verbosity drops")
+	klog.Flush()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2, "klog's two lines at verbosity 0 go to the controller's log: %q", buf.String())
+	var first, second map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &first), "a JSON object: %s", lines[0])
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &second), "a JSON object: %s", lines[1])
+	require.Equal(t, "successfully acquired lease service-interconnect/vanlink-sync", first["msg"])
+	require.Equal(t, "Failed to watch", second["msg"])
+	require.Equal(t, "ERROR", second["level"])
+	require.Equal(t, "managedclusters", second["reflector"])
 }
