@@ -70,6 +70,9 @@ type Controller struct {
 	spokes map[string]reconcile.Change
 	// pushed holds the push backoff of spokes pushed and not linked yet.
 	pushed map[string]pushRecord
+	// prunedAt is when each spoke whose latest change is a prune was pruned
+	// (see dropPruned).
+	prunedAt map[string]time.Time
 	// reported fingerprints what Status last recorded.
 	reported string
 	// selection is the fleet as last selected: "" for a selected spoke,
@@ -86,6 +89,7 @@ func (c *Controller) init() {
 		c.mu.Lock()
 		c.spokes = map[string]reconcile.Change{}
 		c.pushed = map[string]pushRecord{}
+		c.prunedAt = map[string]time.Time{}
 		c.mu.Unlock()
 	})
 }
@@ -182,6 +186,7 @@ func (c *Controller) Lead(ctx context.Context) error {
 			c.Log.Info("stopped leading")
 			return nil
 		case <-t.C:
+			c.Enqueue(c.dropPruned(time.Now())...)
 			c.EnqueueAll(ctx)
 		case <-c.membership:
 			c.membershipDiff(ctx)

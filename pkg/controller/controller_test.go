@@ -92,6 +92,46 @@ func TestASpokeThatLeavesTheSelectionIsPrunedWhenPruningIsOn(t *testing.T) {
 	}
 }
 
+func TestAPrunedSpokeLeavesTheStatusRecordAtTheResyncAfterItsPrune(t *testing.T) {
+	h := newHarness(t, 10, func(o *reconcile.Options) { o.Prune = true }, "east", "west")
+	h.c.Opts.Resync = 300 * time.Millisecond
+	h.lead(t)
+	require.Eventually(t, func() bool { return h.outcome("west") == reconcile.OutcomePushed }, wait, tick)
+	h.fleet.set("east")
+	h.c.MembershipChanged()
+	recorded := func(n string) reconcile.Outcome {
+		if r := h.status.last(); r != nil {
+			for _, ch := range r.Changes {
+				if ch.Cluster == n {
+					return ch.Outcome
+				}
+			}
+		}
+		return ""
+	}
+	require.Eventually(t, func() bool { return recorded("west") == reconcile.OutcomePruned }, wait, tick, "the prune is recorded, as a pass records it")
+	require.Eventually(t, func() bool {
+		r := h.status.last()
+		return recorded("west") == "" && r != nil && len(r.Changes) == 1 && r.Changes[0].Cluster == "east"
+	}, wait, tick, "then the status record holds only the selected spoke")
+	require.Equal(t, reconcile.Outcome(""), h.outcome("west"), "and the controller forgot west")
+	// The record that first showed the prune, and the first without west.
+	var pruned, dropped time.Time
+	h.status.mu.Lock()
+	for _, r := range h.status.results {
+		for _, ch := range r.Changes {
+			if ch.Cluster == "west" && ch.Outcome == reconcile.OutcomePruned && pruned.IsZero() {
+				pruned = r.Started
+			}
+		}
+		if !pruned.IsZero() && dropped.IsZero() && len(r.Changes) == 1 {
+			dropped = r.Started
+		}
+	}
+	h.status.mu.Unlock()
+	require.GreaterOrEqual(t, dropped.Sub(pruned), 250*time.Millisecond, "the prune stayed recorded until a resync one period (300ms) later")
+}
+
 func TestTheBudgetCountsTokensInFlightAcrossBatches(t *testing.T) {
 	h := newHarness(t, 1, nil, "east")
 	h.lead(t)

@@ -75,13 +75,20 @@ func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q wo
 		case reconcile.OutcomeLinked, reconcile.OutcomePruned:
 			delete(c.pushed, ch.Cluster)
 		}
+		if ch.Outcome == reconcile.OutcomePruned {
+			c.prunedAt[ch.Cluster] = start
+		} else {
+			delete(c.prunedAt, ch.Cluster)
+		}
 	}
 	if err == nil {
 		for _, n := range batch {
 			// Left the selection with nothing to prune: forgotten, unless
-			// it was pruned, which the status record keeps showing.
+			// it was pruned, which the status record shows until
+			// dropPruned.
 			if _, ok := got[n]; !ok && c.spokes[n].Outcome != reconcile.OutcomePruned {
 				delete(c.spokes, n)
+				delete(c.prunedAt, n)
 			}
 		}
 	}
@@ -171,6 +178,27 @@ func fingerprint(r *reconcile.Result) string {
 		fmt.Fprintf(&b, "%s|%s|%s|%s|%s\n", ch.Cluster, ch.Outcome, ch.Action, ch.Reason, ch.Error)
 	}
 	return b.String()
+}
+
+// dropPruned forgets the spokes still pruned that were pruned at least one
+// resync period before now, and returns them to be queued, so that their
+// reconcile records the fleet without them. A pass records a prune once and
+// its next pass no longer lists the spoke; the controller's status record
+// shows a pruned spoke from its prune to the first resync one period later
+// (one to two resync periods).
+func (c *Controller) dropPruned(now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for n, at := range c.prunedAt {
+		if ch, ok := c.spokes[n]; ok && ch.Outcome == reconcile.OutcomePruned && now.Sub(at) >= c.Opts.Resync {
+			delete(c.spokes, n)
+			delete(c.prunedAt, n)
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // pushRecord is when a spoke was last pushed and how long its next push
