@@ -35,8 +35,8 @@ import (
 // Options tune the controller.
 type Options struct {
 	// Resync queues every selected spoke this often (default 10m): what no
-	// event reported (a direct spoke's Link deleted, a missed watch event)
-	// is found within it.
+	// event reported (a direct spoke's Site or token changed, a missed watch
+	// event) is found within it.
 	Resync time.Duration
 	// MinBackoff and MaxBackoff bound the per-spoke exponential backoff of a
 	// spoke that is pending or failed (default 1s and 5m).

@@ -146,9 +146,10 @@ type Pruner interface {
 }
 
 // Watcher is implemented by sessions that see what they observe of a spoke
-// change between two observations (ACM: the watch of the persistent views),
-// so a controller reconciles a spoke when its state changes instead of
-// polling it. Sessions that cannot (direct) leave that to polling.
+// change between two observations (ACM: the watch of the persistent views;
+// direct: a watch of each spoke's Links), so a controller reconciles a spoke
+// when its state changes instead of polling it. What a session does not
+// watch is left to the controller's resync.
 type Watcher interface {
 	// OnChange calls fn with a spoke's name whenever what the session
 	// observes of it may have changed, until the session closes. fn must

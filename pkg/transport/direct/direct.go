@@ -2,7 +2,9 @@
 // hub holds credentials for each spoke (an Argo CD cluster Secret or a
 // kubeconfig Secret, see package spokecreds) and vanlink reads and writes
 // the spoke's Skupper objects itself. Reads are per-spoke GETs (there is no
-// hub-side cache of spoke state); writes are plain creates and deletes.
+// hub-side cache of spoke state); writes are plain creates and deletes. A
+// controller's session also watches the Links of each spoke it reads (see
+// OnChange), so a broken Link is reconciled at once.
 package direct
 
 import (
@@ -59,6 +61,12 @@ type session struct {
 	mu      sync.Mutex
 	spokes  map[string]spokecreds.Spoke
 	clients map[string]dynamic.Interface
+	// onChange is the Watcher's callback (nil: nothing is watched);
+	// watching the spokes whose Link watch runs until life ends (Close).
+	onChange func(spoke string)
+	watching map[string]bool
+	life     context.Context
+	stop     context.CancelFunc
 }
 
 var (
@@ -93,7 +101,8 @@ func (t *Transport) Open(ctx context.Context, o transport.SessionOptions) (trans
 	if err != nil {
 		return nil, err
 	}
-	s := &session{opts: t.opts, spokes: map[string]spokecreds.Spoke{}, clients: map[string]dynamic.Interface{}}
+	s := &session{opts: t.opts, spokes: map[string]spokecreds.Spoke{}, clients: map[string]dynamic.Interface{}, watching: map[string]bool{}}
+	s.life, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	for _, sp := range spokes {
 		s.spokes[sp.Name] = sp
 	}
@@ -127,8 +136,12 @@ func (t *session) learn(ctx context.Context) {
 	}
 }
 
-// Close has nothing to wait for: every write is done when Apply returns.
-func (t *session) Close(context.Context) error { return nil }
+// Close ends the Link watches (see OnChange); it has nothing else to wait
+// for: every write is done when Apply returns.
+func (t *session) Close(context.Context) error {
+	t.stop()
+	return nil
+}
 
 // client returns the spoke's client, built once per session.
 func (t *session) client(ctx context.Context, spoke string) (dynamic.Interface, error) {
@@ -157,6 +170,7 @@ func (t *session) client(ctx context.Context, spoke string) (dynamic.Interface, 
 		return nil, fmt.Errorf("cluster %s: a client from Secret %s: %w", spoke, s.Secret, err)
 	}
 	t.clients[spoke] = c
+	t.watchLocked(spoke, s)
 	return c, nil
 }
 
