@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,15 +20,21 @@ import (
 // errHandlerCrashed marks a Delete action without kube.resource.
 var errHandlerCrashed = errors.New("handler crashed")
 
-// onAction executes a new action once, or garbage-collects a completed one.
+// onAction runs an action that is not Completed, or garbage-collects a
+// completed one.
 func (a *Agent) onAction(ctx context.Context, o any, now time.Time) {
 	mca, ok := o.(*unstructured.Unstructured)
 	if !ok {
 		return
 	}
-	if c := meta.FindStatusCondition(conditions(mca), acm.ConditionCompleted); c != nil {
-		// The hub's garbage collection, independent of the agent.
-		if now.Sub(c.LastTransitionTime.Time) >= a.opts.GCDelay && a.claim(key(mca)) {
+	c := meta.FindStatusCondition(conditions(mca), acm.ConditionCompleted)
+	if c != nil && now.Sub(c.LastTransitionTime.Time) >= a.opts.GCDelay {
+		// The hub's garbage collection, independent of the agent: an
+		// action with a Completed condition, True or False, is deleted
+		// once the condition is older than the delay.
+		// upstream: stolostron/multicloud-operators-foundation
+		// pkg/controllers/gc/garbagecollector_controller.go Reconcile
+		if a.claim(key(mca)) {
 			go func() {
 				defer a.release(key(mca))
 				_ = a.hub.Resource(acm.ActionsGVR).Namespace(mca.GetNamespace()).Delete(ctx, mca.GetName(), metav1.DeleteOptions{})
@@ -35,30 +42,54 @@ func (a *Agent) onAction(ctx context.Context, o any, now time.Time) {
 		}
 		return
 	}
-	s, ok := a.spoke(mca.GetNamespace())
-	if !ok || !a.claimAction(key(mca)) {
+	if c != nil && c.Status == metav1.ConditionTrue {
 		return
 	}
-	go a.execute(ctx, s, mca.DeepCopy())
+	s, ok := a.spoke(mca.GetNamespace())
+	if !ok || !a.claimAction(key(mca), fingerprint(mca)) {
+		return
+	}
+	go func() {
+		defer a.release(key(mca))
+		a.execute(ctx, s, mca.DeepCopy())
+	}()
 }
 
-// claimAction marks an action as taken: an action runs once here (its status
-// may reach the watch cache after the next scan). Upstream reconciles an
-// action again on any event while its Completed condition is not True (its
-// own status write included); this double does not: the re-run of a failed
-// action against an unchanged spoke fails the same way, and vanlink never
-// updates an action it made.
+// claimAction says whether an action runs now: it is not running already
+// and this version of it has not been run. Upstream reconciles an action on
+// every event while its Completed condition is not True, its own status
+// write included, and one action at a time: so a failed action runs a
+// second time right after its failure is written, and again whenever the
+// action changes; when the second run fails the same way its status write
+// changes nothing, the API server makes it a no-op with no event, and the
+// action rests until the manager's resync (10 h). A second run can succeed
+// where the first failed (the spoke changed in between), after the hub has
+// already seen the failure. The version is a fingerprint of the object, not
+// its resourceVersion, which a fake hub leaves empty.
 // upstream: stolostron/multicloud-operators-foundation
 // pkg/klusterlet/action/action_controller.go Reconcile (returns at once when
-// Completed is True).
-func (a *Agent) claimAction(uid string) bool {
+// Completed is True; handleAction's error is logged, not returned, so no
+// requeue; the status is updated after every run) and SetupWithManager (For
+// the action, no predicate).
+func (a *Agent) claimAction(k, version string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.ran[uid] {
+	if a.inFlight[k] || a.ran[k] == version {
 		return false
 	}
-	a.ran[uid] = true
+	a.ran[k] = version
+	a.inFlight[k] = true
 	return true
+}
+
+// fingerprint identifies a version of an object by its content: what an
+// update event would carry, without the fields the API server stamps.
+func fingerprint(o *unstructured.Unstructured) string {
+	c := o.DeepCopy()
+	c.SetResourceVersion("")
+	c.SetManagedFields(nil)
+	b, _ := json.Marshal(c.Object)
+	return string(b)
 }
 
 // execute runs one action on the spoke and reports Completed.
@@ -138,6 +169,11 @@ func (a *Agent) execute(ctx context.Context, s servedSpoke, mca *unstructured.Un
 	meta.SetStatusCondition(&conds, cond)
 	status["conditions"] = conditionsJSON(conds)
 	a.opts.Log.Info("agent: action", "cluster", mca.GetNamespace(), "type", actionType, "resource", resource, "name", name, "reason", cond.Reason)
+	if old, _, _ := unstructured.NestedMap(mca.Object, "status"); equality.Semantic.DeepEqual(old, status) {
+		// The same outcome as last time: the real API server makes the
+		// update a no-op, with no watch event (a fake hub would send one).
+		return
+	}
 	a.writeActionStatus(ctx, mca, status)
 }
 

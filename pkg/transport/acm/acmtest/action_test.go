@@ -1,10 +1,14 @@
 package acmtest
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -186,4 +190,49 @@ func TestCompletedActionsAreCollectedAfterGCDelay(t *testing.T) {
 		_, err := h.client.Resource(acm.ActionsGVR).Namespace(cluster).Get(h.ctx, a.GetName(), metav1.GetOptions{})
 		return err != nil
 	}, 5*time.Second, 10*time.Millisecond, "the hub deletes a completed action")
+}
+
+// flakySpoke fails its first Create with a server error, as a spoke API
+// server that timed out once would.
+type flakySpoke struct {
+	*MemorySpoke
+	creates atomic.Int32
+}
+
+func (f *flakySpoke) Create(ctx context.Context, gvr schema.GroupVersionResource, namespace string, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if f.creates.Add(1) == 1 {
+		return nil, apierrors.NewInternalError(errors.New("etcdserver: request timed out"))
+	}
+	return f.MemorySpoke.Create(ctx, gvr, namespace, obj)
+}
+
+func TestAFailedActionRunsAgainAfterItsOwnStatusWrite(t *testing.T) {
+	s := &flakySpoke{MemorySpoke: spokeWithBothLinks(t)}
+	client := NewFakeHub()
+	agent := New(client, Options{Tick: 10 * time.Millisecond})
+	agent.AddSpoke(cluster, s)
+	go func() { _ = agent.Run(t.Context()) }()
+	a, err := client.Resource(acm.ActionsGVR).Namespace(cluster).Create(t.Context(),
+		newActionObject("Create", map[string]any{"template": linkTemplate("skupper.io/v2alpha1", "new")}), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		o, err := client.Resource(acm.ActionsGVR).Namespace(cluster).Get(t.Context(), a.GetName(), metav1.GetOptions{})
+		c := completed(o)
+		return err == nil && c != nil && c.Status == metav1.ConditionTrue
+	}, 5*time.Second, 10*time.Millisecond, "the second run, on the event of the failure's status write, creates the Link")
+	require.True(t, has(s.MemorySpoke, skupperLinks, "new"))
+	require.EqualValues(t, 2, agent.Executed(), "the failed run and the one after it")
+}
+
+func TestAFailedActionThatFailsTheSameWayRestsAfterTwoRuns(t *testing.T) {
+	s := spokeWithBothLinks(t)
+	h := newHub(t, Options{}, s)
+	a := h.create(t, acm.ActionsGVR, newActionObject("Create", map[string]any{"template": linkTemplate("skupper.io/v2alpha1", "hub-link")}))
+	require.Eventually(t, func() bool { return h.agent.Executed() == 2 }, 5*time.Second, 10*time.Millisecond,
+		"the failure's status write is an event: the action runs once more")
+	require.Never(t, func() bool { return h.agent.Executed() > 2 }, 300*time.Millisecond, 10*time.Millisecond,
+		"the second failure writes the same status, a no-op with no event: no third run")
+	c := completed(h.get(t, acm.ActionsGVR, a.GetName()))
+	require.NotNil(t, c)
+	require.Equal(t, metav1.ConditionFalse, c.Status)
 }

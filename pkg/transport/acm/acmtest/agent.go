@@ -62,7 +62,9 @@ type Agent struct {
 	spokes    map[string]servedSpoke
 	paused    map[string]bool
 	inFlight  map[string]bool
-	ran       map[string]bool
+	// ran holds, per action, the fingerprint of the object the agent last
+	// ran it for (see claimAction).
+	ran       map[string]string
 	views     map[string]*viewState
 	expiredAt time.Time
 
@@ -93,7 +95,7 @@ func New(hub dynamic.Interface, opts Options) *Agent {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Agent{hub: hub, opts: opts, spokes: map[string]servedSpoke{}, paused: map[string]bool{},
-		inFlight: map[string]bool{}, ran: map[string]bool{}, views: map[string]*viewState{}}
+		inFlight: map[string]bool{}, ran: map[string]string{}, views: map[string]*viewState{}}
 }
 
 // AddSpoke registers the spoke whose hub namespace is cluster.
