@@ -3,6 +3,8 @@ package acm_test
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -643,4 +645,41 @@ func TestASessionLimitedToSomeHubNamespacesListsAndWatchesOnlyThere(t *testing.T
 	mu.Lock()
 	defer mu.Unlock()
 	require.Zero(t, clusterWide, "no list or watch outside the given hub namespaces (RoleBindings there suffice)")
+}
+
+func TestLinkViewsOfNamesTheHubNoLongerGivesAreDeleted(t *testing.T) {
+	h := newHub(t, acmtest.Options{}, "east").start(t)
+	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
+	linkViews := func() []string {
+		list, err := h.client.Resource(acm.ViewsGVR).Namespace("east").List(t.Context(), metav1.ListOptions{})
+		require.NoError(t, err)
+		var out []string
+		for _, v := range list.Items {
+			if v.GetLabels()[acm.ObjectLabel] == "link" {
+				out = append(out, v.GetName())
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	observe := func(q transport.Query) {
+		t.Helper()
+		_, err := transport.ObserveAll(t.Context(), h.s, q)
+		require.NoError(t, err)
+	}
+	one := transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}}
+	ha := transport.Query{Spokes: []string{"east"}, LinkNames: skupper.LinkNames("hub-link", 2)}
+
+	observe(one)
+	require.Equal(t, []string{"vanlink-hub-link-link"}, linkViews())
+	observe(ha)
+	require.Eventually(t, func() bool {
+		return reflect.DeepEqual([]string{"vanlink-hub-link-link-1", "vanlink-hub-link-link-2"}, linkViews())
+	}, 5*time.Second, 20*time.Millisecond, "the hub became HA: the view of the single Link goes, got %v", linkViews())
+	observe(transport.Query{Spokes: []string{"east"}})
+	require.Equal(t, []string{"vanlink-hub-link-link", "vanlink-hub-link-link-1", "vanlink-hub-link-link-2"}, linkViews(),
+		"without names from the hub's Site nothing is deleted")
+	observe(one)
+	require.Eventually(t, func() bool { return reflect.DeepEqual([]string{"vanlink-hub-link-link"}, linkViews()) },
+		5*time.Second, 20*time.Millisecond, "back to one router group, got %v", linkViews())
 }

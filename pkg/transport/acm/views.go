@@ -6,11 +6,13 @@ import (
 	"reflect"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/vanlink/vanlink/pkg/logctx"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
 )
@@ -51,6 +53,51 @@ func (t *session) desiredViews(cluster string, q transport.Query) []*unstructure
 		views = append(views, newView(cluster, t.linkViewName(n), false, linkKind, n, t.opts.SpokeNamespace, "link", t.opts.TokenName, "observe", interval))
 	}
 	return views
+}
+
+// staleLinkViews returns the names of a spoke's persistent Link views of
+// this token that want does not hold: views of Links the hub's router groups
+// no longer give (a hub that became HA reads vanlink-<token>-link-1 and -2
+// instead of vanlink-<token>-link, and back). The hub never garbage-collects
+// views, and the agent reads each one every refresh interval.
+// upstream: stolostron/multicloud-operators-foundation
+// pkg/klusterlet/view/view_controller.go Reconcile (requeues every view at
+// its interval, for as long as it exists)
+func (t *session) staleLinkViews(cluster string, want []*unstructured.Unstructured) []string {
+	keep := map[string]bool{}
+	for _, v := range want {
+		keep[v.GetName()] = true
+	}
+	var out []string
+	for _, o := range t.views.GetStore().ByNamespace(cluster) {
+		u, ok := o.(*unstructured.Unstructured)
+		if !ok || keep[u.GetName()] {
+			continue
+		}
+		l := u.GetLabels()
+		if l[PurposeLabel] == "observe" && l[ObjectLabel] == "link" && l[TokenNameLabel] == t.opts.TokenName {
+			out = append(out, u.GetName())
+		}
+	}
+	return out
+}
+
+// deleteViews deletes views in the background, Concurrency at a time, and
+// returns a function that waits for them. A deletion that fails is tried
+// again by the next pass, which finds the view still there.
+func (t *session) deleteViews(ctx context.Context, views []types.NamespacedName) (wait func()) {
+	var g errgroup.Group
+	g.SetLimit(t.opts.Concurrency)
+	for _, v := range views {
+		g.Go(func() error {
+			err := t.dyn.Resource(ViewsGVR).Namespace(v.Namespace).Delete(ctx, v.Name, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+				logctx.From(ctx).Info("deleting a stale ManagedClusterView failed; the next pass tries again", "cluster", v.Namespace, "view", v.Name, "err", err)
+			}
+			return nil
+		})
+	}
+	return func() { _ = g.Wait() }
 }
 
 func linkNames(q transport.Query, token string) []string {

@@ -39,13 +39,22 @@ func (t *session) observe(ctx context.Context, q transport.Query, emit func(*tra
 		missing []*unstructured.Unstructured
 	}
 	var views []toMake
+	var stale []types.NamespacedName
 	for _, c := range q.Spokes {
 		p := &pendingSpoke{cluster: c, since: time.Now()}
 		var missing []*unstructured.Unstructured
-		for _, want := range t.desiredViews(c, q) {
+		desired := t.desiredViews(c, q)
+		for _, want := range desired {
 			p.views = append(p.views, viewRef{name: want.GetName()})
 			if cur, ok := t.cached(t.views, c, want.GetName()); !ok || !reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
 				missing = append(missing, want)
+			}
+		}
+		if !t.readOnly && len(q.LinkNames) > 0 {
+			// Only names the hub's Site gave are authoritative: without
+			// them the default name is a guess, not a reason to delete.
+			for _, name := range t.staleLinkViews(c, desired) {
+				stale = append(stale, types.NamespacedName{Namespace: c, Name: name})
 			}
 		}
 		if len(missing) > 0 && t.readOnly {
@@ -61,6 +70,7 @@ func (t *session) observe(ctx context.Context, q transport.Query, emit func(*tra
 		}
 		views = append(views, toMake{p, missing})
 	}
+	defer t.deleteViews(ctx, stale)()
 	// Views are made in the background, Concurrency at a time, while the
 	// loop below emits the spokes whose views are ready. At most twice
 	// Concurrency spokes are in the making (views made or being made, token

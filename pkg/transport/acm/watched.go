@@ -1,6 +1,7 @@
 package acm
 
 import (
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -25,6 +26,24 @@ func (s store) GetByKey(key string) (any, bool, error) {
 		}
 	}
 	return nil, false, nil
+}
+
+// ByNamespace returns the cached objects of one hub namespace.
+func (s store) ByNamespace(ns string) []any {
+	var out []any
+	for _, inf := range s.infs {
+		objs, err := inf.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+		if err != nil { // an informer without the namespace index
+			for _, o := range inf.GetStore().List() {
+				if m, merr := meta.Accessor(o); merr == nil && m.GetNamespace() == ns {
+					out = append(out, o)
+				}
+			}
+			continue
+		}
+		out = append(out, objs...)
+	}
+	return out
 }
 
 // List returns every cached object.
