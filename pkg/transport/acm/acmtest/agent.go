@@ -58,10 +58,10 @@ type Agent struct {
 	hub  dynamic.Interface
 	opts Options
 
-	mu        sync.Mutex
-	spokes    map[string]servedSpoke
-	paused    map[string]bool
-	inFlight  map[string]bool
+	mu       sync.Mutex
+	spokes   map[string]servedSpoke
+	paused   map[string]bool
+	inFlight map[string]bool
 	// ran holds, per action, the fingerprint of the object the agent last
 	// ran it for (see claimAction).
 	ran       map[string]string
