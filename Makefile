@@ -98,6 +98,9 @@ UNIT_TIMEOUT        ?= 5m
 IMAGES_TIMEOUT      ?= 30m
 INTEGRATION_TIMEOUT ?= 20m
 E2E_TIMEOUT         ?= 20m
+# Each test target prints how long it took ("test-unit: 52 s"), so a run's
+# log gives the tier times the README quotes.
+TIMED               = TIMEFORMAT='$@: %0R s'; time
 # Scenarios run in parallel, each on its own test bed (etcd + three API servers).
 E2E_PARALLEL        ?= 2
 
@@ -110,21 +113,21 @@ vet-kind: ## Vet the kind tier (build tag e2e_kind), so it keeps compiling where
 
 .PHONY: test-unit
 test-unit: ## Run unit tests (fakes only: no API server, no binary or image build)
-	$(GO) test -timeout $(UNIT_TIMEOUT) $(TEST_FLAGS) ./...
+	$(TIMED) $(GO) test -timeout $(UNIT_TIMEOUT) $(TEST_FLAGS) ./...
 
 # -p 1: the two packages run one after the other, so the static vanlink's
 # packages are compiled once and the second package finds them in Go's build cache.
 .PHONY: test-images
 test-images: ## Build the images from this checkout, as make image-archive and the kind tier do, and check them (build tag images)
-	$(GO) test -tags images -p 1 -timeout $(IMAGES_TIMEOUT) $(TEST_FLAGS) ./hack/image ./e2e/kind
+	$(TIMED) $(GO) test -tags images -p 1 -timeout $(IMAGES_TIMEOUT) $(TEST_FLAGS) ./hack/image ./e2e/kind
 
 .PHONY: test-integration
 test-integration: tools ## Run integration tests on the local API-server test bed
-	$(GO) test -tags integration -timeout $(INTEGRATION_TIMEOUT) $(TEST_FLAGS) ./...
+	$(TIMED) $(GO) test -tags integration -timeout $(INTEGRATION_TIMEOUT) $(TEST_FLAGS) ./...
 
 .PHONY: test-e2e
 test-e2e: tools ## Run the end-to-end scenarios on local API servers (Skupper and ACM agent simulated)
-	$(GO) test -tags e2e -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) $(TEST_FLAGS) ./e2e/...
+	$(TIMED) $(GO) test -tags e2e -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) $(TEST_FLAGS) ./e2e/...
 
 .PHONY: e2e-kind
 e2e-kind: ## Run the end-to-end scenarios on kind clusters with the real Skupper (needs Docker; about 30 minutes)
