@@ -61,7 +61,9 @@ type Env struct {
 	removeDir  bool
 	stopOnce   sync.Once
 	spokeCRDs  []*apiextensionsv1.CustomResourceDefinition
-	mu         sync.Mutex
+	// agents are the work agents started (StartWorkAgent).
+	agents []*WorkAgent
+	mu     sync.Mutex
 }
 
 // Start brings up etcd, the hub and the spokes, installs the CRDs, and
@@ -227,6 +229,13 @@ func (e *Env) PIDs() []int {
 			}
 		}
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range e.agents {
+		if pid := a.proc.pid(); pid != 0 {
+			pids = append(pids, pid)
+		}
+	}
 	return pids
 }
 
@@ -246,6 +255,13 @@ func (e *Env) Ports() []int {
 func (e *Env) Stop() {
 	e.stopOnce.Do(func() {
 		var wg sync.WaitGroup
+		e.mu.Lock()
+		agents := e.agents
+		e.mu.Unlock()
+		for _, a := range agents {
+			wg.Go(a.Stop)
+		}
+		wg.Wait()
 		for _, c := range e.All() {
 			if c != nil && c.proc != nil {
 				wg.Go(func() { c.proc.stop(3 * time.Second) })
@@ -275,6 +291,12 @@ func (e *Env) DumpLogs(l Logger, lines int) {
 		if c != nil && c.proc != nil {
 			l.Logf("--- %s (%s):\n%s", c.proc.name, c.proc.logPath, c.proc.logTail(lines))
 		}
+	}
+	e.mu.Lock()
+	agents := e.agents
+	e.mu.Unlock()
+	for _, a := range agents {
+		l.Logf("--- %s (%s):\n%s", a.proc.name, a.proc.logPath, a.proc.logTail(lines))
 	}
 }
 
