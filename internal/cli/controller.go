@@ -19,6 +19,7 @@ import (
 	"github.com/vanlink/vanlink/pkg/controller"
 	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/report"
+	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
 // controllerOptions are the flags of 'vanlink controller': a pass's, and
@@ -111,8 +112,9 @@ func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
 	e.Lock, e.Reporter = nil, nil
 	metrics := controller.NewMetrics()
 	ctrl := &controller.Controller{Engine: e, Log: log, Metrics: metrics,
-		Opts:   controller.Options{Resync: o.resync, MinBackoff: o.minBackoff, MaxBackoff: o.maxBackoff, MaxBatch: o.maxBatch, PushBackoff: o.pushBackoff},
-		Status: statusReporter{store: report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(p.namespace), Name: p.statusConfigMap}, transport: p.transportRecord()},
+		Opts: controller.Options{Resync: o.resync, MinBackoff: o.minBackoff, MaxBackoff: o.maxBackoff, MaxBatch: o.maxBatch, PushBackoff: o.pushBackoff},
+		Status: statusReporter{store: report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(p.namespace), Name: p.statusConfigMap}, transport: p.transportRecord(),
+			listeners: c.dyn.Resource(skupper.ListenersGVR).Namespace(p.namespace)},
 		Events: eventReporter{report.EventRecorder{Events: c.kube.CoreV1().Events(p.namespace), Component: "vanlink", Host: host}},
 	}
 	w := &controller.Watch{}
@@ -171,6 +173,8 @@ func (o *controllerOptions) logger(errOut io.Writer) *slog.Logger {
 type statusReporter struct {
 	store     report.StatusStore
 	transport *report.TransportRecord
+	// listeners are the hub's Listeners, whose reachability the record keeps.
+	listeners report.ListenerLister
 }
 
 func (s statusReporter) Report(ctx context.Context, res *reconcile.Result) error {
@@ -180,6 +184,11 @@ func (s statusReporter) Report(ctx context.Context, res *reconcile.Result) error
 	}
 	rec := report.Merge(prev, res)
 	rec.Transport = s.transport
+	if s.listeners != nil {
+		if rerr := report.ObserveReachability(ctx, rec, prev, s.listeners, time.Now()); rerr != nil {
+			rec.Pass.Warnings = append(rec.Pass.Warnings, "reachability of the catalog services not observed: "+rerr.Error())
+		}
+	}
 	return errors.Join(err, s.store.Write(ctx, rec))
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -140,10 +141,16 @@ func printRecord(w io.Writer, format string, rec *report.Record, now time.Time) 
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// REACHABLE (only when the record holds the services' reachability):
+	// how many of the spoke's catalog services hub clients reach.
+	reach := ""
+	if rec.Services != nil {
+		reach = "\tREACHABLE"
+	}
 	if format == "wide" {
-		fmt.Fprintln(tw, "CLUSTER\tSTATE\tSINCE\tLAST PUSH\tLAST ERROR\tREASON\tACTION\tERROR AGE\tRECORDED")
+		fmt.Fprintln(tw, "CLUSTER\tSTATE"+reach+"\tSINCE\tLAST PUSH\tLAST ERROR\tREASON\tACTION\tERROR AGE\tRECORDED")
 	} else {
-		fmt.Fprintln(tw, "CLUSTER\tSTATE\tSINCE\tLAST PUSH\tLAST ERROR\tREASON")
+		fmt.Fprintln(tw, "CLUSTER\tSTATE"+reach+"\tSINCE\tLAST PUSH\tLAST ERROR\tREASON")
 	}
 	for _, n := range rec.Names() {
 		s := rec.Spokes[n]
@@ -152,17 +159,24 @@ func printRecord(w io.Writer, format string, rec *report.Record, now time.Time) 
 			// A record of an older version: the state is as old as the pass.
 			since = &rec.Pass.Started
 		}
+		state := string(s.State)
+		if rec.Services != nil {
+			state += "\t" + reachable(rec.Services[n])
+		}
 		if format == "wide" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, s.State, age(since, now), age(s.LastPush, now), dash(s.LastError), s.Reason,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, state, age(since, now), age(s.LastPush, now), dash(s.LastError), s.Reason,
 				dash(string(s.Action)), age(s.LastErrorTime, now), age(s.Recorded, now))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, s.State, age(since, now), age(s.LastPush, now), dash(s.LastError), s.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, state, age(since, now), age(s.LastPush, now), dash(s.LastError), s.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
+	if err := printServices(w, format, rec, now); err != nil {
+		return err
+	}
 	printGrant(w, rec.Grant.Namespace, rec.Grant.Name, string(rec.Grant.UID), rec.Grant.Budget)
 	if rec.Grant.LastRotated != nil {
 		fmt.Fprintf(w, "grant last rotated %s\n", rec.Grant.LastRotated.UTC().Format(time.RFC3339))
@@ -180,6 +194,69 @@ func printRecord(w io.Writer, format string, rec *report.Record, now time.Time) 
 	if rec.Pass.Error != "" {
 		fmt.Fprintln(w, "last pass failed:", rec.Pass.Error)
 	}
+	return nil
+}
+
+// reachable is the REACHABLE cell of a spoke: services reached / services.
+func reachable(recs []report.ServiceRecord) string {
+	sum := report.Summarize(recs)
+	if len(sum) == 0 {
+		return "-"
+	}
+	n := 0
+	for _, s := range sum {
+		if s.Reachable() {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d/%d", n, len(sum))
+}
+
+// printServices prints, per spoke, its catalog services and whether each hub
+// Listener has a matching Connector: one line per service (its per-pod
+// Listeners counted in PODS), or one per Listener with -o wide.
+func printServices(w io.Writer, format string, rec *report.Record, now time.Time) error {
+	if len(rec.Services) == 0 {
+		return nil
+	}
+	spokes := make([]string, 0, len(rec.Services))
+	for s := range rec.Services {
+		spokes = append(spokes, s)
+	}
+	sort.Strings(spokes)
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if format == "wide" {
+		fmt.Fprintln(tw, "CLUSTER\tSERVICE\tHUB LISTENER\tPOD\tROUTING KEY\tCONNECTOR\tLISTENER STATUS")
+		for _, spoke := range spokes {
+			for _, r := range rec.Services[spoke] {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", spoke, r.Service, r.Listener, dash(r.Pod), r.RoutingKey, yesNo(r.Matched), dash(r.Status))
+			}
+		}
+	} else {
+		fmt.Fprintln(tw, "CLUSTER\tSERVICE\tHUB LISTENER\tCONNECTOR\tPODS\tREACHABLE")
+		for _, spoke := range spokes {
+			for _, s := range report.Summarize(rec.Services[spoke]) {
+				conn, pods := "-", "-"
+				if s.Listener != "" {
+					conn = yesNo(s.Matched)
+				}
+				if s.Pods > 0 {
+					pods = fmt.Sprintf("%d/%d", s.PodsMatched, s.Pods)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", spoke, s.Service, dash(s.Listener), conn, pods, yesNo(s.Reachable()))
+			}
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "services observed %s ago: CONNECTOR is the hub Listener's hasMatchingConnector (a Connector with its routing key is active in the network); PODS counts the per-pod Listeners that have one\n\n", age(rec.ServicesObserved, now))
 	return nil
 }
 

@@ -158,6 +158,7 @@ func (o *passOptions) engine(c *clients, log *slog.Logger, dryRun bool) *reconci
 			Events:    report.EventRecorder{Events: c.kube.CoreV1().Events(o.namespace), Component: "vanlink", Host: host},
 			Status:    report.StatusStore{ConfigMaps: c.kube.CoreV1().ConfigMaps(o.namespace), Name: o.statusConfigMap},
 			Transport: o.transportRecord(),
+			Listeners: c.dyn.Resource(skupper.ListenersGVR).Namespace(o.namespace),
 		},
 		Log: log,
 		Opts: reconcile.Options{

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vanlink/vanlink/pkg/report"
+	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
 // Exit codes of `vanlink status`.
@@ -39,6 +40,14 @@ SINCE is how long each spoke has been in its state, LAST PUSH how long ago a
 token was last pushed to it. LAST ERROR is the error of the last failed push
 or prune; a later successful push or link clears it, and so does a new grant.
 
+REACHABLE counts the spoke's catalog services that hub clients reach, and the
+table below it lists them: per service its hub Listener, whether that
+Listener has a matching Connector (Skupper's hasMatchingConnector: a Connector
+with its routing key is active somewhere in the network), and for per-pod
+Listeners (Kafka brokers) how many have one; -o wide lists every Listener.
+It is read from the hub Listeners now when they can be read, else taken from
+the last pass's record (JSON: services, servicesObserved).
+
 Exit code: 0 when every spoke is linked, 2 when some are not, 1 on error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd, streams) },
@@ -66,6 +75,11 @@ func (o *statusOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	}
 	if rec == nil {
 		return &ExitError{Code: statusError, Err: fmt.Errorf("no status record: ConfigMap %s/%s does not exist yet (has a pass run? try --live)", o.pass.namespace, o.pass.statusConfigMap)}
+	}
+	// The services' reachability as it is now, when the hub Listeners can be
+	// read; otherwise as the last pass observed it (servicesObserved says when).
+	if err := report.ObserveReachability(ctx, rec, nil, c.dyn.Resource(skupper.ListenersGVR).Namespace(o.pass.namespace), time.Now()); err != nil {
+		o.global.logger(streams.ErrOut).Debug("showing the reachability the last pass recorded", "err", c.explain(err))
 	}
 	if err := printRecord(streams.Out, o.output, rec, time.Now()); err != nil {
 		return err

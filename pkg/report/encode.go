@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -19,6 +20,10 @@ import (
 //  1. linked spokes keep only their state (their SINCE and LAST PUSH go);
 //  2. reasons and errors are cut to maxTextBytes;
 //  3. every spoke keeps only its state and action.
+//
+// The reachability of the catalog services (Record.Services) goes first: a
+// record that does not fit keeps only the hub Listeners without a matching
+// Connector (what a user looks for) at every step, and none at step 3.
 //
 // Spokes that are not linked keep their state, reason and LAST ERROR through
 // step 2; the summary always counts every spoke. Record.Reduced says which
@@ -37,6 +42,11 @@ const (
 	ReducedLinked = "linked spokes keep only their state"
 	ReducedText   = "linked spokes keep only their state; reasons and errors are shortened"
 	ReducedAll    = "every spoke keeps only its state"
+	// ReducedServices is added to Record.Reduced when the reachability of
+	// the catalog services was reduced too.
+	ReducedServices = "services list only hub Listeners without a matching Connector"
+	// DroppedServices is added to Record.Reduced when it was left out.
+	DroppedServices = "the services' reachability is left out"
 )
 
 // group is the stored form of the spokes that share one record.
@@ -54,6 +64,9 @@ type stored struct {
 	Transport *TransportRecord          `json:"transport,omitempty"`
 	Summary   map[reconcile.Outcome]int `json:"summary"`
 	Groups    []group                   `json:"groups"`
+	// Services and ServicesObserved are Record's, unchanged or reduced.
+	Services         map[string][]ServiceRecord `json:"services,omitempty"`
+	ServicesObserved *time.Time                 `json:"servicesObserved,omitempty"`
 }
 
 // groupKey is what spokes must share to be stored together.
@@ -79,7 +92,7 @@ func keyOf(s *SpokeRecord) groupKey {
 // as needed to fit within MaxRecordBytes.
 func Encode(r *Record) ([]byte, error) {
 	var data []byte
-	for _, step := range []string{"", ReducedLinked, ReducedText, ReducedAll} {
+	for _, step := range []string{"", ReducedServices, ReducedLinked, ReducedText, ReducedAll} {
 		var err error
 		if data, err = encodeAs(r, step); err != nil {
 			return nil, err
@@ -100,7 +113,26 @@ func encodeAs(r *Record, step string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := stored{Version: RecordVersion, Reduced: step, Pass: pass, Grant: grant, Transport: r.Transport, Summary: r.Summary}
+	s := stored{Version: RecordVersion, Pass: pass, Grant: grant, Transport: r.Transport, Summary: r.Summary,
+		Services: r.Services, ServicesObserved: r.ServicesObserved}
+	var notes []string
+	if step != "" && step != ReducedServices {
+		notes = append(notes, step)
+	}
+	if step != "" && len(r.Services) > 0 {
+		if step == ReducedAll {
+			s.Services, s.ServicesObserved = nil, nil
+			notes = append(notes, DroppedServices)
+		} else {
+			s.Services = unmatched(r.Services)
+			notes = append(notes, ReducedServices)
+		}
+	}
+	s.Reduced = strings.Join(notes, "; ")
+	if step == ReducedServices {
+		// Only the services were reduced: the spokes are as recorded.
+		step = ""
+	}
 	if s.Reduced == "" {
 		s.Reduced = r.Reduced
 	}
@@ -117,6 +149,19 @@ func encodeAs(r *Record, step string) ([]byte, error) {
 		s.Groups[i].Clusters = append(s.Groups[i].Clusters, name)
 	}
 	return json.Marshal(s)
+}
+
+// unmatched keeps, per spoke, the Listeners without a matching Connector.
+func unmatched(in map[string][]ServiceRecord) map[string][]ServiceRecord {
+	out := map[string][]ServiceRecord{}
+	for spoke, recs := range in {
+		for _, rec := range recs {
+			if !rec.Matched {
+				out[spoke] = append(out[spoke], rec)
+			}
+		}
+	}
+	return out
 }
 
 // reduce returns what a reduction step keeps of a spoke's record.
@@ -167,7 +212,8 @@ func Decode(data []byte) (*Record, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, err
 	}
-	r := &Record{Transport: s.Transport, Summary: s.Summary, Reduced: s.Reduced, Spokes: map[string]*SpokeRecord{}}
+	r := &Record{Transport: s.Transport, Summary: s.Summary, Reduced: s.Reduced, Spokes: map[string]*SpokeRecord{},
+		Services: s.Services, ServicesObserved: s.ServicesObserved}
 	if err := json.Unmarshal(s.Pass, &r.Pass); err != nil {
 		return nil, fmt.Errorf("pass: %w", err)
 	}

@@ -115,6 +115,11 @@ type Hub struct {
 	Status StatusStore
 	// Transport is written into the status record.
 	Transport *TransportRecord
+	// Listeners, when set, are the hub's Listeners: the record then says, per
+	// spoke, which catalog services hub clients reach (ObserveReachability).
+	Listeners ListenerLister
+	// Now is the clock of the reachability's observation time (time.Now if nil).
+	Now func() time.Time
 }
 
 var _ reconcile.Reporter = Hub{}
@@ -128,6 +133,15 @@ func (h Hub) Report(ctx context.Context, res *reconcile.Result) error {
 	}
 	rec := Merge(prev, res)
 	rec.Transport = h.Transport
+	if h.Listeners != nil {
+		now := time.Now
+		if h.Now != nil {
+			now = h.Now
+		}
+		if err := ObserveReachability(ctx, rec, prev, h.Listeners, now()); err != nil {
+			rec.Pass.Warnings = append(rec.Pass.Warnings, "reachability of the catalog services not observed: "+err.Error())
+		}
+	}
 	if err := h.Status.Write(ctx, rec); err != nil {
 		errs = append(errs, err)
 	}

@@ -78,6 +78,12 @@ type Record struct {
 	Reduced string                    `json:"reduced,omitempty"`
 	Spokes  map[string]*SpokeRecord   `json:"spokes"`
 	Summary map[reconcile.Outcome]int `json:"summary"`
+	// Services are, per spoke, the hub Listeners of its catalog services and
+	// whether each has a matching Connector (see ServiceRecord), as observed
+	// at ServicesObserved. Absent when the hub Listeners could not be listed
+	// (older records, or RBAC without them).
+	Services         map[string][]ServiceRecord `json:"services,omitempty"`
+	ServicesObserved *time.Time                 `json:"servicesObserved,omitempty"`
 }
 
 // Linked reports whether every recorded spoke is linked.
