@@ -28,7 +28,8 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 		"an unknown log format":             {[]string{"sync", "--log-format", "xml"}, `--log-format "xml"`},
 		"an unknown transport":              {[]string{"sync", "--transport", "ssh"}, `"--transport" flag: must be one of acm`},
 		"no request timeout":                {[]string{"status", "--request-timeout", "0"}, `invalid argument "0" for "--request-timeout" flag: must be positive`},
-		"hub namespaces with direct":        {[]string{"sync", "--transport", "direct", "--hub-namespaces", "east"}, "--hub-namespaces is for --transport acm"},
+		"hub namespaces with direct":        {[]string{"sync", "--transport", "direct", "--hub-namespaces", "east"}, "--hub-namespaces is for --transport acm or manifestwork"},
+		"a placement with direct":           {[]string{"sync", "--transport", "direct", "--placement", "a/b"}, "--cluster-selector and --placement are for --transport acm or manifestwork"},
 		"a hub namespace not DNS-1123":      {[]string{"sync", "--hub-namespaces", "East_1"}, `--hub-namespaces "East_1"`},
 	}
 	for name, tc := range tests {

@@ -103,7 +103,7 @@ func TestShellCompletion(t *testing.T) {
 		return got
 	}
 	require.Equal(t, []string{"error", "pending", "never"}, complete("sync", "--fail-on", ""))
-	require.Equal(t, []string{"acm", "direct"}, complete("status", "--transport", ""))
+	require.Equal(t, []string{"acm", "manifestwork", "direct"}, complete("status", "--transport", ""))
 	require.Equal(t, []string{"table", "wide", "json", "yaml"}, complete("sync", "-o", ""))
 	require.Equal(t, []string{"text", "json", "yaml"}, complete("version", "-o", ""))
 	require.Equal(t, []string{"hub", "plain"}, complete("--kubeconfig", kubeconfig(t), "status", "--context", ""), "the kubeconfig's contexts")

@@ -25,6 +25,7 @@ import (
 	"github.com/vanlink/vanlink/pkg/transport"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
 	"github.com/vanlink/vanlink/pkg/transport/direct"
+	"github.com/vanlink/vanlink/pkg/transport/manifestwork"
 )
 
 // clients are the hub clients of a pass.
@@ -92,6 +93,10 @@ func (o *passOptions) transportFor(c *clients, log *slog.Logger, dryRun bool) tr
 		return direct.New(direct.Options{Secrets: c.kube.CoreV1().Secrets(o.credentialsNamespace()), Selector: o.credsSelector,
 			TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, Concurrency: o.concurrency, RequestTimeout: c.timeout, SpokeTimeout: o.spokeTimeout})
 	}
+	if o.transport == "manifestwork" {
+		return manifestwork.New(c.dyn, manifestwork.Options{TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace,
+			Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, Namespaces: o.hubNamespaces})
+	}
 	return acm.New(c.dyn, acm.Options{TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace, ViewInterval: o.viewInterval,
 		Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, Namespaces: o.hubNamespaces})
 }
@@ -117,7 +122,7 @@ func (o *passOptions) useRecorded(t *report.TransportRecord, changed func(flag s
 		return
 	}
 	if !changed("transport") {
-		if err := (&enumValue{value: &o.transport, allowed: []string{"acm", "direct"}}).Set(t.Name); err != nil {
+		if err := (&enumValue{value: &o.transport, allowed: transports}).Set(t.Name); err != nil {
 			return
 		}
 	}

@@ -37,6 +37,9 @@ type grantOptions struct {
 }
 
 // observeOptions choose the spokes and say how to reach and read them.
+// transports are the values of --transport.
+var transports = []string{"acm", "manifestwork", "direct"}
+
 type observeOptions struct {
 	transport       string
 	clusterSelector string
@@ -91,7 +94,7 @@ func (o *grantOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *observeOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.Var(newEnum(&o.transport, "acm", "acm", "direct"), "transport", "how tokens reach spokes: acm (ManagedClusterAction/View) or direct (spoke credentials held in hub Secrets)")
+	fs.Var(newEnum(&o.transport, "acm", transports...), "transport", "how tokens reach spokes: acm (ManagedClusterAction/View), manifestwork (an OCM ManifestWork per spoke: upstream Open Cluster Management, or ACM) or direct (spoke credentials held in hub Secrets)")
 	fs.StringVar(&o.clusterSelector, "cluster-selector", "", "label selector of the ManagedClusters to link (empty: all joined and available; the hub, label local-cluster=true, never)")
 	fs.StringVar(&o.placement, "placement", "", "NAMESPACE/NAME of an OCM Placement whose decisions choose the spokes (instead of --cluster-selector)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "spokes handled at the same time")
@@ -100,7 +103,7 @@ func (o *observeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.linkReady, "link-ready-timeout", 10*time.Minute, "a spoke whose Link has not been Ready for longer than this while its Site is Ready is re-linked (0: never)")
 	fs.BoolVar(&o.fresh, "fresh", false, "read every spoke as it is now before planning it, bypassing the ACM transport's persistent views (which the agent refreshes every --view-interval); costs agent round trips per spoke. Pushes and removals always rest on fresh reads")
 	fs.DurationVar(&o.viewInterval, "view-interval", 5*time.Minute, "refresh interval of the ManagedClusterViews of each spoke's Site and Link")
-	fs.StringSliceVar(&o.hubNamespaces, "hub-namespaces", nil, "with --transport acm: the only hub namespaces (spoke names) to watch and write ManagedClusterActions and Views in, so the RBAC can be RoleBindings there only (the hub chart's sync.rbac.scope namespaced); empty: every hub namespace")
+	fs.StringSliceVar(&o.hubNamespaces, "hub-namespaces", nil, "with --transport acm or manifestwork: the only hub namespaces (spoke names) to watch and write ManagedClusterActions and Views, or ManifestWorks, in, so the RBAC can be RoleBindings there only (the hub chart's sync.rbac.scope namespaced); empty: every hub namespace")
 	fs.StringVar(&o.credsNamespace, "credentials-namespace", "", "with --transport direct: hub namespace of the spoke credential Secrets (Argo CD cluster Secrets or kubeconfig Secrets; default: --namespace)")
 	fs.StringVar(&o.credsSelector, "credentials-selector", "vanlink.io/interconnect=spoke", "with --transport direct: label selector of the spoke credential Secrets (they also choose the spokes)")
 }
@@ -143,7 +146,7 @@ func (o *grantOptions) Validate() error {
 
 func (o *observeOptions) Validate() error {
 	if o.transport == "direct" && (o.clusterSelector != "" || o.placement != "") {
-		return fmt.Errorf("--transport direct chooses spokes with --credentials-selector: --cluster-selector and --placement are for --transport acm")
+		return fmt.Errorf("--transport direct chooses spokes with --credentials-selector: --cluster-selector and --placement are for --transport acm or manifestwork")
 	}
 	if _, err := labels.Parse(o.credsSelector); err != nil {
 		return fmt.Errorf("--credentials-selector %q: %w", o.credsSelector, err)
@@ -170,8 +173,8 @@ func (o *observeOptions) Validate() error {
 			return fmt.Errorf("--hub-namespaces %q: %s", n, strings.Join(errs, "; "))
 		}
 	}
-	if len(o.hubNamespaces) > 0 && o.transport != "acm" {
-		return fmt.Errorf("--hub-namespaces is for --transport acm (the direct transport makes no hub objects)")
+	if len(o.hubNamespaces) > 0 && o.transport == "direct" {
+		return fmt.Errorf("--hub-namespaces is for --transport acm or manifestwork (the direct transport makes no hub objects)")
 	}
 	if o.viewInterval < time.Second {
 		return fmt.Errorf("--view-interval %s: must be at least 1s", o.viewInterval)
