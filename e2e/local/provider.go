@@ -53,6 +53,8 @@ type Provider struct {
 	Env    *framework.Env
 	Agent  *acmtest.Agent
 	Grants *skupperdouble.Hub
+	// Network sets the hub's and spokes' Listener matches (hasMatchingConnector).
+	Network *skupperdouble.Network
 
 	opts   Options
 	ctx    context.Context
@@ -106,8 +108,10 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	// the bed plays a cluster with a LoadBalancer provider, as a user's
 	// cloud or MetalLB would be; scenarios switch it off.
 	p.Grants.SetLoadBalancer(true)
+	p.Network = skupperdouble.NewNetwork(hub.Dynamic(), o.Log)
 	p.goRun(func(ctx context.Context) { _ = p.Agent.Run(ctx) })
 	p.goRun(p.Grants.Run)
+	p.goRun(p.Network.Run)
 	for _, c := range env.Spokes {
 		if err := p.register(ctx, c); err != nil {
 			return nil, err
@@ -144,6 +148,7 @@ func (p *Provider) register(ctx context.Context, c *framework.Cluster) error {
 	p.mu.Lock()
 	p.spokes[c.Name] = s
 	p.mu.Unlock()
+	p.Network.AddSpoke(c.Name, c.Dynamic())
 	p.goRun(s.Run)
 	return nil
 }

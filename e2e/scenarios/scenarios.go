@@ -43,6 +43,7 @@ var All = []Scenario{
 	{Name: "hook and cron started together push once", Run: HookAndCronTogether},
 	{Name: "an invalid grant status pushes nothing and names the field", Run: InvalidGrant,
 		LocalOnly: "it writes a broken grant status, which a real Skupper controller may rewrite before the pass reads it"},
+	{Name: "status shows a service unreachable once its spoke Connector is removed", Run: ReachabilityFollowsTheSpokeConnector},
 }
 
 func ctxFor(t *testing.T) context.Context { return t.Context() }
