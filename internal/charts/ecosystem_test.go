@@ -416,6 +416,38 @@ func TestNamespacedRBACForFleetsThatListTheirSpokes(t *testing.T) {
 	require.ErrorContains(t, err, "sync.rbac.scope namespaced")
 }
 
+func TestManifestWorkRBACIsOnManifestWorksOnly(t *testing.T) {
+	for name, scope := range map[string]string{"cluster": "cluster", "namespaced": "namespaced"} {
+		t.Run(name, func(t *testing.T) {
+			out := render(t, hubRelease, map[string]any{"sync": map[string]any{"transport": "manifestwork", "rbac": map[string]any{"scope": scope}}})
+			works := rbacv1.PolicyRule{APIGroups: []string{"work.open-cluster-management.io"}, Resources: []string{"manifestworks"},
+				Verbs: []string{"create", "get", "list", "watch", "patch", "delete"}}
+			crs := rbacRules(t, out, "ClusterRole")
+			role := "hub-service-interconnect-sync"
+			if scope == "namespaced" {
+				role += "-spoke"
+				for _, r := range crs["hub-service-interconnect-sync"] {
+					require.NotContains(t, r.Resources, "manifestworks", "no cluster-wide right on ManifestWorks with scope namespaced: %+v", r)
+				}
+			}
+			require.Contains(t, crs[role], works)
+			for _, rules := range crs {
+				for _, r := range rules {
+					for _, res := range r.Resources {
+						require.NotContains(t, []string{"managedclusteractions", "managedclusterviews"}, res, "the manifestwork transport gets no right on ACM's Actions and Views: %+v", r)
+					}
+				}
+			}
+			args, err := out.JobArgs(false)
+			require.NoError(t, err)
+			require.Contains(t, args, "--transport=manifestwork")
+			if scope == "namespaced" {
+				require.Contains(t, args, "--hub-namespaces=east,west")
+			}
+		})
+	}
+}
+
 // readmeRBAC returns the rows of the chart README's RBAC table, keyed by
 // the resources named in backticks in the first column.
 func readmeRBAC(t *testing.T) map[string][]string {
@@ -441,13 +473,15 @@ func readmeRBAC(t *testing.T) map[string][]string {
 func TestTheReadmeRBACTableMatchesWhatRenders(t *testing.T) {
 	table := readmeRBAC(t)
 	variants := map[string]map[string]any{
-		"defaults":         nil,
-		"rotation":         nested(true, "sync", "rotation", "enabled"),
-		"a placement":      nested("vanlink-spokes", "sync", "placement", "name"),
-		"namespaced":       nested("namespaced", "sync", "rbac", "scope"),
-		"direct":           {"sync": map[string]any{"transport": "direct", "clusterSelector": ""}},
-		"sync disabled":    nested(false, "sync", "enabled"),
-		"direct elsewhere": {"sync": map[string]any{"transport": "direct", "direct": map[string]any{"secretNamespace": "argocd"}}},
+		"defaults":                nil,
+		"rotation":                nested(true, "sync", "rotation", "enabled"),
+		"a placement":             nested("vanlink-spokes", "sync", "placement", "name"),
+		"namespaced":              nested("namespaced", "sync", "rbac", "scope"),
+		"direct":                  {"sync": map[string]any{"transport": "direct", "clusterSelector": ""}},
+		"manifestwork":            {"sync": map[string]any{"transport": "manifestwork", "placement": map[string]any{"name": "vanlink-spokes"}}},
+		"manifestwork namespaced": {"sync": map[string]any{"transport": "manifestwork", "rbac": map[string]any{"scope": "namespaced"}}},
+		"sync disabled":           nested(false, "sync", "enabled"),
+		"direct elsewhere":        {"sync": map[string]any{"transport": "direct", "direct": map[string]any{"secretNamespace": "argocd"}}},
 	}
 	for name, set := range variants {
 		t.Run(name, func(t *testing.T) {

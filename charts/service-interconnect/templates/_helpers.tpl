@@ -62,13 +62,13 @@ Namespace template): label syntax, Helm's global.
 {{- end -}}
 {{- if eq .Values.sync.transport "direct" -}}
 {{- if $placement -}}
-{{- fail (printf "sync.transport direct chooses the spokes by their credential Secrets (sync.direct.secretSelector): sync.placement.name %q is for the acm transport" $placement) -}}
+{{- fail (printf "sync.transport direct chooses the spokes by their credential Secrets (sync.direct.secretSelector): sync.placement.name %q is for the acm and manifestwork transports" $placement) -}}
 {{- end -}}
 {{- if .Values.sync.clusterSelector -}}
-{{- fail (printf "sync.transport direct chooses the spokes by their credential Secrets (sync.direct.secretSelector): sync.clusterSelector %q is for the acm transport" .Values.sync.clusterSelector) -}}
+{{- fail (printf "sync.transport direct chooses the spokes by their credential Secrets (sync.direct.secretSelector): sync.clusterSelector %q is for the acm and manifestwork transports" .Values.sync.clusterSelector) -}}
 {{- end -}}
 {{- end -}}
-{{- if and (eq .Values.sync.rbac.scope "namespaced") (eq .Values.sync.transport "acm") (not (.Values.catalog | default dict).spokes) -}}
+{{- if and (eq .Values.sync.rbac.scope "namespaced") (ne .Values.sync.transport "direct") (not (.Values.catalog | default dict).spokes) -}}
 {{- fail "sync.rbac.scope namespaced binds the jobs in the hub namespace of each spoke of catalog.spokes, and catalog.spokes is empty: list the spokes or use scope cluster" -}}
 {{- end -}}
 {{- end -}}
@@ -163,7 +163,7 @@ spec:
         {{- else if $v.sync.clusterSelector }}
         - --cluster-selector={{ $v.sync.clusterSelector }}
         {{- end }}
-        {{- if and (eq $v.sync.transport "acm") (eq $v.sync.rbac.scope "namespaced") }}
+        {{- if and (ne $v.sync.transport "direct") (eq $v.sync.rbac.scope "namespaced") }}
         - --hub-namespaces={{ join "," ($v.catalog | default dict).spokes }}
         {{- end }}
         - --concurrency={{ $v.sync.concurrency }}
