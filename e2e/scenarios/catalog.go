@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,8 +29,14 @@ func statusJSON(t *testing.T, h *Harness) *report.Record {
 	t.Helper()
 	r := h.Vanlink(ctxFor(t), append([]string{"status", "-o", "json"}, h.PassFlags("status")...)...)
 	require.Equal(t, 0, r.Code, "status: every spoke linked\n%s", r.Stderr)
+	// A Runner (kind) merges the pod's log into Stdout: the record is the
+	// JSON object that starts a line.
+	out := r.Stdout
+	if i := strings.Index(out, "\n{"); !strings.HasPrefix(out, "{") && i >= 0 {
+		out = out[i+1:]
+	}
 	var rec report.Record
-	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rec), "status -o json prints the record:\n%s", r.Stdout)
+	require.NoError(t, json.NewDecoder(strings.NewReader(out)).Decode(&rec), "status -o json prints the record:\n%s", r.Stdout)
 	return &rec
 }
 
