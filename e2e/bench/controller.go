@@ -4,10 +4,12 @@ package main
 // long-lived child process through the counting proxy, on the same hub,
 // agent double and in-memory spokes as the passes.
 //
-// For each size of -controller-sizes the controller links a cold fleet
-// (every spoke needs a token), then, at the largest of those sizes, spokes
-// join one after another and in bursts, and finally nothing changes for a
-// steady window. For each size of -controller-memory-sizes the fleet is
+// For each size of -controller-sizes the controller starts on a cold fleet
+// (every spoke needs a token) and links it, or, above
+// -controller-cold-up-to, on a fleet one `vanlink sync` pass linked (as when
+// the controller replaces the jobs); then, at the largest of those sizes,
+// spokes join one after another and in bursts, and finally nothing changes
+// for a steady window. For each size of -controller-memory-sizes the fleet is
 // preloaded as linked (tokens, Links and the persistent views a controller
 // leaves, copied from the views the controller made on the largest cold
 // fleet), so only the start-up and the steady window are measured: linking
@@ -51,9 +53,12 @@ import (
 
 // controllerOptions choose the controller-mode measurements.
 type controllerOptions struct {
-	// sizes are fleets the controller links from cold before the steady
-	// window; the joins run at the largest.
+	// sizes are fleets the controller starts on before the steady window;
+	// the joins run at the largest.
 	sizes []int
+	// coldUpTo: the controller links fleets up to this size from cold;
+	// larger ones are linked by one pass before it starts.
+	coldUpTo int
 	// memorySizes are fleets preloaded as linked: start-up and steady
 	// window only (they need a cold size run before them, whose views
 	// serve as templates).
@@ -68,10 +73,11 @@ type controllerOptions struct {
 
 func (c *controllerOptions) addFlags(fs *flag.FlagSet) {
 	c.sizes, c.memorySizes = []int{100, 1000}, []int{10000}
-	fs.Func("controller-sizes", "fleet sizes `vanlink controller` links from cold before a steady window; the joins run at the largest (empty: none; default 100,1000)",
+	fs.Func("controller-sizes", "fleet sizes `vanlink controller` starts on before a steady window; the joins run at the largest (empty: none; default 100,1000)",
 		func(s string) (err error) { c.sizes, err = parseSizes(s); return err })
 	fs.Func("controller-memory-sizes", "fleet sizes preloaded as linked, for the controller's start-up, steady window and peak memory (default 10000)",
 		func(s string) (err error) { c.memorySizes, err = parseSizes(s); return err })
+	fs.IntVar(&c.coldUpTo, "controller-cold-up-to", 100, "the controller links fleets of -controller-sizes up to this size from cold; larger ones are linked by one vanlink sync pass before it starts")
 	fs.IntVar(&c.joins, "joins", 50, "spokes that join the largest cold fleet: half one at a time, half in bursts")
 	fs.IntVar(&c.burst, "join-burst", 5, "spokes joining at once in the bursts")
 	fs.DurationVar(&c.window, "steady-window", time.Minute, "how long the controller is watched with nothing changing")
@@ -109,8 +115,10 @@ type joinSample struct {
 
 // controllerRow is one measured controller run.
 type controllerRow struct {
-	n         int
-	preloaded bool
+	n int
+	// setup is how the fleet was when the controller started (fleetCold,
+	// fleetPass, fleetPreloaded).
+	setup string
 	// start is from the controller's start to every spoke recorded linked
 	// with an empty queue: the cold link of the fleet, or the start-up of a
 	// preloaded one.
@@ -129,6 +137,13 @@ type controllerRow struct {
 }
 
 func (r controllerRow) perMinute(v int) float64 { return float64(v) / r.window.Minutes() }
+
+// How a fleet is when the controller starts.
+const (
+	fleetCold      = "cold: every spoke needs a token"
+	fleetPass      = "linked by one vanlink sync pass"
+	fleetPreloaded = "linked (preloaded)"
+)
 
 // viewTemplates are the persistent views the controller made for one
 // spoke of a cold fleet, with that spoke's name.
@@ -184,7 +199,7 @@ func measureControllers(ctx context.Context, o options, dir string) ([]controlle
 // controllerCold: the controller links the fleet, joins spokes, then is
 // watched with nothing changing.
 func (f *fleet) controllerCold(ctx context.Context, o options, n, joins int, dir string) (controllerRow, *viewTemplates, error) {
-	r := controllerRow{n: n}
+	r := controllerRow{n: n, setup: fleetCold}
 	cs := clusterclient.NewForConfigOrDie(f.env.Hub.Config)
 	clock := newJoinClock()
 	joiners := make([]string, joins)
@@ -196,9 +211,20 @@ func (f *fleet) controllerCold(ctx context.Context, o options, n, joins int, dir
 		}
 	}
 	defer watchRecord(ctx, f, clock)()
+	if n-joins > o.ctl.coldUpTo {
+		r.setup = fleetPass
+		if _, err := f.pass(ctx, o, n-joins, "cold", o.concurrency); err != nil {
+			return r, nil, err
+		}
+		// The views as a pass leaves them, once the agent refreshed them.
+		f.agent.ExpireViews()
+		if err := f.waitLinkViewsReady(ctx, n-joins); err != nil {
+			return r, nil, err
+		}
+	}
 
 	f.proxy.reset()
-	p, err := startController(ctx, o, f.kube, filepath.Join(dir, fmt.Sprintf("controller-%d.log", n)))
+	p, err := startController(ctx, o, f.kube, logPath(dir, n))
 	if err != nil {
 		return r, nil, err
 	}
@@ -207,12 +233,13 @@ func (f *fleet) controllerCold(ctx context.Context, o options, n, joins int, dir
 		return r, nil, err
 	}
 	_, _, r.coldWrites, _, _ = summarizeWrites(f.proxy.reset())
-	fmt.Fprintf(os.Stderr, "   the controller linked %d spokes in %s (%d hub writes)\n", n-joins, r.start.Round(10*time.Millisecond), r.coldWrites)
-
-	// The persistent views were made before the pushes: the agent refreshes
-	// them within their interval (300 s); play it now.
-	if err := f.refreshViews(ctx, p, n-joins); err != nil {
-		return r, nil, err
+	fmt.Fprintf(os.Stderr, "   the controller started on %d spokes (%s) and had them recorded linked in %s (%d hub writes)\n", n-joins, r.setup, r.start.Round(10*time.Millisecond), r.coldWrites)
+	if r.setup == fleetCold {
+		// The persistent views were made before the pushes: the agent
+		// refreshes them within their interval (300 s); play it now.
+		if err := f.refreshViews(ctx, p, n-joins); err != nil {
+			return r, nil, err
+		}
 	}
 	if joins > 0 {
 		before, othersBefore := f.agent.Executed(), f.writesOutside(joiners)
@@ -242,12 +269,12 @@ func (f *fleet) controllerCold(ctx context.Context, o options, n, joins int, dir
 // controllerPreloaded: a fleet linked before the controller starts (as the
 // controller leaves it); its start-up and a steady window.
 func (f *fleet) controllerPreloaded(ctx context.Context, o options, n int, tmpl *viewTemplates, dir string) (controllerRow, error) {
-	r := controllerRow{n: n, preloaded: true}
+	r := controllerRow{n: n, setup: fleetPreloaded}
 	if err := f.preload(ctx, tmpl); err != nil {
 		return r, err
 	}
 	f.proxy.reset()
-	p, err := startController(ctx, o, f.kube, filepath.Join(dir, fmt.Sprintf("controller-%d.log", n)))
+	p, err := startController(ctx, o, f.kube, logPath(dir, n))
 	if err != nil {
 		return r, err
 	}
@@ -531,7 +558,7 @@ func watchRecord(ctx context.Context, f *fleet, clock *joinClock) func() {
 // controller has taken the changes in.
 func (f *fleet) refreshViews(ctx context.Context, p *controllerProcess, want int) error {
 	f.agent.ExpireViews()
-	if err := f.waitViewsReady(ctx, want); err != nil {
+	if err := f.waitLinkViewsReady(ctx, want); err != nil {
 		return err
 	}
 	return f.waitQuiet(ctx, p, 3*time.Second, 3*time.Minute)
@@ -631,7 +658,45 @@ func (f *fleet) preload(ctx context.Context, tmpl *viewTemplates) error {
 		return fmt.Errorf("preloading the views: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "   %d views created in %s\n", len(f.spokes)*len(tmpl.views), time.Since(start).Round(time.Second))
-	return f.waitViewsReady(ctx, len(f.spokes))
+	return f.waitLinkViewsReady(ctx, len(f.spokes))
+}
+
+// waitLinkViewsReady waits until want Link views show a Ready Link, reading
+// them 500 a page (one LIST of 10,000 views is more than the hub answers).
+func (f *fleet) waitLinkViewsReady(ctx context.Context, want int) error {
+	views := f.env.Hub.Dynamic().Resource(acm.ViewsGVR)
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		ready, cont := 0, ""
+		for {
+			list, err := views.List(ctx, metav1.ListOptions{LabelSelector: acm.ObjectLabel + "=link", Limit: 500, Continue: cont})
+			if err != nil {
+				return err
+			}
+			for _, v := range list.Items {
+				if s, _, _ := unstructured.NestedString(v.Object, "status", "result", "status", "status"); s == "Ready" {
+					ready++
+				}
+			}
+			if cont = list.GetContinue(); cont == "" {
+				break
+			}
+		}
+		if ready == want {
+			return nil
+		}
+		time.Sleep(2 * time.Second)
+	}
+	return fmt.Errorf("the Link views did not all show Ready within 5 minutes")
+}
+
+// logPath is where the controller's log of fleet n goes: BENCH_LOGS when
+// set (kept), else the bench's temporary folder.
+func logPath(dir string, n int) string {
+	if d := os.Getenv("BENCH_LOGS"); d != "" {
+		dir = d
+	}
+	return filepath.Join(dir, fmt.Sprintf("controller-%d.log", n))
 }
 
 // controllerProcess is a running `vanlink controller`.
@@ -662,6 +727,9 @@ func startController(ctx context.Context, o options, kubeconfig, logPath string)
 	cmd := exec.CommandContext(ctx, o.binary, "controller", "--kubeconfig", kubeconfig, "--log-format", "json",
 		"--http-address", addr, "--identity", "bench", "--resync", o.ctl.resync.String(),
 		"--concurrency", strconv.Itoa(o.concurrency))
+	if os.Getenv("BENCH_LOGS") != "" {
+		cmd.Args = append(cmd.Args, "-v", "1")
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p := &controllerProcess{cmd: cmd, addr: addr, logPath: logPath, done: make(chan struct{}), started: time.Now()}
 	if err := cmd.Start(); err != nil {
@@ -816,12 +884,8 @@ func renderController(rows []controllerRow) string {
 	b.WriteString("| spokes | fleet when the controller starts | start-up | its hub writes | steady window | hub requests/min | hub writes/min | Lease requests/min | Lease writes/min | spoke writes | peak RSS |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fleet := "cold: every spoke needs a token"
-		if r.preloaded {
-			fleet = "linked (preloaded)"
-		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %.1f | %.1f | %.1f | %.1f | %d | %.1f MiB |\n",
-			r.n, fleet, r.start.Round(10*time.Millisecond), r.coldWrites, r.window.Round(time.Second),
+			r.n, r.setup, r.start.Round(10*time.Millisecond), r.coldWrites, r.window.Round(time.Second),
 			r.perMinute(r.requests), r.perMinute(r.writes), r.perMinute(r.leaseRequests), r.perMinute(r.leaseWrites), r.spokeWrites, r.rssMiB)
 	}
 	for _, r := range rows {
@@ -884,7 +948,7 @@ func checkController(rows []controllerRow, verdict, invariant func(ok bool, form
 	}
 	var cold []controllerRow
 	for _, r := range rows {
-		if !r.preloaded {
+		if r.setup != fleetPreloaded {
 			cold = append(cold, r)
 		}
 	}
@@ -912,39 +976,59 @@ func controllerReport(o options, rows []controllerRow, table string, took time.D
 `+"`vanlink controller`"+` (the real binary, through the counting proxy, on the same hub, agent double
 with %[1]s latency and in-memory spokes as above) runs as a long-lived process with
 `+"`--resync %[2]s`"+` (the flag's default is 10m: with %[2]s, every steady window of %[3]s holds
-exactly one resync of the whole fleet) and the default `+"`--concurrency %[4]d`"+`.
+exactly one resync of the whole fleet) and the default `+"`--concurrency %[4]d`"+`. How the fleet is when
+it starts:
 
-- **cold** (N = %[5]s): the controller starts on a fleet where every spoke needs a token and links it
-  (start-up: from its start to every spoke recorded linked and its queue empty, read from its
-  `+"`/metrics`"+`). The agent then re-reads every view, as it does within their 300 s interval.
-- **joins** (at N = %[6]d): %[7]d spokes are registered with their Site present and their
+- **%[5]s** (N = %[6]s): the controller links it; its start-up runs from its start to every
+  spoke recorded linked with its queue empty (read from its `+"`/metrics`"+`). The agent then
+  re-reads every view, as it does within their 300 s interval.
+- **%[7]s** (N = %[8]s): as when the controller replaces the jobs; the agent has
+  refreshed the views since.
+- **%[9]s** (N = %[10]s): tokens, Ready Links, and the persistent views the controller
+  made for a spoke of a fleet above, copied to every spoke and processed by the agent, so only
+  the start-up and the steady window run (linking 10,000 spokes first would spend several
+  minutes of the hub's writes).
+
+Then:
+
+- **joins** (at N = %[11]d): %[12]d spokes are registered with their Site present and their
   ManagedCluster joined but not available (skipped); each join turns its ManagedCluster
-  available, as the registration agent does. Half join one at a time, half %[8]d at once; each
+  available, as the registration agent does. Half join one at a time, half %[13]d at once; each
   group joins once the one before is recorded linked. Per join: the time to the token pushed
   (the agent's create of the AccessToken on the spoke), to the Link Ready in the double (the
-  double makes it Ready as soon as the token is there), and to the controller's status record
-  showing the spoke linked (a watch of the status ConfigMap).
-- **preloaded** (N = %[9]s): the fleet is linked before the controller starts (tokens, Ready
-  Links, and the persistent views the controller made for a spoke of the cold fleet, copied to
-  every spoke and processed by the agent), so only the start-up and the steady window run: a
-  cold link of 10,000 spokes would spend several minutes of the hub's writes.
+  double makes it Ready as soon as the token is there, so the two differ by microseconds), and
+  to the controller's status record showing the spoke linked (a watch of the status
+  ConfigMap).
 - **steady window**: nothing changes for %[3]s; every hub request of the controller is counted,
-  the Lease's apart (leader election renews it every 2 s: a GET and an UPDATE). Peak RSS is the
-  controller's VmHWM over its whole life (start-up included), sampled from /proc every 50 ms.
+  the Lease's apart (leader election renews it every 2 s). Peak RSS is the controller's VmHWM
+  over its whole life (start-up included), sampled from /proc every 50 ms.
 
-%[10]s
-The whole `+"`go run ./e2e/bench`"+` took %[11]s on this machine (`+"`make bench`"+` runs the planner's Go
-benchmark before it).
-`, o.latency, o.ctl.resync, o.ctl.window, o.concurrency, joinSizes(rows, false), largestJoin(rows), o.ctl.joins, o.ctl.burst,
-		joinSizes(rows, true), table, took.Round(time.Second))
+%[14]s
+What the steady figures are made of:
+
+- The Lease: one UPDATE per renewal (`+"`--leader-retry-period`"+` 2s), 30 a minute, whatever the fleet.
+- Watches re-opened: every request to the hub, watches included, is bounded by
+  `+"`--request-timeout`"+` (30s), so each of the controller's informers (ManagedClusters, the
+  AccessGrant, the hub Sites, and the session's ManagedClusterViews and Actions) re-opens its
+  watch about twice a minute, from its last resource version (no LIST).
+- The resync: per batch of up to `+"`--max-batch`"+` (500) spokes, one GET of the AccessGrant and
+  one LIST of the hub Sites; the spokes themselves are read from the views' watch cache. So a
+  resync costs 2 requests per 500 spokes (0.2 per 500 spokes a minute at the default 10m): the
+  only part that grows with the fleet.
+
+The whole `+"`go run ./e2e/bench`"+` took %[15]s on this machine (`+"`make bench`"+` runs the planner's Go
+benchmark before it, a few seconds).
+`, o.latency, o.ctl.resync, o.ctl.window, o.concurrency,
+		fleetCold, sizesOf(rows, fleetCold), fleetPass, sizesOf(rows, fleetPass), fleetPreloaded, sizesOf(rows, fleetPreloaded),
+		largestJoin(rows), o.ctl.joins, o.ctl.burst, table, took.Round(time.Second))
 	return b.String()
 }
 
-// joinSizes lists the fleet sizes of the preloaded (or cold) rows.
-func joinSizes(rows []controllerRow, preloaded bool) string {
+// sizesOf lists the fleet sizes of the rows of one setup.
+func sizesOf(rows []controllerRow, setup string) string {
 	var out []string
 	for _, r := range rows {
-		if r.preloaded == preloaded {
+		if r.setup == setup {
 			out = append(out, strconv.Itoa(r.n))
 		}
 	}
