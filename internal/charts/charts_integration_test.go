@@ -63,6 +63,45 @@ func TestRenderedObjectsAreAcceptedByTheAPIServer(t *testing.T) {
 		}
 	}
 
+	t.Run("every catalog Listener and Connector field", func(t *testing.T) {
+		// Each field of skupper.io/v2alpha1 Listener and Connector set
+		// through the catalog, per-pod Listeners included, on both sides.
+		set := editService(t, "ie-gateway", func(s map[string]any) {
+			selectorGateway(s)
+			s["listener"] = listenerFields
+			s["connector"] = connectorFields
+			s["podListeners"] = map[string]any{"pods": []any{"gateway-0"}}
+		})
+		set = withServiceIn(set, map[string]any{"name": "registry", "direction": "hub-to-spoke", "port": 5000,
+			"backend": map[string]any{"host": "registry.infra.svc"}, "listener": listenerFields,
+			"connector": map[string]any{"tlsCredentials": "registry-ca", "useClientCert": true, "verifyHostname": true, "settings": map[string]any{"k": "v"}}})
+		for _, r := range []release{hubRelease, eastRelease} {
+			cluster := env.Hub
+			if r.chart == charts.SpokeChart {
+				cluster = env.Cluster(r.name)
+			}
+			var objs []*unstructured.Unstructured
+			for _, o := range render(t, r, set).All() {
+				if o.GetKind() == "Listener" || o.GetKind() == "Connector" {
+					objs = append(objs, o)
+				}
+			}
+			require.NotEmpty(t, objs)
+			applier, err := charts.NewApplier(cluster.Config)
+			require.NoError(t, err)
+			require.NoError(t, applier.Apply(ctx, "service-interconnect", objs...), "%s: the API server must accept every field", r.name)
+			for _, o := range objs {
+				gvr := skupper.ListenersGVR
+				if o.GetKind() == "Connector" {
+					gvr = skupper.ConnectorsGVR
+				}
+				got, err := cluster.Dynamic().Resource(gvr).Namespace("service-interconnect").Get(ctx, o.GetName(), metav1.GetOptions{})
+				require.NoError(t, err)
+				require.Equal(t, specOf(o), specOf(got), "%s %s: the API server keeps every field (none pruned as unknown)", o.GetKind(), o.GetName())
+			}
+		}
+	})
+
 	t.Run("the Argo CD ApplicationSets and ACM placement", func(t *testing.T) {
 		files, err := filepath.Glob(repo(t, "values/argocd/*/*.yaml"))
 		require.NoError(t, err)

@@ -85,6 +85,14 @@ func withService(t testing.TB, svc map[string]any) map[string]any {
 	return map[string]any{"catalog": c}
 }
 
+// withServiceIn returns set (as withService or editService return) with
+// one more service.
+func withServiceIn(set map[string]any, svc map[string]any) map[string]any {
+	c := set["catalog"].(map[string]any)
+	c["services"] = append(c["services"].([]any), svc)
+	return set
+}
+
 // editService returns {"catalog": shipped catalog with service name edited}.
 func editService(t testing.TB, name string, edit func(map[string]any)) map[string]any {
 	c := catalog(t)
