@@ -150,6 +150,19 @@ func TestPodListeners(t *testing.T) {
 		require.Equal(t, "none", pod["observer"])
 		require.NotContains(t, pod, "exposePodsByName", "a per-pod Listener already serves one pod")
 	})
+	t.Run("hub-to-spoke: each spoke listens for each pod of the hub Connector", func(t *testing.T) {
+		set := withService(t, map[string]any{"name": "hub-kafka", "direction": "hub-to-spoke", "port": 9092,
+			"backend":        map[string]any{"selector": "strimzi.io/cluster=hub-kafka,strimzi.io/broker-role=true"},
+			"connector":      map[string]any{"exposePodsByName": true},
+			"podListeners":   map[string]any{"pods": []any{"hub-kafka-kafka-0"}},
+			"spokeOverrides": map[string]any{"west": map[string]any{"podListeners": map[string]any{"name": "west-{pod}"}}},
+		})
+		c := find(t, render(t, hubRelease, set), "Connector", "hub-kafka")
+		require.Equal(t, true, specOf(c)["exposePodsByName"])
+		l := find(t, render(t, eastRelease, set), "Listener", "hub-kafka-hub-kafka-kafka-0")
+		require.Equal(t, "hub-kafka.hub-kafka-kafka-0", str(l, "spec", "routingKey"))
+		find(t, render(t, westRelease, set), "Listener", "west-hub-kafka-kafka-0")
+	})
 	kafka := func(edit func(s map[string]any)) map[string]any { return editService(t, "kafka-tst", edit) }
 	tests := map[string]struct {
 		set  map[string]any
