@@ -254,3 +254,12 @@ func TestBadNetworkObserverValuesFailNamingTheValue(t *testing.T) {
 		})
 	}
 }
+
+func TestNotesNameThePerPodListenersAndTheObserver(t *testing.T) {
+	notes := render(t, hubRelease, observer(nil)).Notes
+	require.Contains(t, notes, "kafka-east-tst.service-interconnect.svc.cluster.local:9092  (from east)")
+	require.Contains(t, notes, "and 3 per-pod Listeners: kafka-east-tst-dev-cluster-kafka-0.service-interconnect.svc.cluster.local:9096, ...")
+	require.Contains(t, notes, "port-forward service/"+observerName+" 8443:443")
+	require.Contains(t, notes, "get secret "+observerName+"-auth")
+	require.NotContains(t, render(t, hubRelease, nil).Notes, "Network observer", "no observer, no word of it")
+}
