@@ -2,6 +2,7 @@ package charts_test
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 	"k8s.io/kube-openapi/pkg/validation/strfmt"
 	"k8s.io/kube-openapi/pkg/validation/validate"
+	"sigs.k8s.io/yaml"
 
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/internal/charts"
@@ -292,4 +294,23 @@ func TestCatalogSchemaNamesEveryUpstreamField(t *testing.T) {
 			require.True(t, ok, fmt.Sprintf("%s spec.%s has no catalog field %s.%s", kind, f, strings.ToLower(kind), f))
 		}
 	}
+}
+
+// TestTheReadmeCatalogExampleRenders renders both charts with the catalog
+// example of the hub chart README, so the documented format stays valid.
+func TestTheReadmeCatalogExampleRenders(t *testing.T) {
+	data, err := os.ReadFile(repo(t, charts.HubChart+"/README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(data), "## The service catalog")
+	require.True(t, ok)
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	require.True(t, ok)
+	block, _, _ = strings.Cut(block, "```")
+	var set map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(block), &set))
+	hub := render(t, release{"hub", charts.HubChart, nil}, set)
+	require.Len(t, hub.Find("Listener"), 2, "kafka-east-tst and kafka-west-tst")
+	west := render(t, release{"west", charts.SpokeChart, nil}, set)
+	require.Equal(t, "kafka-bootstrap.kafka-west.svc", str(find(t, west, "Connector", "kafka-west-tst"), "spec", "host"), "west's override")
+	require.Equal(t, "west-kafka-ca", str(find(t, west, "Connector", "kafka-west-tst"), "spec", "tlsCredentials"))
 }
