@@ -50,6 +50,7 @@ type options struct {
 	out         string
 	binary      string
 	ctl         controllerOptions
+	mw          mwOptions
 }
 
 // row is one measured pass.
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&o.serialUpTo, "serial-up-to", 100, "also measure a cold pass with --concurrency 1 up to this fleet size")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report file (empty: do not write)")
 	o.ctl.addFlags(flag.CommandLine)
+	o.mw.addFlags(flag.CommandLine)
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -115,6 +117,9 @@ func run(ctx context.Context, o options) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building vanlink: %w", err)
 	}
+	if o.mw.only {
+		return runManifestWorkOnly(ctx, o, root, dir)
+	}
 	var rows []row
 	for _, n := range o.sizes {
 		fmt.Fprintf(os.Stderr, "== fleet of %d spokes\n", n)
@@ -134,10 +139,18 @@ func run(ctx context.Context, o options) error {
 	fmt.Println(ctlTable)
 	checks, failed := check(rows, ctl)
 	fmt.Println(checks)
+	mwRows, err := measureManifestWork(ctx, o, dir)
+	if err != nil {
+		return err
+	}
+	mwSection := manifestWorkReport(o, mwRows, rows)
+	fmt.Println(mwSection)
+	_, mwFailed := checkManifestWork(mwRows)
+	failed = failed || mwFailed
 	took := time.Since(began)
 	fmt.Fprintf(os.Stderr, "the bench took %s\n", took.Round(time.Second))
 	if o.out != "" {
-		if err := os.WriteFile(filepath.Join(root, o.out), []byte(report(o, table, checks, rows)+controllerReport(o, ctl, ctlTable, took)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(root, o.out), []byte(report(o, table, checks, rows)+controllerReport(o, ctl, ctlTable, took)+"\n"+mwSection), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintln(os.Stderr, "wrote", o.out)

@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 // etcd, three API servers, the doubles), so scenarios run in parallel, at
 // most `go test -parallel` at a time (make test-e2e sets E2E_PARALLEL).
 func TestScenarios(t *testing.T) {
-	for _, tr := range []string{"acm", "direct"} {
+	for _, tr := range []string{"acm", "manifestwork", "direct"} {
 		t.Run(tr, func(t *testing.T) {
 			t.Parallel()
 			runScenarios(t, tr)

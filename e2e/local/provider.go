@@ -39,8 +39,10 @@ type Options struct {
 	// AgentGCDelay is the hub's garbage-collection delay of completed
 	// actions (default 60 s, as ACM).
 	AgentGCDelay time.Duration
-	// Transport is "acm" (default: spokes reached through the agent double)
-	// or "direct" (spokes reached with Argo CD cluster Secrets on the hub).
+	// Transport is "acm" (default: spokes reached through the agent double),
+	// "manifestwork" (spokes reached through ManifestWorks applied by the
+	// real OCM work agent, one process per spoke) or "direct" (spokes
+	// reached with Argo CD cluster Secrets on the hub).
 	Transport string
 }
 
@@ -64,6 +66,8 @@ type Provider struct {
 	spokes map[string]*skupperdouble.Spoke
 	// holes are the black holes of paused spokes (direct), by spoke.
 	holes map[string]net.Listener
+	// workAgents are the OCM work agents of the spokes (manifestwork).
+	workAgents map[string]*framework.WorkAgent
 	// tail keeps the doubles' last lines when Options.Log is nil.
 	tail *logTail
 }
@@ -87,7 +91,7 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	if o.Transport == "" {
 		o.Transport = "acm"
 	}
-	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}, holes: map[string]net.Listener{}, tail: tail}
+	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}, holes: map[string]net.Listener{}, workAgents: map[string]*framework.WorkAgent{}, tail: tail}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
@@ -131,6 +135,11 @@ func (p *Provider) register(ctx context.Context, c *framework.Cluster) error {
 		return fmt.Errorf("registering %s: %w", c.Name, err)
 	}
 	p.Agent.AddSpoke(c.Name, acmtest.APISpoke{Client: c.Dynamic()})
+	if p.opts.Transport == "manifestwork" {
+		if err := p.startWorkAgent(ctx, c.Name); err != nil {
+			return err
+		}
+	}
 	if p.opts.Transport == "direct" {
 		// Register the spoke as Argo CD does: a cluster Secret on the hub.
 		if err := fixtures.Namespace(ctx, hub.Kube(), CredentialsNamespace); err != nil {
@@ -150,6 +159,22 @@ func (p *Provider) register(ctx context.Context, c *framework.Cluster) error {
 	p.mu.Unlock()
 	p.Network.AddSpoke(c.Name, c.Dynamic())
 	p.goRun(s.Run)
+	return nil
+}
+
+// workAgentStatusSync is the work agents' --status-sync-interval: their
+// default 10 s scaled down, as the ACM views' refresh is (ViewScale).
+const workAgentStatusSync = time.Second
+
+// startWorkAgent runs the real OCM work agent of a spoke.
+func (p *Provider) startWorkAgent(ctx context.Context, spoke string) error {
+	a, err := p.Env.StartWorkAgent(ctx, spoke, framework.WorkAgentOptions{StatusSync: workAgentStatusSync})
+	if err != nil {
+		return fmt.Errorf("starting the work agent of %s: %w", spoke, err)
+	}
+	p.mu.Lock()
+	p.workAgents[spoke] = a
+	p.mu.Unlock()
 	return nil
 }
 
@@ -211,6 +236,18 @@ func (p *Provider) StartHub(ctx context.Context) error { return p.Env.Hub.Start(
 // hole that accepts connections and never answers, as a partitioned
 // network does (connections are not refused at once).
 func (p *Provider) PauseAgent(spoke string) {
+	if p.opts.Transport == "manifestwork" {
+		// The work agent process stops: its works are neither applied nor
+		// reported on until it runs again.
+		p.mu.Lock()
+		a := p.workAgents[spoke]
+		delete(p.workAgents, spoke)
+		p.mu.Unlock()
+		if a != nil {
+			a.Stop()
+		}
+		return
+	}
 	if p.opts.Transport != "direct" {
 		p.Agent.Pause(spoke)
 		return
@@ -246,6 +283,17 @@ func (p *Provider) PauseAgent(spoke string) {
 
 // ResumeAgent reverses PauseAgent.
 func (p *Provider) ResumeAgent(spoke string) {
+	if p.opts.Transport == "manifestwork" {
+		p.mu.Lock()
+		_, running := p.workAgents[spoke]
+		p.mu.Unlock()
+		if !running {
+			if err := p.startWorkAgent(p.ctx, spoke); err != nil {
+				p.opts.Log.Error("resuming the work agent failed", "cluster", spoke, "err", err)
+			}
+		}
+		return
+	}
 	if p.opts.Transport != "direct" {
 		p.Agent.Resume(spoke)
 		return
@@ -276,6 +324,9 @@ func (p *Provider) SetHubLoadBalancer(on bool) error {
 
 // HubValues selects the provider's transport in the hub chart.
 func (p *Provider) HubValues() map[string]any {
+	if p.opts.Transport == "manifestwork" {
+		return map[string]any{"sync": map[string]any{"transport": "manifestwork"}}
+	}
 	if p.opts.Transport == "direct" {
 		return map[string]any{"sync": map[string]any{"transport": "direct", "direct": map[string]any{"secretNamespace": CredentialsNamespace}}}
 	}
@@ -283,5 +334,8 @@ func (p *Provider) HubValues() map[string]any {
 }
 
 func (p *Provider) Describe() string {
+	if p.opts.Transport == "manifestwork" {
+		return fmt.Sprintf("local API servers (real kube-apiserver and etcd: hub + %d spokes), transport manifestwork through the REAL OCM work agent (one process per spoke); SIMULATED: Skupper controller and router, grant server on %s", len(p.Env.Spokes), p.Grants.Addr())
+	}
 	return fmt.Sprintf("local API servers (real kube-apiserver and etcd: hub + %d spokes), transport %s; SIMULATED: ACM work-manager agent, Skupper controller and router, grant server on %s", len(p.Env.Spokes), p.opts.Transport, p.Grants.Addr())
 }

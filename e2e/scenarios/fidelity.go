@@ -219,8 +219,11 @@ func TerminatedMidPass(t *testing.T, h *Harness) {
 	h.P.PauseAgent("west")
 	t.Cleanup(func() { h.P.ResumeAgent("west") })
 	p := h.StartProcess(ctx, h.jobArgs(true)...)
+	// Pushed: the token is on east and no hub object carries the code any
+	// more (an action's result was read, or a ManifestWork's token manifest
+	// taken out once the agent reported on it).
 	require.Eventually(t, func() bool {
-		return h.Object(ctx, h.Spoke("east"), "accesstokens", TokenName) != nil
+		return h.Object(ctx, h.Spoke("east"), "accesstokens", TokenName) != nil && !h.CodeOnHub(ctx)
 	}, h.Timeout, 50*time.Millisecond, "east is pushed while west is waited for")
 	time.Sleep(200 * time.Millisecond)
 	signalled := time.Now()

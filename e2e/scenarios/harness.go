@@ -27,6 +27,7 @@ import (
 	"github.com/vanlink/vanlink/pkg/report"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
+	"github.com/vanlink/vanlink/pkg/transport/manifestwork"
 )
 
 // Names used by the shipped values.
@@ -427,7 +428,7 @@ func (h *Harness) States(ctx context.Context) map[string]string {
 
 // AssertNoCodeLeak fails when any grant code the scenario saw appears in
 // vanlink's output, in Events, in ConfigMaps of the hub namespace, or in any
-// ManagedClusterAction or ManagedClusterView on the hub.
+// ManagedClusterAction, ManagedClusterView or ManifestWork on the hub.
 func (h *Harness) AssertNoCodeLeak() {
 	h.T.Helper()
 	ctx := context.Background()
@@ -443,14 +444,30 @@ func (h *Harness) AssertNoCodeLeak() {
 	if cms, err := kube(hub).CoreV1().ConfigMaps(Namespace).List(ctx, metav1.ListOptions{}); err == nil {
 		_ = json.NewEncoder(&hay).Encode(cms)
 	}
-	for _, gvr := range []schema.GroupVersionResource{acm.ActionsGVR, acm.ViewsGVR} {
-		if list, err := dyn(hub).Resource(gvr).List(ctx, metav1.ListOptions{}); err == nil {
-			_ = json.NewEncoder(&hay).Encode(list)
+	hay.WriteString(h.transportObjects(ctx))
+	for code := range h.codes {
+		require.NotContains(h.T, hay.String(), code, "the grant code must appear in no output, event, status record, action, view or ManifestWork")
+	}
+}
+
+// transportObjects returns, as JSON, every ManagedClusterAction,
+// ManagedClusterView and ManifestWork on the hub: the objects a transport
+// makes, which may carry the grant code while a push runs.
+func (h *Harness) transportObjects(ctx context.Context) string {
+	var b bytes.Buffer
+	for _, gvr := range []schema.GroupVersionResource{acm.ActionsGVR, acm.ViewsGVR, manifestwork.WorksGVR} {
+		if list, err := dyn(h.P.Hub()).Resource(gvr).List(ctx, metav1.ListOptions{}); err == nil {
+			_ = json.NewEncoder(&b).Encode(list)
 		}
 	}
-	for code := range h.codes {
-		require.NotContains(h.T, hay.String(), code, "the grant code must appear in no output, event, status record, action or view")
-	}
+	return b.String()
+}
+
+// CodeOnHub reports whether a transport object on the hub carries the
+// current grant's code (a push under way).
+func (h *Harness) CodeOnHub(ctx context.Context) bool {
+	g := h.Grant()
+	return g != nil && g.Code != "" && strings.Contains(h.transportObjects(ctx), g.Code.Reveal())
 }
 
 func tail(s string, n int) string {

@@ -76,34 +76,67 @@ func (t *session) agentError(err error, spoke, op string) error {
 }
 
 // targets are the manifest keys of the objects to remove, and the
-// manifests read again afterwards to confirm they are gone.
-func (t *session) targets(rest *shape, what transport.RemoveOptions) (keys map[string]bool, verify []manifest) {
+// manifests read again afterwards to confirm they are gone. An object this
+// session read as absent, at the generation of the work it last wrote and
+// waited for (the read a push or removal rests on), is left out: removing
+// it would cost three writes of the work to find it absent (the planner
+// removes a leftover Secret before every push, in case it cannot see
+// Secrets). Link names the work does not read are always removed.
+func (t *session) targets(spoke string, rest *shape, what transport.RemoveOptions) (keys map[string]bool, verify []manifest) {
 	keys = map[string]bool{}
+	absent := t.readAbsent(spoke)
+	add := func(k kindRef, name string, read bool) {
+		if read && absent(k, name) {
+			return
+		}
+		keys[key(k, name)] = true
+		if read {
+			verify = append(verify, manifest{kind: k, name: name})
+		}
+	}
 	name := t.opts.TokenName
 	if what.Token {
-		keys[key(tokenKind, name)] = true
-		verify = append(verify, manifest{kind: tokenKind, name: name})
+		add(tokenKind, name, true)
 	}
 	if what.Secret {
-		keys[key(secretKind, name)] = true
-		verify = append(verify, manifest{kind: secretKind, name: name})
+		add(secretKind, name, true)
 	}
 	if what.Link {
 		for _, n := range skupper.AllLinkNames(name) {
-			keys[key(linkKind, n)] = true
-		}
-		for _, n := range rest.links {
-			verify = append(verify, manifest{kind: linkKind, name: n})
+			add(linkKind, n, slices.Contains(rest.links, n))
 		}
 	}
 	return keys, verify
+}
+
+// readAbsent reports the objects the spoke's work reported absent in the
+// read this session last made of it (nothing when the work changed since).
+func (t *session) readAbsent(spoke string) func(kindRef, string) bool {
+	t.mu.Lock()
+	gen := t.readGen[spoke]
+	t.mu.Unlock()
+	u := t.cached(spoke)
+	if u == nil || gen == 0 || u.GetGeneration() != gen {
+		return func(kindRef, string) bool { return false }
+	}
+	w, err := toWork(u)
+	if err != nil || !appliedAt(gen)(w) {
+		return func(kindRef, string) bool { return false }
+	}
+	return func(k kindRef, name string) bool {
+		state, _ := manifestStatus(w, k, name).state("")
+		return state == transport.Absent
+	}
 }
 
 // remove adopts the objects (every name the token's Links can have), then
 // takes their manifests out of the work, so the agent deletes them. It
 // returns the manifests to read again (put back by the next write).
 func (t *session) remove(ctx context.Context, spoke string, rest *shape, what transport.RemoveOptions) (verify []manifest, err error) {
-	keys, verify := t.targets(rest, what)
+	keys, verify := t.targets(spoke, rest, what)
+	if len(keys) == 0 {
+		return nil, nil
+	}
 	adopting := *rest
 	adopting.modes = map[string]mode{}
 	for k := range keys {

@@ -66,11 +66,11 @@ func linkerdLinkCRD() *apiextensionsv1.CustomResourceDefinition {
 	}
 }
 
-// TestConformance runs the transport suite against the real OCM work agent
+// TestConformanceRealAgent runs the transport suite against the real OCM work agent
 // (open-cluster-management.io/ocm v1.2.1, bin/work-agent), one per spoke,
 // on a local hub and spokes (real kube-apiservers), with its status synced
 // every second.
-func TestConformance(t *testing.T) {
+func TestConformanceRealAgent(t *testing.T) {
 	if _, err := framework.FindWorkAgent(); err != nil {
 		t.Fatal(err)
 	}

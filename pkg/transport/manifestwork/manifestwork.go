@@ -121,6 +121,10 @@ type session struct {
 	// locks serialise the writes to one spoke's work.
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	// readGen is, per spoke, the generation of its work this session wrote
+	// and then waited for the agent to read: a report at that generation is
+	// the spoke as it was read now.
+	readGen map[string]int64
 	// dirty: taking a code out of a work failed; Close sweeps.
 	dirty atomic.Bool
 }
@@ -134,7 +138,7 @@ func WorkName(token string) string { return "vanlink-" + token }
 func (tr *Transport) Open(ctx context.Context, o transport.SessionOptions) (transport.Session, error) {
 	life, stop := context.WithCancel(context.Background())
 	t := &session{dyn: tr.dyn, opts: tr.opts, readOnly: o.ReadOnly, fresh: o.Fresh, stop: stop,
-		notify: newNotifier(), locks: map[string]*sync.Mutex{}}
+		notify: newNotifier(), locks: map[string]*sync.Mutex{}, readGen: map[string]int64{}}
 	if err := t.start(ctx, life); err != nil {
 		stop()
 		return nil, err

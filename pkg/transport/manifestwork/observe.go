@@ -143,6 +143,9 @@ func (t *session) read(ctx context.Context, spoke string, s *shape) (*workv1.Man
 		}
 		return nil, err
 	}
+	t.mu.Lock()
+	t.readGen[spoke] = written.GetGeneration()
+	t.mu.Unlock()
 	return w, nil
 }
 

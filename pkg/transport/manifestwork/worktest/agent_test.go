@@ -1,0 +1,55 @@
+package worktest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/transport"
+	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
+	"github.com/vanlink/vanlink/pkg/transport/manifestwork"
+)
+
+const ns = "service-interconnect"
+
+func newBed(t *testing.T) (*Agent, *acmtest.MemorySpoke, transport.Transport) {
+	hub := NewFakeHub()
+	agent := New(hub, Options{StatusSync: 20 * time.Millisecond})
+	s := acmtest.NewMemorySpoke("east")
+	s.Mapper = acmtest.StaticMapper(acmtest.CoreGroup, acmtest.SkupperGroup)
+	agent.AddSpoke("east", s)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = agent.Run(ctx) }()
+	return agent, s, manifestwork.New(hub, manifestwork.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, SpokeTimeout: 5 * time.Second})
+}
+
+func object(apiVersion, kind, name string, spec map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind,
+		"metadata": map[string]any{"name": name, "namespace": ns}, "spec": spec}}
+}
+
+// TestASettledWorkIsNotWrittenAgain: once the agent reported on a work, its
+// periodic status syncs write nothing while the spoke does not change (the
+// upstream patcher writes only a changed status).
+func TestASettledWorkIsNotWrittenAgain(t *testing.T) {
+	agent, s, tr := newBed(t)
+	_, err := s.Create(t.Context(), skupper.SitesGVR, ns, object("skupper.io/v2alpha1", "Site", "east", map[string]any{}))
+	require.NoError(t, err)
+	sess, err := tr.Open(t.Context(), transport.SessionOptions{})
+	require.NoError(t, err)
+	obs, err := transport.ObserveAll(t.Context(), sess, transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}})
+	require.NoError(t, err)
+	require.Equal(t, transport.Present, obs["east"].Site.State)
+	tok := object("skupper.io/v2alpha1", "AccessToken", "hub-link", map[string]any{"url": "https://grants:9090/uid", "code": "secret-code", "ca": "pem"})
+	require.NoError(t, sess.Apply(t.Context(), "east", transport.Op{Name: "hub-link", Push: tok}))
+	require.NoError(t, sess.Close(t.Context()))
+	time.Sleep(300 * time.Millisecond) // the last write applied and reported on
+	before := agent.HubWrites()
+	time.Sleep(300 * time.Millisecond) // some 15 status syncs
+	require.Equal(t, before, agent.HubWrites(), "a status sync that finds the spoke as it was writes nothing")
+}
