@@ -1,6 +1,7 @@
 package charts_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -243,6 +244,12 @@ func TestBadNetworkObserverValuesFailNamingTheValue(t *testing.T) {
 			[]string{"/networkObserver/auth/strategy", "basic"}},
 		"an unknown key": {observer(map[string]any{"ingres": map[string]any{"enabled": true}}),
 			[]string{"/networkObserver", "ingres"}},
+		"a serving Secret named while the Site's CA issues the certificate": {observer(map[string]any{"tls": map[string]any{"secretName": "console-tls"}}),
+			[]string{"networkObserver.tls.secretName", `"console-tls"`, "tls.source"}},
+		"a users Secret named for a console without basic auth": {observer(map[string]any{"auth": map[string]any{"strategy": "none", "basicSecretName": "users"}}),
+			[]string{"networkObserver.auth.basicSecretName", `"users"`, "auth.strategy is none"}},
+		"a cookie Secret named for basic auth": {observer(map[string]any{"auth": map[string]any{"cookieSecretName": "cookie"}}),
+			[]string{"networkObserver.auth.cookieSecretName", `"cookie"`, "auth.strategy is basic"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -262,4 +269,67 @@ func TestNotesNameThePerPodListenersAndTheObserver(t *testing.T) {
 	require.Contains(t, notes, "port-forward service/"+observerName+" 8443:443")
 	require.Contains(t, notes, "get secret "+observerName+"-auth")
 	require.NotContains(t, render(t, hubRelease, nil).Notes, "Network observer", "no observer, no word of it")
+}
+
+// imageUsers is the USER of each image the observer's pod runs, as its
+// Dockerfile sets it: skupper/skupper Dockerfile.network-observer (USER
+// 10000), nginxinc/docker-nginx-unprivileged (USER $UID, 101),
+// prometheus/prometheus Dockerfile (USER nobody, a name).
+var imageUsers = map[string]string{
+	"quay.io/skupper/network-observer":          "10000",
+	"mirror.gcr.io/nginxinc/nginx-unprivileged": "101",
+	"quay.io/prometheus/prometheus":             "nobody",
+}
+
+// requireKubeletRuns fails when the kubelet would refuse to start a container:
+// with runAsNonRoot and no runAsUser it reads the image's USER, and refuses a
+// user name, which it cannot check is not root (kubelet
+// verifyRunAsNonRoot: "image has non-numeric user ... cannot verify user is
+// non-root").
+func requireKubeletRuns(t *testing.T, pod corev1.PodSpec) {
+	t.Helper()
+	for _, c := range pod.Containers {
+		nonRoot, uid := false, false
+		for _, sc := range []*corev1.SecurityContext{{RunAsNonRoot: pod.SecurityContext.RunAsNonRoot, RunAsUser: pod.SecurityContext.RunAsUser}, c.SecurityContext} {
+			if sc != nil && sc.RunAsNonRoot != nil {
+				nonRoot = *sc.RunAsNonRoot
+			}
+			if sc != nil && sc.RunAsUser != nil {
+				uid = true
+			}
+		}
+		repo, _, _ := strings.Cut(c.Image, ":")
+		user, known := imageUsers[repo]
+		require.True(t, known, "container %s: the USER of image %s is not known to this test", c.Name, c.Image)
+		if nonRoot && !uid {
+			_, err := strconv.Atoi(user)
+			require.NoError(t, err, "container %s: runAsNonRoot without runAsUser, and image %s runs as user %q: the kubelet refuses to start it", c.Name, c.Image, user)
+		}
+	}
+}
+
+func TestNetworkObserverContainersStartOnKubernetesAndOpenShift(t *testing.T) {
+	t.Run("Kubernetes: Prometheus runs as nobody's uid", func(t *testing.T) {
+		for _, auth := range []string{"basic", "none"} {
+			out := render(t, hubRelease, observer(map[string]any{"auth": map[string]any{"strategy": auth}, "ingress": map[string]any{"enabled": true}}))
+			pod := convert[appsv1.Deployment](t, find(t, out, "Deployment", observerName)).Spec.Template.Spec
+			requireRestricted(t, pod)
+			requireKubeletRuns(t, pod)
+			require.Equal(t, int64(65534), *containers(pod)["prometheus"].SecurityContext.RunAsUser)
+		}
+	})
+	t.Run("OpenShift: the SCC assigns every uid", func(t *testing.T) {
+		o := hubRelease.options(t, observer(nil))
+		o.APIVersions = []string{"route.openshift.io/v1"}
+		out, err := charts.Render(t.Context(), repo(t, hubRelease.chart), o)
+		require.NoError(t, err)
+		routed := render(t, hubRelease, observer(map[string]any{"route": map[string]any{"enabled": true}, "tls": map[string]any{"source": "openshift"}}))
+		for _, out := range []*charts.Rendered{out, routed} {
+			pod := convert[appsv1.Deployment](t, find(t, out, "Deployment", observerName)).Spec.Template.Spec
+			requireRestricted(t, pod)
+			for _, c := range pod.Containers {
+				require.Nil(t, c.SecurityContext.RunAsUser, "container %s: restricted-v2 refuses a uid outside the namespace's range", c.Name)
+			}
+		}
+	})
 }
