@@ -243,6 +243,12 @@ func TestBadCatalogFieldsFailNamingTheField(t *testing.T) {
 			[]string{"/catalog/services/0/connector/verifyHostname", "boolean"}},
 		"exposePodsByName on a host backend": {eastRelease, gw(func(s map[string]any) { s["connector"] = map[string]any{"exposePodsByName": true} }),
 			[]string{"catalog.services[ie-gateway].connector.exposePodsByName", "backend.selector", "spoke-gateway"}},
+		"a spoke override that gives a selector Connector a host backend": {eastRelease, editService(t, "kafka-tst", func(s map[string]any) {
+			s["spokeOverrides"] = map[string]any{"west": map[string]any{"backend": map[string]any{"host": "kafka-bootstrap"}}}
+		}), []string{"catalog.services[kafka-tst].connector.exposePodsByName", "spoke west", "catalog.services[kafka-tst].spokeOverrides.west.backend.host", `"kafka-bootstrap"`}},
+		"a spoke override that turns exposePodsByName off under podListeners": {hubRelease, editService(t, "kafka-tst", func(s map[string]any) {
+			s["spokeOverrides"] = map[string]any{"west": map[string]any{"connector": map[string]any{"exposePodsByName": false}}}
+		}), []string{"catalog.services[kafka-tst].podListeners", "spoke west", "catalog.services[kafka-tst].spokeOverrides.west.connector.exposePodsByName"}},
 		"includeNotReadyPods on a host backend": {eastRelease, gw(func(s map[string]any) { s["connector"] = map[string]any{"includeNotReadyPods": true} }),
 			[]string{"catalog.services[ie-gateway].connector.includeNotReadyPods", "backend.selector"}},
 		"useClientCert without tlsCredentials": {eastRelease, gw(func(s map[string]any) { s["connector"] = map[string]any{"useClientCert": true} }),

@@ -148,6 +148,21 @@ func TestBadCertificatesFailNamingTheField(t *testing.T) {
 			[]string{"/catalog/services/0/certificate/duration"}},
 		"an unknown key algorithm": {gw(map[string]any{"issuerRef": ca, "privateKey": map[string]any{"algorithm": "DSA"}}, map[string]any{"tlsCredentials": "x"}),
 			[]string{"/catalog/services/0/certificate/privateKey/algorithm"}},
+		"an ECDSA key size cert-manager refuses": {gw(map[string]any{"issuerRef": ca, "privateKey": map[string]any{"algorithm": "ECDSA", "size": 2048}}, map[string]any{"tlsCredentials": "x"}),
+			[]string{"catalog.services[ie-gateway].certificate.privateKey.size", "2048", "256, 384 or 521"}},
+		"an RSA key size cert-manager refuses (RSA is the default algorithm)": {gw(map[string]any{"issuerRef": ca, "privateKey": map[string]any{"size": 256}}, map[string]any{"tlsCredentials": "x"}),
+			[]string{"catalog.services[ie-gateway].certificate.privateKey.size", "256", "2048 to 8192"}},
+		"a spoke's key size cert-manager refuses": {func() map[string]any {
+			set := gw(map[string]any{"issuerRef": ca}, map[string]any{"tlsCredentials": "x"})
+			for _, s := range set["catalog"].(map[string]any)["services"].([]any) {
+				if s.(map[string]any)["name"] == "ie-gateway" {
+					s.(map[string]any)["spokeOverrides"] = map[string]any{"east": map[string]any{"certificate": map[string]any{"issuerRef": ca, "privateKey": map[string]any{"algorithm": "RSA", "size": 16384}}}}
+				}
+			}
+			return set
+		}(), []string{"catalog.services[ie-gateway].spokeOverrides.east.certificate.privateKey.size", "16384"}},
+		"an external issuer's kind without its group": {gw(map[string]any{"issuerRef": map[string]any{"name": "pca", "kind": "AWSPCAClusterIssuer"}}, map[string]any{"tlsCredentials": "x"}),
+			[]string{"catalog.services[ie-gateway].certificate.issuerRef.kind", `"AWSPCAClusterIssuer"`, "issuerRef.group"}},
 		"an unknown certificate key": {gw(map[string]any{"issuerRef": ca, "secretName": "y"}, map[string]any{"tlsCredentials": "x"}),
 			[]string{"/catalog/services/0/certificate", "secretName"}},
 		"a Secret name that is not a Kubernetes name": {gw(map[string]any{"issuerRef": ca}, map[string]any{"tlsCredentials": "Gateway_TLS"}),
@@ -172,6 +187,19 @@ func TestBadCertificatesFailNamingTheField(t *testing.T) {
 			}
 		})
 	}
+	t.Run("key sizes and issuers cert-manager accepts render", func(t *testing.T) {
+		for _, cert := range []map[string]any{
+			{"issuerRef": ca, "privateKey": map[string]any{"algorithm": "ECDSA", "size": 384}},
+			{"issuerRef": ca, "privateKey": map[string]any{"algorithm": "RSA", "size": 4096}},
+			{"issuerRef": ca, "privateKey": map[string]any{"size": 2048}},
+			{"issuerRef": ca, "privateKey": map[string]any{"algorithm": "Ed25519"}},
+			{"issuerRef": map[string]any{"name": "ca", "kind": "ClusterIssuer"}},
+			{"issuerRef": map[string]any{"name": "pca", "kind": "AWSPCAClusterIssuer", "group": "awspca.cert-manager.io"}},
+		} {
+			out := render(t, eastRelease, gw(cert, map[string]any{"tlsCredentials": "x"}))
+			requireCertificateShape(t, find(t, out, "Certificate", "x"))
+		}
+	})
 	t.Run("two services may share a Secret when one asks for its Certificate", func(t *testing.T) {
 		set := gw(map[string]any{"issuerRef": ca}, map[string]any{"tlsCredentials": "shared-tls"})
 		for _, s := range set["catalog"].(map[string]any)["services"].([]any) {

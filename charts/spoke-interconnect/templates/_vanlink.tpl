@@ -135,7 +135,7 @@ that all share its routing key.
 {{- if $backend.host -}}
 {{- range $k := list "exposePodsByName" "includeNotReadyPods" -}}
 {{- if get $conn $k -}}
-{{- fail (printf "%s.%s: needs backend.selector; Skupper applies it to the pods a selector picks, and a Connector to backend.host %q has none" $cw $k $backend.host) -}}
+{{- fail (printf "%s.%s: needs backend.selector; Skupper applies it to the pods a selector picks, and spoke %s's Connector goes to %s.host %q, which has none" $cw $k $s $bw $backend.host) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -173,7 +173,7 @@ with that routing key reaches that one pod. */ -}}
 {{- $pods := list -}}
 {{- if $pl.pods -}}
 {{- if not $conn.exposePodsByName -}}
-{{- fail (printf "%s: needs connector.exposePodsByName: true (and backend.selector), or the Connector offers no per-pod routing key %s.<pod> to listen to" $pw $key) -}}
+{{- fail (printf "%s: needs connector.exposePodsByName: true (and backend.selector), or the Connector offers no per-pod routing key %s.<pod> to listen to (spoke %s: %s.exposePodsByName is not true)" $pw $key $s $cw) -}}
 {{- end -}}
 {{- $podTmpl := $pl.name | default "{listener}-{pod}" -}}
 {{- range $pod := $pl.pods -}}
@@ -195,6 +195,20 @@ with that routing key reaches that one pod. */ -}}
 {{- range $k, $v := . -}}{{- $_ := set $cert $k $v -}}{{- end -}}
 {{- end -}}
 {{- if $cert -}}
+{{- /* What cert-manager's webhook refuses (cert-manager
+internal/apis/certmanager/validation/certificate.go ValidateCertificateSpec,
+validateIssuerRef), refused here naming the catalog value instead of at apply. */ -}}
+{{- $pk := $cert.privateKey | default dict -}}
+{{- if and $pk.size (has ($pk.algorithm | default "RSA") (list "RSA" "")) (or (lt (int $pk.size) 2048) (gt (int $pk.size) 8192)) -}}
+{{- fail (printf "%s.privateKey.size: %v is not an RSA key size cert-manager accepts (2048 to 8192)" $certw $pk.size) -}}
+{{- end -}}
+{{- if and $pk.size (eq $pk.algorithm "ECDSA") (not (has (int $pk.size) (list 256 384 521))) -}}
+{{- fail (printf "%s.privateKey.size: %v is not an ECDSA key size cert-manager accepts (256, 384 or 521)" $certw $pk.size) -}}
+{{- end -}}
+{{- $issuer := $cert.issuerRef | default dict -}}
+{{- if and $issuer.kind (eq ($issuer.group | default "cert-manager.io") "cert-manager.io") (not (has $issuer.kind (list "Issuer" "ClusterIssuer"))) -}}
+{{- fail (printf "%s.issuerRef.kind: %q is not a cert-manager.io issuer (Issuer or ClusterIssuer); an external issuer's kind needs its issuerRef.group" $certw $issuer.kind) -}}
+{{- end -}}
 {{- if not $conn.tlsCredentials -}}
 {{- fail (printf "%s: needs connector.tlsCredentials, the name of the Secret the Certificate fills and the Connector reads" $certw) -}}
 {{- end -}}
