@@ -40,6 +40,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
 
@@ -666,28 +667,38 @@ func (f *fleet) preload(ctx context.Context, tmpl *viewTemplates) error {
 func (f *fleet) waitLinkViewsReady(ctx context.Context, want int) error {
 	views := f.env.Hub.Dynamic().Resource(acm.ViewsGVR)
 	deadline := time.Now().Add(5 * time.Minute)
+	var lastErr error
+	ready := 0
 	for time.Now().Before(deadline) {
-		ready, cont := 0, ""
-		for {
-			list, err := views.List(ctx, metav1.ListOptions{LabelSelector: acm.ObjectLabel + "=link", Limit: 500, Continue: cont})
-			if err != nil {
-				return err
-			}
-			for _, v := range list.Items {
-				if s, _, _ := unstructured.NestedString(v.Object, "status", "result", "status", "status"); s == "Ready" {
-					ready++
-				}
-			}
-			if cont = list.GetContinue(); cont == "" {
-				break
-			}
-		}
-		if ready == want {
+		n, err := countReady(ctx, views)
+		if err == nil && n == want {
 			return nil
 		}
+		// A hub busy with the agent's status writes of 20,000 views has
+		// reset a LIST stream (HTTP/2 INTERNAL_ERROR): tried again.
+		lastErr, ready = err, n
 		time.Sleep(2 * time.Second)
 	}
-	return fmt.Errorf("the Link views did not all show Ready within 5 minutes")
+	return fmt.Errorf("the Link views did not all show Ready within 5 minutes (%d of %d; last error: %v)", ready, want, lastErr)
+}
+
+// countReady counts the Link views that show a Ready Link, 500 a page.
+func countReady(ctx context.Context, views dynamic.NamespaceableResourceInterface) (int, error) {
+	ready, cont := 0, ""
+	for {
+		list, err := views.List(ctx, metav1.ListOptions{LabelSelector: acm.ObjectLabel + "=link", Limit: 500, Continue: cont})
+		if err != nil {
+			return ready, err
+		}
+		for _, v := range list.Items {
+			if s, _, _ := unstructured.NestedString(v.Object, "status", "result", "status", "status"); s == "Ready" {
+				ready++
+			}
+		}
+		if cont = list.GetContinue(); cont == "" {
+			return ready, nil
+		}
+	}
 }
 
 // logPath is where the controller's log of fleet n goes: BENCH_LOGS when
