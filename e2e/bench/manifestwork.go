@@ -3,8 +3,8 @@ package main
 // The ManifestWork transport's rows: the same fleets and passes as the ACM
 // rows, with spokes reached through one ManifestWork each, applied and
 // reported on by the work agent double (pkg/transport/manifestwork/worktest:
-// one agent per spoke, as on a real fleet, with the same latency per sync as
-// the ACM double's per action). The double is checked against the real OCM
+// one agent per spoke, as on a real fleet, with the same latency per
+// generation applied as the ACM double's per action). The double is checked against the real OCM
 // work agent on the same cases: the transport's conformance suite runs
 // against both (pkg/transport/manifestwork: TestConformance, unit tier, and
 // TestConformanceRealAgent, integration tier).
@@ -152,6 +152,9 @@ func (f *mwFleet) pass(ctx context.Context, o options, n int, name string) (row,
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, o.binary, "sync", "--transport", "manifestwork", "--kubeconfig", f.kube, "--concurrency", strconv.Itoa(o.concurrency),
 		"--spoke-timeout", "10m", "--fail-on", "never", "--log-format", "json")
+	if os.Getenv("BENCH_LOGS") != "" {
+		cmd.Args = append(cmd.Args, "-v", "1")
+	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -185,6 +188,9 @@ func (f *mwFleet) pass(ctx context.Context, o options, n int, name string) (row,
 	r.agentWrites = f.agent.HubWrites() - agentBefore
 	r.spokeWrites = f.spokeWrites() - spokeBefore
 	r.total, r.lists, r.gets, r.writes, r.detail = summarize(f.proxy.reset())
+	if os.Getenv("BENCH_LOGS") != "" {
+		_ = os.WriteFile(filepath.Join(os.Getenv("BENCH_LOGS"), fmt.Sprintf("manifestwork-%d-%s.log", n, name)), stderr.Bytes(), 0o644)
+	}
 	r.outcome = lastLine(stdout.String())
 	if strings.Contains(stdout.String(), "error:") {
 		return r, fmt.Errorf("%s pass failed:\n%s\n%s", name, stdout.String(), tailOf(stderr.String()))
@@ -316,7 +322,8 @@ func manifestWorkReport(o options, rows, acmRows []row) string {
 	b.WriteString(mwBegin + "\n## ManifestWork transport (`--transport manifestwork`)\n\n")
 	fmt.Fprintf(&b, `The same fleets and passes with spokes reached through one ManifestWork each: the OCM work
 agent is played by the project's double (one agent per spoke, as on a real fleet; %s latency
-per sync, the ACM double's per action; status synced every %s, upstream's default), checked
+per generation applied, as the ACM double's per action; status synced every %s, upstream's
+default), checked
 against the real work agent (open-cluster-management.io/ocm v1.2.1) on the same cases: the
 transport's conformance suite runs against both. "hub writes" are vanlink's (the work
 created, the push written and taken out again, the status record and the lease); "agent

@@ -33,8 +33,12 @@ type Options struct {
 	// StatusSync is the agent's --status-sync-interval (default 10 s, as
 	// upstream): every work's status is read again that often.
 	StatusSync time.Duration
-	// Latency is added before each sync of a work (the agent's round trip
-	// on a loaded fleet; 0 in unit tests).
+	// Latency is added before the agent applies a new generation of a work
+	// (its round trip to the spoke on a loaded fleet, as the ACM double's
+	// per action; 0 in unit tests). Status reads add none: the agent
+	// re-reads a work after each of its own status writes (its informer
+	// sees them), and a delay there would queue the next generation
+	// behind reads that change nothing.
 	Latency time.Duration
 	// Workers is how many works are synced at once (default 10).
 	Workers int
@@ -50,8 +54,9 @@ type Agent struct {
 	spokes map[string]acmtest.Spoke
 	paused map[string]bool
 	// applied is, per work (ns/name), what its AppliedManifestWork tracks:
-	// the objects applied, with their uid.
-	applied map[string]map[workv1.ResourceIdentifier]string
+	// the objects applied, with their uid; appliedGen the generation.
+	applied    map[string]map[workv1.ResourceIdentifier]string
+	appliedGen map[string]int64
 
 	queue  workqueue.TypedDelayingInterface[string]
 	inf    cache.SharedIndexInformer
@@ -70,7 +75,7 @@ func New(hub dynamic.Interface, opts Options) *Agent {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Agent{hub: hub, opts: opts, spokes: map[string]acmtest.Spoke{}, paused: map[string]bool{},
-		applied: map[string]map[workv1.ResourceIdentifier]string{}}
+		applied: map[string]map[workv1.ResourceIdentifier]string{}, appliedGen: map[string]int64{}}
 }
 
 // AddSpoke registers the spoke whose hub namespace is cluster.
@@ -155,26 +160,41 @@ func (a *Agent) sync(ctx context.Context, key string) {
 	if err != nil || !exists {
 		a.mu.Lock()
 		delete(a.applied, key)
+		delete(a.appliedGen, key)
 		a.mu.Unlock()
 		return
-	}
-	if a.opts.Latency > 0 {
-		select {
-		case <-time.After(a.opts.Latency):
-		case <-ctx.Done():
-			return
-		}
 	}
 	w, err := toWork(o.(*unstructured.Unstructured))
 	if err != nil {
 		a.opts.Log.Warn("work double: reading a work failed", "work", key, "err", err)
 		return
 	}
-	if err := a.apply(ctx, spoke, w); err != nil {
-		a.opts.Log.Warn("work double: apply failed", "work", key, "err", err)
+	a.mu.Lock()
+	fresh := a.appliedGen[key] != w.Generation
+	a.appliedGen[key] = w.Generation
+	a.mu.Unlock()
+	if fresh && a.opts.Latency > 0 {
+		select {
+		case <-time.After(a.opts.Latency):
+		case <-ctx.Done():
+			return
+		}
 	}
-	if err := a.report(ctx, spoke, w); err != nil {
-		a.opts.Log.Warn("work double: status failed", "work", key, "err", err)
+	err = a.apply(ctx, spoke, w)
+	if err == nil {
+		err = a.report(ctx, spoke, w)
+	}
+	switch {
+	case apierrors.IsConflict(err):
+		// The work changed since the cache showed it: sync it again as it
+		// is now (the upstream patcher fails the same way and is requeued).
+		a.mu.Lock()
+		delete(a.appliedGen, key)
+		a.mu.Unlock()
+		a.queue.AddAfter(key, 10*time.Millisecond)
+		return
+	case err != nil:
+		a.opts.Log.Warn("work double: sync failed", "work", key, "err", err)
 	}
 	a.queue.AddAfter(key, a.opts.StatusSync)
 }
@@ -514,12 +534,18 @@ func (a *Agent) patchStatus(ctx context.Context, w *workv1.ManifestWork, status 
 	if reflect.DeepEqual(&w.Status, status) {
 		return nil
 	}
-	data, err := json.Marshal(map[string]any{"status": status})
+	// The resourceVersion the status was computed from makes the write
+	// fail (Conflict) when the work changed since: a status computed from a
+	// stale cache never overwrites a newer one.
+	data, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": w.ResourceVersion}, "status": status})
 	if err != nil {
 		return err
 	}
 	a.writes.Add(1)
-	_, err = a.hub.Resource(manifestwork.WorksGVR).Namespace(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, data, metav1.PatchOptions{}, "status")
+	out, err := a.hub.Resource(manifestwork.WorksGVR).Namespace(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, data, metav1.PatchOptions{}, "status")
+	if err == nil {
+		w.ResourceVersion = out.GetResourceVersion()
+	}
 	return err
 }
 
