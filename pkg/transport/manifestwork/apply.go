@@ -147,7 +147,7 @@ func (t *session) remove(ctx context.Context, spoke string, rest *shape, what tr
 	// next write, or here when this fails.
 	defer func() {
 		if err != nil {
-			t.restore(ctx, spoke, rest)
+			t.restore(ctx, spoke, rest, false)
 		}
 	}()
 	written, err := t.write(ctx, spoke, &adopting)
@@ -199,13 +199,24 @@ func (t *session) remove(ctx context.Context, spoke string, rest *shape, what tr
 }
 
 // restore puts the work back at rest after a failure, also once ctx ended.
-func (t *session) restore(ctx context.Context, spoke string, rest *shape) {
+// With settle it also waits, within the same bound, for the agent to apply
+// it: the agent's status then no longer holds what it reported on the
+// manifest replaced (a create the spoke refused may quote the object).
+func (t *session) restore(ctx context.Context, spoke string, rest *shape, settle bool) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stripTimeout)
 	defer cancel()
-	if _, err := t.write(rctx, spoke, rest); err != nil {
+	written, err := t.write(rctx, spoke, rest)
+	if err != nil {
 		t.dirty.Store(true)
 		logctx.From(ctx).Warn("putting the ManifestWork back at rest failed; the session sweeps it when it closes, else the next session",
 			"cluster", spoke, "err", err)
+		return
+	}
+	if settle {
+		if _, err := t.waitWork(rctx, spoke, appliedAt(written.GetGeneration())); err != nil {
+			logctx.From(ctx).Warn("the work agent did not apply the ManifestWork put back at rest in time; its status may still hold the spoke's answer to the push",
+				"cluster", spoke, "err", err)
+		}
 	}
 }
 
@@ -243,7 +254,8 @@ func (t *session) push(ctx context.Context, spoke string, rest *shape, token *un
 	pushing := *rest
 	pushing.push = tok
 	pushing.read++
-	defer t.restore(ctx, spoke, rest)
+	refused := false
+	defer func() { t.restore(ctx, spoke, rest, refused) }()
 	written, err := t.write(ctx, spoke, &pushing)
 	if err != nil {
 		return err
@@ -270,7 +282,15 @@ func (t *session) push(ctx context.Context, spoke string, rest *shape, token *un
 	f := manifestStatus(w, tokenKind, tok.GetName())
 	switch {
 	case f.applied.Status != metav1.ConditionTrue:
-		return &transport.SpokeError{Cluster: spoke, Op: "create AccessToken " + tok.GetName(), Reason: f.applied.Reason, Message: f.applied.Message}
+		// The spoke's answer may quote the object (a validation error): the
+		// code never leaves in an error, and the agent's status that holds
+		// the answer is replaced before Apply returns (restore).
+		refused = true
+		msg := f.applied.Message
+		if code, _, _ := unstructured.NestedString(tok.Object, "spec", "code"); code != "" {
+			msg = strings.ReplaceAll(msg, code, skupper.Redacted)
+		}
+		return &transport.SpokeError{Cluster: spoke, Op: "create AccessToken " + tok.GetName(), Reason: f.applied.Reason, Message: msg}
 	case f.str("pushID") != id:
 		return fmt.Errorf("cluster %s: create AccessToken %s: %w", spoke, tok.GetName(), transport.ErrAlreadyExists)
 	}
