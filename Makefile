@@ -135,7 +135,7 @@ e2e-kind: ## Run the end-to-end scenarios on kind clusters with the real Skupper
 	$(GO) test -tags e2e_kind -timeout 90m -v $(TEST_FLAGS) ./e2e/kind/...
 
 .PHONY: bench
-bench: tools ## Fleet-scale benchmark (N=10,100,1000 simulated spokes, 200 ms agent latency) and the planner benchmark; writes BENCHMARKS.md
+bench: tools ## Fleet-scale benchmark (passes at N=10,100,1000 simulated spokes, 200 ms agent latency; vanlink controller at 100, 1000, 10000: joins, steady cost, memory) and the planner benchmark; writes BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./pkg/reconcile
 	$(GO) run ./e2e/bench
 
