@@ -310,6 +310,19 @@ func acmRowsFromReport(text string) []row {
 	return rows
 }
 
+// loadAverage is the 1, 5 and 15 minute load average (Linux), or "unknown".
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}
+
 const (
 	mwBegin = "<!-- manifestwork rows: begin -->"
 	mwEnd   = "<!-- manifestwork rows: end -->"
@@ -327,9 +340,11 @@ default), checked
 against the real work agent (open-cluster-management.io/ocm v1.2.1) on the same cases: the
 transport's conformance suite runs against both. "hub writes" are vanlink's (the work
 created, the push written and taken out again, the status record and the lease); "agent
-writes" are the agent's status writes to the hub made while the pass ran.
+writes" are the agent's status writes to the hub made while the pass ran. Load average of
+the machine when the rows were written: %s (wall times are only comparable between rows
+measured at a similar load; the request and write counts do not depend on it).
 
-`, o.latency, o.mw.statusSync)
+`, o.latency, o.mw.statusSync, loadAverage())
 	b.WriteString("| spokes | pass | concurrency | wall time | hub requests | lists | gets | hub writes | agent writes | hub writes/s | spoke writes | peak RSS |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
