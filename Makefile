@@ -97,7 +97,7 @@ $(BIN_DIR)/work-agent: hack/tools/ocm-work/go.mod hack/tools/ocm-work/go.sum
 UNIT_TIMEOUT        ?= 5m
 IMAGES_TIMEOUT      ?= 30m
 INTEGRATION_TIMEOUT ?= 20m
-E2E_TIMEOUT         ?= 25m
+E2E_TIMEOUT         ?= 30m
 # Each test target prints how long it took ("test-unit: 52 s"), so a run's
 # log gives the tier times the README quotes.
 TIMED               = TIMEFORMAT='$@: %0R s'; time
