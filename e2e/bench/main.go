@@ -24,9 +24,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -201,32 +201,7 @@ func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
 	// hub would make during it. Between the cold and the steady pass the
 	// bench expires the views, as the 30 minutes between CronJob runs do.
 	f.agent = acmtest.New(hub.Dynamic(), acmtest.Options{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Latency: o.latency, ViewRefresh: func(s int64) time.Duration { return time.Duration(s) * time.Second }})
-	cs := clusterclient.NewForConfigOrDie(hub.Config)
-	errs := make(chan error, n)
-	sem := make(chan struct{}, 32)
-	var wg sync.WaitGroup
-	for i := range n {
-		name := fmt.Sprintf("spoke-%04d", i)
-		s := acmtest.NewMemorySpoke(name)
-		s.AfterWrite = playSkupper
-		if _, err := s.Create(ctx, skupper.SitesGVR, ns, &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "metadata": map[string]any{"name": name}}}); err != nil {
-			return f, err
-		}
-		f.spokes = append(f.spokes, s)
-		f.agent.AddSpoke(name, s)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fixtures.ManagedCluster(ctx, cs, hub.Kube(), name, nil, true); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if f.spokes, err = registerSpokes(ctx, hub, n, f.agent.AddSpoke); err != nil {
 		return f, err
 	}
 	actx, cancel := context.WithCancel(ctx)
@@ -238,6 +213,30 @@ func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
 	// The proxy adds the credentials: plain http to it, no token here.
 	f.kube = filepath.Join(dir, fmt.Sprintf("hub-%d.kubeconfig", n))
 	return f, framework.WriteKubeconfig(f.kube, "hub", &rest.Config{Host: f.proxy.URL()})
+}
+
+// registerSpokes makes n in-memory spokes (spoke-0000, ...), each with a
+// Site, hands each to serve (the agent double that answers for it), and
+// registers them with the hub as joined and available ManagedClusters, 32
+// at a time.
+func registerSpokes(ctx context.Context, hub *framework.Cluster, n int, serve func(string, acmtest.Spoke)) ([]*acmtest.MemorySpoke, error) {
+	cs := clusterclient.NewForConfigOrDie(hub.Config)
+	spokes := make([]*acmtest.MemorySpoke, 0, n)
+	var g errgroup.Group
+	g.SetLimit(32)
+	for i := range n {
+		name := fmt.Sprintf("spoke-%04d", i)
+		s := acmtest.NewMemorySpoke(name)
+		s.AfterWrite = playSkupper
+		if _, err := s.Create(ctx, skupper.SitesGVR, ns, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "metadata": map[string]any{"name": name}}}); err != nil {
+			return nil, err
+		}
+		spokes = append(spokes, s)
+		serve(name, s)
+		g.Go(func() error { return fixtures.ManagedCluster(ctx, cs, hub.Kube(), name, nil, true) })
+	}
+	return spokes, g.Wait()
 }
 
 func (f *fleet) close() {

@@ -21,19 +21,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 	workv1 "open-cluster-management.io/api/work/v1"
 
 	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
-	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	"github.com/vanlink/vanlink/pkg/transport/manifestwork"
 	"github.com/vanlink/vanlink/pkg/transport/manifestwork/worktest"
@@ -88,32 +84,7 @@ func setupManifestWork(ctx context.Context, o options, n int, dir string) (*mwFl
 	}
 	f.agent = worktest.New(hub.Dynamic(), worktest.Options{StatusSync: o.mw.statusSync, Latency: o.latency, Workers: max(n, 10),
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	cs := clusterclient.NewForConfigOrDie(hub.Config)
-	errs := make(chan error, n)
-	sem := make(chan struct{}, 32)
-	var wg sync.WaitGroup
-	for i := range n {
-		name := fmt.Sprintf("spoke-%04d", i)
-		s := acmtest.NewMemorySpoke(name)
-		s.AfterWrite = playSkupper
-		if _, err := s.Create(ctx, skupper.SitesGVR, ns, &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "skupper.io/v2alpha1", "kind": "Site", "metadata": map[string]any{"name": name}}}); err != nil {
-			return f, err
-		}
-		f.spokes = append(f.spokes, s)
-		f.agent.AddSpoke(name, s)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fixtures.ManagedCluster(ctx, cs, hub.Kube(), name, nil, true); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if f.spokes, err = registerSpokes(ctx, hub, n, f.agent.AddSpoke); err != nil {
 		return f, err
 	}
 	actx, cancel := context.WithCancel(ctx)
