@@ -45,6 +45,15 @@ func slim(o any) (any, error) {
 			km["ownerReferences"] = refs
 		}
 		if st, found, _ := unstructured.NestedMap(res, "status"); found {
+			if r.GetKind() == "Site" {
+				// A Site's status.network lists every site of the network,
+				// with its links and services (the count stays in
+				// sitesInNetwork): kept, the spokes' Site views would hold
+				// the whole fleet each, O(N^2) for a fleet of N.
+				// upstream: skupperproject/skupper internal/kube/site/site.go
+				// Site.NetworkStatusUpdated
+				delete(st, "network")
+			}
 			kept["status"] = st
 		}
 		if spec, found, _ := unstructured.NestedMap(res, "spec"); found {
