@@ -79,6 +79,9 @@ func handler(changed func(oldObj, newObj any) bool, fn func()) cache.ResourceEve
 func (w *Watch) ManagedClusters(cc clusterclient.Interface, selector, placement string, changed func()) (fleet.Source, error) {
 	f := clusterinformers.NewSharedInformerFactory(cc, 0)
 	mc := f.Cluster().V1().ManagedClusters()
+	if err := mc.Informer().SetTransform(slimCluster); err != nil {
+		return nil, err
+	}
 	if _, err := mc.Informer().AddEventHandler(handler(func(o, n any) bool { return clusterKey(o) != clusterKey(n) }, changed)); err != nil {
 		return nil, err
 	}
@@ -101,6 +104,26 @@ func (w *Watch) ManagedClusters(cc clusterclient.Interface, selector, placement 
 	}
 	w.starts = append(w.starts, f.Start)
 	return src, nil
+}
+
+// slimCluster keeps in the cache what choosing a spoke reads of a
+// ManagedCluster (name, labels, deletion, the Joined and Available
+// conditions): an ACM cluster also carries managed fields, capacity,
+// allocatable, versions and a few dozen cluster claims, kilobytes per
+// cluster that a fleet of thousands would keep for nothing.
+func slimCluster(o any) (any, error) {
+	mc, ok := o.(*clusterv1.ManagedCluster)
+	if !ok {
+		return o, nil // a tombstone
+	}
+	out := &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: mc.Name, UID: mc.UID, ResourceVersion: mc.ResourceVersion,
+		Labels: mc.Labels, DeletionTimestamp: mc.DeletionTimestamp}}
+	for _, c := range mc.Status.Conditions {
+		if c.Type == clusterv1.ManagedClusterConditionJoined || c.Type == clusterv1.ManagedClusterConditionAvailable {
+			out.Status.Conditions = append(out.Status.Conditions, c)
+		}
+	}
+	return out, nil
 }
 
 // clusterKey is what choosing a spoke reads of a ManagedCluster.

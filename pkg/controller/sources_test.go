@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clusterfake "open-cluster-management.io/api/client/cluster/clientset/versioned/fake"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
 
 	"github.com/vanlink/vanlink/pkg/skupper"
 )
@@ -46,4 +48,42 @@ func TestTheGrantWatchSortsChanges(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return replaced.Load() == 1 }, 5*time.Second, 10*time.Millisecond, "a new uid: the grant was re-created")
 	require.NoError(t, w.Ready())
+}
+
+func TestTheClusterCacheKeepsWhatChoosingASpokeReads(t *testing.T) {
+	mc := &clusterv1.ManagedCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "east", Labels: map[string]string{"vanlink.io/interconnect": "spoke"},
+			Annotations:   map[string]string{"open-cluster-management/created-via": "other"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "registration-controller"}}},
+		Spec: clusterv1.ManagedClusterSpec{HubAcceptsClient: true},
+		Status: clusterv1.ManagedClusterStatus{
+			Conditions: []metav1.Condition{
+				{Type: clusterv1.ManagedClusterConditionJoined, Status: metav1.ConditionTrue},
+				{Type: clusterv1.ManagedClusterConditionAvailable, Status: metav1.ConditionTrue},
+				{Type: "HubAcceptedManagedCluster", Status: metav1.ConditionTrue},
+			},
+			ClusterClaims: []clusterv1.ManagedClusterClaim{{Name: "platform.open-cluster-management.io", Value: "AWS"}},
+			Version:       clusterv1.ManagedClusterVersion{Kubernetes: "v1.31.0"},
+		},
+	}
+	cc := clusterfake.NewSimpleClientset(mc)
+	w := &Watch{}
+	src, err := w.ManagedClusters(cc, "vanlink.io/interconnect=spoke", "", func() {})
+	require.NoError(t, err)
+	w.Start(t.Context())
+	require.NoError(t, w.WaitForSync(t.Context()))
+	sel, err := src.Select(t.Context())
+	require.NoError(t, err)
+	require.Len(t, sel.Clusters, 1, "a joined, available cluster is chosen from the slim cache")
+	require.Equal(t, "east", sel.Clusters[0].Name)
+
+	o, err := slimCluster(mc)
+	require.NoError(t, err)
+	slim := o.(*clusterv1.ManagedCluster)
+	require.Equal(t, mc.Labels, slim.Labels)
+	require.Empty(t, slim.ManagedFields)
+	require.Empty(t, slim.Annotations)
+	require.Empty(t, slim.Status.ClusterClaims)
+	require.Empty(t, slim.Status.Version.Kubernetes)
+	require.Len(t, slim.Status.Conditions, 2, "Joined and Available only")
 }
