@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	psaapi "k8s.io/pod-security-admission/api"
@@ -96,4 +97,28 @@ func TestControllerMetricsServiceAndServiceMonitor(t *testing.T) {
 	sm := out.Find("ServiceMonitor")
 	require.Len(t, sm, 1)
 	require.Equal(t, "prom", sm[0].GetLabels()["release"])
+}
+
+func TestControllerGoMemoryLimitFollowsTheContainers(t *testing.T) {
+	env := func(set map[string]any) []corev1.EnvVar {
+		t.Helper()
+		out := render(t, hubRelease, set)
+		var d appsv1.Deployment
+		require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Find("Deployment")[0].Object, &d))
+		return d.Spec.Template.Spec.Containers[0].Env
+	}
+	e := env(controllerSet(nil))
+	require.Len(t, e, 1)
+	require.Equal(t, "GOMEMLIMIT", e[0].Name)
+	require.Equal(t, "limits.memory", e[0].ValueFrom.ResourceFieldRef.Resource, "the default limit (256Mi) in bytes")
+	require.Equal(t, "1", e[0].ValueFrom.ResourceFieldRef.Divisor.String())
+
+	noLimit := controllerSet(map[string]any{"resources": map[string]any{"limits": nil, "requests": map[string]any{"memory": "64Mi"}}})
+	require.Empty(t, env(noLimit), "no memory limit, no GOMEMLIMIT")
+
+	set := controllerSet(nil)
+	set["sync"] = map[string]any{"extraEnv": []any{map[string]any{"name": "GOMEMLIMIT", "value": "180MiB"}}}
+	e = env(set)
+	require.Equal(t, "GOMEMLIMIT", e[len(e)-1].Name)
+	require.Equal(t, "180MiB", e[len(e)-1].Value, "sync.extraEnv comes last, so it wins")
 }
