@@ -178,22 +178,7 @@ func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
 	}
 	f := &fleet{env: env}
 	hub := env.Hub
-	if err := fixtures.Namespace(ctx, hub.Kube(), ns); err != nil {
-		return f, err
-	}
-	if err := fixtures.Grant(ctx, hub.Dynamic(), ns, "spoke-link", int64(3*n+10), "720h"); err != nil {
-		return f, err
-	}
-	// The hub Site the grant server issues links for (vanlink pushes nothing
-	// while it cannot).
-	if err := fixtures.ReadyHubSite(ctx, hub.Dynamic(), ns, "hub"); err != nil {
-		return f, err
-	}
-	ca, err := fixtures.CA()
-	if err != nil {
-		return f, err
-	}
-	if _, err := fixtures.ProcessGrant(ctx, hub.Dynamic(), ns, "spoke-link", fixtures.GrantStatus{Host: "127.0.0.1:9090", Code: "bench-code", CA: ca, Expires: time.Now().Add(720 * time.Hour)}); err != nil {
+	if err := prepareHub(ctx, hub, n); err != nil {
 		return f, err
 	}
 	// One agent for the whole fleet; views refresh at their real interval
@@ -213,6 +198,28 @@ func setup(ctx context.Context, o options, n int, dir string) (*fleet, error) {
 	// The proxy adds the credentials: plain http to it, no token here.
 	f.kube = filepath.Join(dir, fmt.Sprintf("hub-%d.kubeconfig", n))
 	return f, framework.WriteKubeconfig(f.kube, "hub", &rest.Config{Host: f.proxy.URL()})
+}
+
+// prepareHub makes the hub side of a fleet of n: the namespace, a grant
+// with room for three redemptions per spoke, the hub Site the grant server
+// issues links for (vanlink pushes nothing while it cannot), and the grant's
+// status as Skupper would process it.
+func prepareHub(ctx context.Context, hub *framework.Cluster, n int) error {
+	if err := fixtures.Namespace(ctx, hub.Kube(), ns); err != nil {
+		return err
+	}
+	if err := fixtures.Grant(ctx, hub.Dynamic(), ns, "spoke-link", int64(3*n+10), "720h"); err != nil {
+		return err
+	}
+	if err := fixtures.ReadyHubSite(ctx, hub.Dynamic(), ns, "hub"); err != nil {
+		return err
+	}
+	ca, err := fixtures.CA()
+	if err != nil {
+		return err
+	}
+	_, err = fixtures.ProcessGrant(ctx, hub.Dynamic(), ns, "spoke-link", fixtures.GrantStatus{Host: "127.0.0.1:9090", Code: "bench-code", CA: ca, Expires: time.Now().Add(720 * time.Hour)})
+	return err
 }
 
 // registerSpokes makes n in-memory spokes (spoke-0000, ...), each with a

@@ -28,7 +28,6 @@ import (
 	"k8s.io/client-go/rest"
 	workv1 "open-cluster-management.io/api/work/v1"
 
-	"github.com/vanlink/vanlink/e2e/fixtures"
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/transport/acm/acmtest"
 	"github.com/vanlink/vanlink/pkg/transport/manifestwork"
@@ -66,20 +65,7 @@ func setupManifestWork(ctx context.Context, o options, n int, dir string) (*mwFl
 	}
 	f := &mwFleet{env: env}
 	hub := env.Hub
-	if err := fixtures.Namespace(ctx, hub.Kube(), ns); err != nil {
-		return f, err
-	}
-	if err := fixtures.Grant(ctx, hub.Dynamic(), ns, "spoke-link", int64(3*n+10), "720h"); err != nil {
-		return f, err
-	}
-	if err := fixtures.ReadyHubSite(ctx, hub.Dynamic(), ns, "hub"); err != nil {
-		return f, err
-	}
-	ca, err := fixtures.CA()
-	if err != nil {
-		return f, err
-	}
-	if _, err := fixtures.ProcessGrant(ctx, hub.Dynamic(), ns, "spoke-link", fixtures.GrantStatus{Host: "127.0.0.1:9090", Code: "bench-code", CA: ca, Expires: time.Now().Add(720 * time.Hour)}); err != nil {
+	if err := prepareHub(ctx, hub, n); err != nil {
 		return f, err
 	}
 	f.agent = worktest.New(hub.Dynamic(), worktest.Options{StatusSync: o.mw.statusSync, Latency: o.latency, Workers: max(n, 10),
