@@ -70,6 +70,13 @@ type controllerOptions struct {
 	// window is the steady window; resync the controller's --resync (a
 	// window as long as the resync period holds exactly one resync).
 	window, resync time.Duration
+	// only: measure the controller alone (no passes, no ManifestWork
+	// section), print its tables and checks, and write no report.
+	only bool
+	// profiles: when set, the controller serves its profiles
+	// (--profiling) and the bench saves its heap after the start-up and
+	// at the end of the steady window, and its allocations, there.
+	profiles string
 }
 
 func (c *controllerOptions) addFlags(fs *flag.FlagSet) {
@@ -82,6 +89,8 @@ func (c *controllerOptions) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.joins, "joins", 50, "spokes that join the largest cold fleet: half one at a time, half in bursts")
 	fs.IntVar(&c.burst, "join-burst", 5, "spokes joining at once in the bursts")
 	fs.DurationVar(&c.window, "steady-window", time.Minute, "how long the controller is watched with nothing changing")
+	fs.BoolVar(&c.only, "controller-only", false, "measure the controller alone: no passes, no ManifestWork section; print its tables and checks, write no report (e.g. -controller-only -controller-sizes 100 -controller-memory-sizes 10000)")
+	fs.StringVar(&c.profiles, "controller-profiles", "", "folder where the controller's heap profiles are saved (after its start-up and at the end of the steady window, per fleet size; read with go tool pprof); empty: none")
 	fs.DurationVar(&c.resync, "controller-resync", time.Minute, "the controller's --resync during the bench (default of the flag: 10m)")
 }
 
@@ -234,6 +243,9 @@ func (f *fleet) controllerCold(ctx context.Context, o options, n, joins int, dir
 		return r, nil, err
 	}
 	_, _, r.coldWrites, _, _ = summarizeWrites(f.proxy.reset())
+	if err := p.saveProfiles(ctx, o, n, "started", "heap"); err != nil {
+		return r, nil, err
+	}
 	fmt.Fprintf(os.Stderr, "   the controller started on %d spokes (%s) and had them recorded linked in %s (%d hub writes)\n", n-joins, r.setup, r.start.Round(10*time.Millisecond), r.coldWrites)
 	if r.setup == fleetCold {
 		// The persistent views were made before the pushes: the agent
@@ -284,6 +296,9 @@ func (f *fleet) controllerPreloaded(ctx context.Context, o options, n int, tmpl 
 		return r, err
 	}
 	_, _, r.coldWrites, _, _ = summarizeWrites(f.proxy.reset())
+	if err := p.saveProfiles(ctx, o, n, "started", "heap"); err != nil {
+		return r, err
+	}
 	fmt.Fprintf(os.Stderr, "   the controller found %d spokes linked in %s (%d hub writes)\n", n, r.start.Round(10*time.Millisecond), r.coldWrites)
 	return r, f.steady(ctx, o, p, n, &r)
 }
@@ -308,6 +323,9 @@ func (f *fleet) steady(ctx context.Context, o options, p *controllerProcess, n i
 	counts := f.proxy.reset()
 	r.spokeWrites = f.agent.Executed() - spokeBefore
 	r.requests, r.leaseRequests, r.writes, r.leaseWrites, r.detail = summarizeWrites(counts)
+	if err := p.saveProfiles(ctx, o, n, "steady", "heap", "allocs"); err != nil {
+		return err
+	}
 	if err := p.stop(time.Minute); err != nil {
 		return err
 	}
@@ -741,6 +759,9 @@ func startController(ctx context.Context, o options, kubeconfig, logPath string)
 	if os.Getenv("BENCH_LOGS") != "" {
 		cmd.Args = append(cmd.Args, "-v", "1")
 	}
+	if o.ctl.profiles != "" {
+		cmd.Args = append(cmd.Args, "--profiling")
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p := &controllerProcess{cmd: cmd, addr: addr, logPath: logPath, done: make(chan struct{}), started: time.Now()}
 	if err := cmd.Start(); err != nil {
@@ -827,6 +848,58 @@ func (p *controllerProcess) waitSettled(ctx context.Context, want int, limit tim
 		}
 	}
 	return 0, fmt.Errorf("the controller did not link %d spokes within %s (metrics: %v)\n%s", want, limit, last, p.tail())
+}
+
+// saveProfiles saves the controller's profiles of the given kinds (heap,
+// allocs) as <-controller-profiles>/controller-<n>-<when>-<kind>.pb.gz;
+// nothing without -controller-profiles.
+func (p *controllerProcess) saveProfiles(ctx context.Context, o options, n int, when string, kinds ...string) error {
+	if o.ctl.profiles == "" {
+		return nil
+	}
+	if err := os.MkdirAll(o.ctl.profiles, 0o755); err != nil {
+		return err
+	}
+	for _, kind := range kinds {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/debug/pprof/"+kind, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("the controller's %s profile: %w", kind, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("the controller's %s profile: %w", kind, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("the controller's %s profile: %s", kind, resp.Status)
+		}
+		path := filepath.Join(o.ctl.profiles, fmt.Sprintf("controller-%d-%s-%s.pb.gz", n, when, kind))
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "   saved %s\n", path)
+	}
+	return nil
+}
+
+// runControllerOnly measures the controller alone (-controller-only):
+// its tables and checks are printed, no report is written.
+func runControllerOnly(ctx context.Context, o options, dir string) error {
+	rows, err := measureControllers(ctx, o, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Println(renderController(rows))
+	checks, failed := check(nil, rows)
+	fmt.Println(checks)
+	if failed {
+		return fmt.Errorf("a design invariant of controller mode failed (see above)")
+	}
+	return nil
 }
 
 // stop sends SIGTERM and waits for the controller to exit.

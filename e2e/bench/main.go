@@ -120,6 +120,9 @@ func run(ctx context.Context, o options) error {
 	if o.mw.only {
 		return runManifestWorkOnly(ctx, o, root, dir)
 	}
+	if o.ctl.only {
+		return runControllerOnly(ctx, o, dir)
+	}
 	var rows []row
 	for _, n := range o.sizes {
 		fmt.Fprintf(os.Stderr, "== fleet of %d spokes\n", n)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -37,6 +38,8 @@ type controllerOptions struct {
 	maxBackoff    time.Duration
 	maxBatch      int
 	pushBackoff   time.Duration
+	// profiling serves Go's runtime profiles on --http-address.
+	profiling bool
 }
 
 func newControllerCommand(streams IOStreams, g *globalOptions) *cobra.Command {
@@ -57,7 +60,9 @@ exits 0 after --lease-wait). The leader records the status ('vanlink status')
 and Events as a pass does. SIGTERM: the leader stops taking work, removes the
 hub objects that carry the grant code, then releases the Lease.
 
-/metrics, /healthz and /readyz are served on --http-address.`,
+/metrics, /healthz and /readyz are served on --http-address, and with
+--profiling Go's runtime profiles under /debug/pprof/ (off by default: a
+profile exposes the process's memory to whoever reaches the address).`,
 		Example: `  vanlink controller --placement openshift-gitops/vanlink-spokes --prune
   vanlink controller --transport direct --http-address :9090`,
 		Args: cobra.NoArgs,
@@ -70,6 +75,7 @@ hub objects that carry the grant code, then releases the Lease.
 
 func (o *controllerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.httpAddress, "http-address", ":8080", "address of the /metrics, /healthz and /readyz endpoints (empty: none)")
+	fs.BoolVar(&o.profiling, "profiling", false, "also serve Go's runtime profiles (net/http/pprof) under /debug/pprof/ on --http-address")
 	fs.StringVar(&o.identity, "identity", "", "this replica's identity in the Lease (default: the host name and a random suffix)")
 	fs.DurationVar(&o.resync, "resync", 10*time.Minute, "how often every spoke is reconciled, whatever the events say")
 	fs.DurationVar(&o.leaseDuration, "leader-lease-duration", 15*time.Second, "how long a standby waits before it takes over a Lease that was not renewed")
@@ -87,6 +93,9 @@ func (o *controllerOptions) Validate() error {
 	}
 	if o.resync < time.Second || o.minBackoff <= 0 || o.maxBackoff < o.minBackoff || o.maxBatch < 1 || o.pushBackoff <= 0 {
 		return fmt.Errorf("--resync must be at least 1s, --min-backoff positive, --max-backoff at least --min-backoff, --max-batch at least 1, --push-backoff positive")
+	}
+	if o.profiling && o.httpAddress == "" {
+		return fmt.Errorf("--profiling needs --http-address")
 	}
 	if o.retryPeriod <= 0 || o.renewDeadline <= o.retryPeriod || o.leaseDuration <= o.renewDeadline {
 		return fmt.Errorf("want 0 < --leader-retry-period < --leader-renew-deadline < --leader-lease-duration")
@@ -137,7 +146,11 @@ func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
 		if err != nil {
 			return fmt.Errorf("--http-address %s: %w", o.httpAddress, err)
 		}
-		srv := &http.Server{Handler: controller.Handler(metrics, w.Ready), ReadHeaderTimeout: 10 * time.Second}
+		h := controller.Handler(metrics, w.Ready)
+		if o.profiling {
+			h = withProfiling(h)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("serving metrics and probes failed", "err", err)
@@ -154,6 +167,21 @@ func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
 	el := controller.Election{Leases: c.kube.CoordinationV1(), Namespace: p.namespace, Name: p.lease, Identity: id,
 		LeaseDuration: o.leaseDuration, RenewDeadline: o.renewDeadline, RetryPeriod: o.retryPeriod, Log: log}
 	return el.Run(ctx, ctrl.Lead)
+}
+
+// withProfiling adds Go's runtime profiles (net/http/pprof) under
+// /debug/pprof/ to h, as Kubernetes components do with --profiling
+// (kubernetes/apiserver pkg/server/routes/profiling.go, Profiling.Install:
+// the index under the prefix, and profile, symbol and trace).
+func withProfiling(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // logger builds the controller's logger (see globalOptions.logger) and

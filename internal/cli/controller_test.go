@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2"
+
+	"github.com/vanlink/vanlink/pkg/controller"
 
 	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/report"
@@ -27,6 +31,7 @@ func TestControllerFlagsAreValidated(t *testing.T) {
 		"a max backoff under the min":              {[]string{"--min-backoff", "10s", "--max-backoff", "1s"}, "--max-backoff"},
 		"a renew deadline past the lease duration": {[]string{"--leader-renew-deadline", "20s"}, "--leader-retry-period"},
 		"a pass flag still checked":                {[]string{"--concurrency", "0"}, "--concurrency"},
+		"profiles with no address to serve them":   {[]string{"--profiling", "--http-address", ""}, "--profiling"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -34,6 +39,24 @@ func TestControllerFlagsAreValidated(t *testing.T) {
 			require.NotEqual(t, 0, code)
 			require.Contains(t, errOut, tc.want)
 		})
+	}
+}
+
+func TestProfilesAreServedBesideTheMetricsOnlyWhenAskedFor(t *testing.T) {
+	metrics := controller.NewMetrics()
+	get := func(h http.Handler, path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code
+	}
+	plain := controller.Handler(metrics, nil)
+	require.Equal(t, http.StatusNotFound, get(plain, "/debug/pprof/heap"), "no profile without --profiling")
+	profiled := withProfiling(plain)
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/allocs", "/debug/pprof/cmdline", "/debug/pprof/symbol"} {
+		require.Equal(t, http.StatusOK, get(profiled, path), "with --profiling, %s is served", path)
+	}
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		require.Equal(t, http.StatusOK, get(profiled, path), "with --profiling, %s is still served", path)
 	}
 }
 
