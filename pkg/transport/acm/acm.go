@@ -51,7 +51,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
@@ -180,7 +179,7 @@ func (t *session) start(ctx context.Context, life context.Context) error {
 		factories = append(factories, f)
 	}
 	for _, w := range []*watched{t.views, t.actions} {
-		if err := w.SetTransform(slim); err != nil {
+		if err := w.SetTransform(compact); err != nil {
 			return err
 		}
 		if err := w.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -227,17 +226,18 @@ func (t *session) notifyObj(o any) {
 func (t *session) prepare(ctx context.Context) error {
 	var errs []error
 	for _, item := range []struct {
+		kind     string
 		informer *watched
 		client   dynamic.NamespaceableResourceInterface
-	}{{t.actions, t.dyn.Resource(ActionsGVR)}, {t.views, t.dyn.Resource(ViewsGVR)}} {
+	}{{"ManagedClusterAction", t.actions, t.dyn.Resource(ActionsGVR)}, {"ManagedClusterView", t.views, t.dyn.Resource(ViewsGVR)}} {
 		for _, o := range item.informer.GetStore().List() {
-			u := o.(*unstructured.Unstructured)
-			if u.GetLabels()[PurposeLabel] != "transient" {
+			r, ok := recordOf(o)
+			if !ok || r.purpose != "transient" {
 				continue
 			}
-			err := item.client.Namespace(u.GetNamespace()).Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
+			err := item.client.Namespace(r.namespace).Delete(ctx, r.name, metav1.DeleteOptions{PropagationPolicy: &deleteBackground})
 			if err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("deleting leftover %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err))
+				errs = append(errs, fmt.Errorf("deleting leftover %s %s/%s: %w", item.kind, r.namespace, r.name, err))
 			}
 		}
 	}

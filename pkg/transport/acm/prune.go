@@ -8,17 +8,14 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Known returns the spokes that have persistent views of this token name.
 func (t *session) Known(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	for _, o := range t.views.GetStore().List() {
-		u := o.(*unstructured.Unstructured)
-		l := u.GetLabels()
-		if l[PurposeLabel] == "observe" && l[TokenNameLabel] == t.opts.TokenName {
-			seen[u.GetNamespace()] = true
+		if r, ok := recordOf(o); ok && r.observes(t.opts.TokenName) {
+			seen[r.namespace] = true
 		}
 	}
 	out := make([]string, 0, len(seen))
@@ -36,15 +33,14 @@ func (t *session) Forget(ctx context.Context, spoke string) error {
 		return errReadOnly
 	}
 	var errs []error
-	for _, o := range t.views.GetStore().List() {
-		u := o.(*unstructured.Unstructured)
-		l := u.GetLabels()
-		if u.GetNamespace() != spoke || l[PurposeLabel] != "observe" || l[TokenNameLabel] != t.opts.TokenName {
+	for _, o := range t.views.GetStore().ByNamespace(spoke) {
+		r, ok := recordOf(o)
+		if !ok || r.namespace != spoke || !r.observes(t.opts.TokenName) {
 			continue
 		}
-		err := t.dyn.Resource(ViewsGVR).Namespace(spoke).Delete(ctx, u.GetName(), metav1.DeleteOptions{})
+		err := t.dyn.Resource(ViewsGVR).Namespace(spoke).Delete(ctx, r.name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("deleting ManagedClusterView %s/%s: %w", spoke, u.GetName(), err))
+			errs = append(errs, fmt.Errorf("deleting ManagedClusterView %s/%s: %w", spoke, r.name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -24,7 +24,7 @@ func (t *session) prefetchTokens(ctx context.Context, spokes []string) (start fu
 	first := map[string]bool{}
 	if !t.readOnly {
 		for _, c := range spokes {
-			if _, ok := t.cached(t.views, c, t.viewName("site")); !ok {
+			if _, ok := cachedRecord(t.views, c, t.viewName("site")); !ok {
 				first[c] = true
 			}
 		}

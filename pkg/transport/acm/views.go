@@ -32,10 +32,8 @@ func (t *session) linkViewName(link string) string {
 // was last pointed at (refresh points it at the Site it finds, whatever its
 // name), or the cluster name, which the spoke chart gives its Site by default.
 func (t *session) siteName(cluster string) string {
-	if v, ok := t.cached(t.views, cluster, t.viewName("site")); ok {
-		if n, _, _ := unstructured.NestedString(v.Object, "spec", "scope", "name"); n != "" {
-			return n
-		}
+	if r, ok := cachedRecord(t.views, cluster, t.viewName("site")); ok && r.scopeName != "" {
+		return r.scopeName
 	}
 	return cluster
 }
@@ -70,13 +68,12 @@ func (t *session) staleLinkViews(cluster string, want []*unstructured.Unstructur
 	}
 	var out []string
 	for _, o := range t.views.GetStore().ByNamespace(cluster) {
-		u, ok := o.(*unstructured.Unstructured)
-		if !ok || keep[u.GetName()] {
+		r, ok := recordOf(o)
+		if !ok || keep[r.name] {
 			continue
 		}
-		l := u.GetLabels()
-		if l[PurposeLabel] == "observe" && l[ObjectLabel] == "link" && l[TokenNameLabel] == t.opts.TokenName {
-			out = append(out, u.GetName())
+		if r.observes(t.opts.TokenName) && r.objectLabel == "link" {
+			out = append(out, r.name)
 		}
 	}
 	return out

@@ -65,12 +65,21 @@ func (n *notifier) notify(key string) {
 }
 
 func (t *session) cached(inf *watched, ns, name string) (*unstructured.Unstructured, bool) {
+	r, ok := cachedRecord(inf, ns, name)
+	if !ok {
+		return nil, false
+	}
+	u, err := r.object()
+	return u, err == nil
+}
+
+// cachedRecord returns the watch cache's record of an object, undecoded.
+func cachedRecord(inf *watched, ns, name string) (*record, bool) {
 	o, exists, err := inf.GetStore().GetByKey(ns + "/" + name)
 	if err != nil || !exists {
 		return nil, false
 	}
-	u, ok := o.(*unstructured.Unstructured)
-	return u, ok
+	return recordOf(o)
 }
 
 // waiter waits for an object to satisfy done, woken by watch events and, as a
@@ -220,7 +229,7 @@ func (o *observation) readDirectly(ctx context.Context) {
 			continue
 		}
 		for _, ref := range p.views {
-			if _, ok := o.view(c, ref); !ok {
+			if !o.ready(c, ref) {
 				late = append(late, lateView{c + "/" + ref.name, p.since})
 			}
 		}

@@ -2,7 +2,6 @@ package acm
 
 import (
 	"context"
-	"reflect"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -46,7 +45,7 @@ func (t *session) observe(ctx context.Context, q transport.Query, emit func(*tra
 		desired := t.desiredViews(c, q)
 		for _, want := range desired {
 			p.views = append(p.views, viewRef{name: want.GetName()})
-			if cur, ok := t.cached(t.views, c, want.GetName()); !ok || !reflect.DeepEqual(scopeOf(cur), scopeOf(want)) {
+			if cur, ok := cachedRecord(t.views, c, want.GetName()); !ok || !cur.sameScope(want) {
 				missing = append(missing, want)
 			}
 		}
@@ -190,19 +189,35 @@ func (o *observation) done(p *pendingSpoke, obs *transport.Observation) {
 	}
 }
 
-// view returns the freshest processed copy of a view: the watch cache's, or
-// a direct read's while the watch lags. ok is false until one is processed.
-func (o *observation) view(cluster string, ref viewRef) (*unstructured.Unstructured, bool) {
-	cached, inCache := o.t.cached(o.t.views, cluster, ref.name)
-	for _, v := range []*unstructured.Unstructured{cached, o.direct[cluster+"/"+ref.name]} {
-		if v != nil && (ref.uid == "" || v.GetUID() == ref.uid) && viewProcessed(v) {
-			return v, true
+// ready reports whether a processed copy of a view is there: the watch
+// cache's, or a direct read's while the watch lags. It decodes nothing.
+func (o *observation) ready(cluster string, ref viewRef) bool {
+	if r, ok := cachedRecord(o.t.views, cluster, ref.name); ok && (ref.uid == "" || r.uid == ref.uid) && r.processed {
+		return true
+	}
+	v := o.direct[cluster+"/"+ref.name]
+	return v != nil && (ref.uid == "" || v.GetUID() == ref.uid) && viewProcessed(v)
+}
+
+// view returns the freshest processed copy of a view (see ready), or the
+// cache's copy not processed yet, or nil.
+func (o *observation) view(cluster string, ref viewRef) *unstructured.Unstructured {
+	r, inCache := cachedRecord(o.t.views, cluster, ref.name)
+	inCache = inCache && (ref.uid == "" || r.uid == ref.uid)
+	if inCache && r.processed {
+		if u, err := r.object(); err == nil {
+			return u
 		}
 	}
-	if inCache && (ref.uid == "" || cached.GetUID() == ref.uid) {
-		return cached, false
+	if v := o.direct[cluster+"/"+ref.name]; v != nil && (ref.uid == "" || v.GetUID() == ref.uid) && viewProcessed(v) {
+		return v
 	}
-	return nil, false
+	if inCache {
+		if u, err := r.object(); err == nil {
+			return u
+		}
+	}
+	return nil
 }
 
 // add waits for a spoke whose views are made, or emits it as Unknown when
@@ -224,7 +239,7 @@ func (o *observation) observe(p *pendingSpoke) *transport.Observation {
 	views := make([]*unstructured.Unstructured, len(p.views))
 	fresh := true
 	for i, ref := range p.views {
-		views[i], _ = o.view(p.cluster, ref)
+		views[i] = o.view(p.cluster, ref)
 		fresh = fresh && ref.fresh
 	}
 	out := observeViews(p.cluster, views)
@@ -249,7 +264,7 @@ func (o *observation) emitReady() {
 	for c, p := range o.pending {
 		ready := true
 		for _, ref := range p.views {
-			if _, ok := o.view(c, ref); !ok {
+			if !o.ready(c, ref) {
 				ready = false
 				break
 			}
