@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	clusterfake "open-cluster-management.io/api/client/cluster/clientset/versioned/fake"
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
 
+	"github.com/vanlink/vanlink/pkg/fleet"
 	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
@@ -86,4 +89,96 @@ func TestTheClusterCacheKeepsWhatChoosingASpokeReads(t *testing.T) {
 	require.Empty(t, slim.Status.ClusterClaims)
 	require.Empty(t, slim.Status.Version.Kubernetes)
 	require.Len(t, slim.Status.Conditions, 2, "Joined and Available only")
+}
+
+// countingSource counts its selections; each returns the clusters it holds.
+type countingSource struct {
+	mu       sync.Mutex
+	clusters []string
+	selects  int
+}
+
+func (s *countingSource) Select(context.Context) (fleet.Selection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.selects++
+	var sel fleet.Selection
+	for _, c := range s.clusters {
+		sel.Clusters = append(sel.Clusters, fleet.Cluster{Name: c})
+	}
+	return sel, nil
+}
+
+func TestTheSelectionIsComputedAgainOnlyAfterAMembershipEvent(t *testing.T) {
+	src := &countingSource{clusters: []string{"east"}}
+	sc := &selectionCache{src: src}
+	heard := 0
+	event := sc.invalidating(func() { heard++ })
+	for range 3 {
+		sel, err := sc.Select(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, []string{"east"}, sel.Names())
+	}
+	require.Equal(t, 1, src.selects, "three batches with nothing changed: one selection")
+
+	src.mu.Lock()
+	src.clusters = append(src.clusters, "west")
+	src.mu.Unlock()
+	event()
+	require.Equal(t, 1, heard, "the controller hears of the event")
+	sel, err := sc.Select(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{"east", "west"}, sel.Names(), "the selection after an event is computed again")
+	require.Equal(t, 2, src.selects)
+}
+
+func TestASelectionRacingAnEventIsNotKept(t *testing.T) {
+	src := &countingSource{clusters: []string{"east"}}
+	sc := &selectionCache{src: src}
+	event := sc.invalidating(func() {})
+	// The event comes while the selection is computed: the informer's
+	// cache may have changed after the source read it.
+	sc.src = sourceFunc(func(ctx context.Context) (fleet.Selection, error) {
+		sel, err := src.Select(ctx)
+		event()
+		return sel, err
+	})
+	_, err := sc.Select(t.Context())
+	require.NoError(t, err)
+	_, err = sc.Select(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 2, src.selects, "a selection computed during an event is computed again")
+}
+
+type sourceFunc func(context.Context) (fleet.Selection, error)
+
+func (f sourceFunc) Select(ctx context.Context) (fleet.Selection, error) { return f(ctx) }
+
+func TestTheClusterWatchDropsTheSelectionWhenAClusterChanges(t *testing.T) {
+	mc := &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: "east", Labels: map[string]string{"vanlink.io/interconnect": "spoke"}},
+		Status: clusterv1.ManagedClusterStatus{Conditions: []metav1.Condition{
+			{Type: clusterv1.ManagedClusterConditionJoined, Status: metav1.ConditionTrue},
+			{Type: clusterv1.ManagedClusterConditionAvailable, Status: metav1.ConditionTrue}}}}
+	cc := clusterfake.NewSimpleClientset(mc)
+	var events atomic.Int32
+	w := &Watch{}
+	src, err := w.ManagedClusters(cc, "vanlink.io/interconnect=spoke", "", func() { events.Add(1) })
+	require.NoError(t, err)
+	w.Start(t.Context())
+	require.NoError(t, w.WaitForSync(t.Context()))
+	require.Eventually(t, func() bool { return events.Load() == 1 }, 5*time.Second, 10*time.Millisecond, "the first sight of east")
+	sel, err := src.Select(t.Context())
+	require.NoError(t, err)
+	require.Len(t, sel.Clusters, 1, "east is chosen")
+
+	west := mc.DeepCopy()
+	west.Name = "west"
+	west.Status.Conditions[1].Status = metav1.ConditionFalse
+	_, err = cc.ClusterV1().ManagedClusters().Create(t.Context(), west, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return events.Load() == 2 }, 5*time.Second, 10*time.Millisecond, "west's arrival is an event")
+	sel, err = src.Select(t.Context())
+	require.NoError(t, err)
+	require.Len(t, sel.Clusters, 1, "east is still chosen")
+	require.Equal(t, []fleet.Skipped{{Name: "west", Reason: "ManagedClusterConditionAvailable is False"}}, sel.Skipped, "the selection after the event sees west")
 }
