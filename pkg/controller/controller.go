@@ -73,8 +73,13 @@ type Controller struct {
 	// prunedAt is when each spoke whose latest change is a prune was pruned
 	// (see dropPruned).
 	prunedAt map[string]time.Time
-	// reported fingerprints what Status last recorded.
-	reported string
+	// entries counts the changes of spokes' entries in the status record
+	// (see entry): one added, changed or dropped. reportedEntries is its
+	// value when Status last recorded the fleet, reportedHead what that
+	// record said of the grant (see head); reportedOnce, that it did.
+	entries, reportedEntries uint64
+	reportedHead             string
+	reportedOnce             bool
 	// selection is the fleet as last selected: "" for a selected spoke,
 	// the reason for a skipped one.
 	selection map[string]string

@@ -202,3 +202,36 @@ func TestASpokeWhoseTokenKeepsFailingIsNotPushedInALoop(t *testing.T) {
 		require.GreaterOrEqual(t, h.tr.pushes["east"], 2, "a failed token is pushed again")
 	})
 }
+
+func TestAStatusRecordThatFailedToBeWrittenIsWrittenAtTheNextBatch(t *testing.T) {
+	h := newHarness(t, 10, nil, "east", "west")
+	h.lead(t)
+	require.Eventually(t, func() bool {
+		return h.outcome("east") == reconcile.OutcomePushed && h.outcome("west") == reconcile.OutcomePushed
+	}, wait, tick)
+	h.tr.redeem("east")
+	h.tr.redeem("west")
+	require.Eventually(t, func() bool {
+		r := h.status.last()
+		return r != nil && r.Counts()[reconcile.OutcomeLinked] == 2
+	}, wait, tick, "the fleet is recorded linked")
+
+	h.status.mu.Lock()
+	h.status.fail = 1
+	h.status.mu.Unlock()
+	written := h.status.count()
+	h.fleet.set("east")
+	h.c.MembershipChanged()
+	require.Eventually(t, func() bool { return h.outcome("west") == reconcile.OutcomeSkipped }, wait, tick, "west left the selection")
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, written, h.status.count(), "the write of west's new entry failed")
+
+	h.c.EnqueueAll(t.Context())
+	require.Eventually(t, func() bool {
+		r := h.status.last()
+		return h.status.count() == written+1 && r.Counts()[reconcile.OutcomeSkipped] == 1 && r.Counts()[reconcile.OutcomeLinked] == 1
+	}, wait, tick, "the next batch, which changes nothing, writes what the failed write did not")
+	h.c.EnqueueAll(t.Context())
+	time.Sleep(200 * time.Millisecond)
+	require.Equal(t, written+1, h.status.count(), "once written, a batch that changes nothing writes nothing")
+}

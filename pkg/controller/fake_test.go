@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"sort"
 	"sync"
@@ -199,11 +200,17 @@ func (f *fakeFleet) set(names ...string) {
 type recorder struct {
 	mu      sync.Mutex
 	results []*reconcile.Result
+	// fail: the next fail reports fail (a conflict), recording nothing.
+	fail int
 }
 
 func (r *recorder) Report(_ context.Context, res *reconcile.Result) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fail > 0 {
+		r.fail--
+		return errors.New("the status ConfigMap was modified (a conflict)")
+	}
 	r.results = append(r.results, res)
 	return nil
 }

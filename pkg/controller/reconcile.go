@@ -61,6 +61,9 @@ func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q wo
 	c.mu.Lock()
 	for _, ch := range res.Changes {
 		got[ch.Cluster] = ch
+		if prev, ok := c.spokes[ch.Cluster]; !ok || entry(prev) != entry(ch) {
+			c.entries++
+		}
 		c.spokes[ch.Cluster] = ch
 		switch ch.Outcome {
 		case reconcile.OutcomePushed:
@@ -87,6 +90,9 @@ func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q wo
 			// it was pruned, which the status record shows until
 			// dropPruned.
 			if _, ok := got[n]; !ok && c.spokes[n].Outcome != reconcile.OutcomePruned {
+				if _, had := c.spokes[n]; had {
+					c.entries++
+				}
 				delete(c.spokes, n)
 				delete(c.prunedAt, n)
 			}
@@ -119,8 +125,11 @@ func (c *Controller) reconcile(ctx context.Context, sess transport.Session, q wo
 }
 
 // report records the reconcile's events when it did something, and the
-// fleet's status record when any spoke's entry changed: a steady fleet
-// writes nothing.
+// fleet's status record when any spoke's entry or what the record says of
+// the grant changed: a steady fleet writes nothing, and a batch that
+// changed nothing builds nothing (at 10,000 spokes, building the fleet's
+// record and its fingerprint after each batch of a resync allocated about
+// 8 MB a batch).
 func (c *Controller) report(ctx context.Context, res *reconcile.Result) {
 	if c.Engine.Opts.DryRun {
 		return
@@ -132,25 +141,29 @@ func (c *Controller) report(ctx context.Context, res *reconcile.Result) {
 			c.Log.Warn("recording events failed", "err", err)
 		}
 	}
+	if c.Status == nil {
+		return
+	}
+	hd := head(res)
 	c.mu.Lock()
+	if c.reportedOnce && c.entries == c.reportedEntries && hd == c.reportedHead {
+		c.mu.Unlock()
+		return
+	}
+	entries := c.entries
 	full := &reconcile.Result{Started: res.Started, Duration: res.Duration, Grant: res.Grant, Budget: res.Budget,
-		Warnings: res.Warnings, Error: res.Error}
+		Warnings: res.Warnings, Error: res.Error, Changes: make([]reconcile.Change, 0, len(c.spokes))}
 	for _, ch := range c.spokes {
 		full.Changes = append(full.Changes, ch)
 	}
-	sort.Slice(full.Changes, func(i, j int) bool { return full.Changes[i].Cluster < full.Changes[j].Cluster })
-	fp := fingerprint(full)
-	same := fp == c.reported
 	c.mu.Unlock()
-	if same || c.Status == nil {
-		return
-	}
+	sort.Slice(full.Changes, func(i, j int) bool { return full.Changes[i].Cluster < full.Changes[j].Cluster })
 	if err := c.Status.Report(rctx, full); err != nil {
 		c.Log.Warn("recording the status failed", "err", err)
 		return
 	}
 	c.mu.Lock()
-	c.reported = fp
+	c.reportedEntries, c.reportedHead, c.reportedOnce = entries, hd, true
 	c.mu.Unlock()
 }
 
@@ -169,15 +182,22 @@ func eventful(res *reconcile.Result) bool {
 	return false
 }
 
-// fingerprint is what the status record shows of a fleet, without the
-// times and the measures of one reconcile.
-func fingerprint(r *reconcile.Result) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s|%s|%q|%d/%d|%t%t\n", r.Grant.UID, r.Error, r.Warnings, r.Budget.Left, r.Budget.Allowed, r.Budget.Expired, r.Budget.ExpiringSoon)
-	for _, ch := range r.Changes {
-		fmt.Fprintf(&b, "%s|%s|%s|%s|%s\n", ch.Cluster, ch.Outcome, ch.Action, ch.Reason, ch.Error)
-	}
-	return b.String()
+// head is what the status record shows of a reconcile besides the spokes
+// (the grant, its budget, the warnings and the error), without the times
+// and the measures of one reconcile.
+func head(r *reconcile.Result) string {
+	return fmt.Sprintf("%s|%s|%q|%d/%d|%t%t", r.Grant.UID, r.Error, r.Warnings, r.Budget.Left, r.Budget.Allowed, r.Budget.Expired, r.Budget.ExpiringSoon)
+}
+
+// entry is what the status record shows of a spoke's latest change.
+type entryKey struct {
+	outcome       reconcile.Outcome
+	action        reconcile.Action
+	reason, error string
+}
+
+func entry(ch reconcile.Change) entryKey {
+	return entryKey{ch.Outcome, ch.Action, ch.Reason, ch.Error}
 }
 
 // dropPruned forgets the spokes still pruned that were pruned at least one
@@ -192,6 +212,7 @@ func (c *Controller) dropPruned(now time.Time) []string {
 	var out []string
 	for n, at := range c.prunedAt {
 		if ch, ok := c.spokes[n]; ok && ch.Outcome == reconcile.OutcomePruned && now.Sub(at) >= c.Opts.Resync {
+			c.entries++
 			delete(c.spokes, n)
 			delete(c.prunedAt, n)
 			out = append(out, n)
