@@ -215,11 +215,18 @@ func TestAStatusRecordThatFailedToBeWrittenIsWrittenAtTheNextBatch(t *testing.T)
 		r := h.status.last()
 		return r != nil && r.Counts()[reconcile.OutcomeLinked] == 2
 	}, wait, tick, "the fleet is recorded linked")
+	// The batches in flight are done: no write for a while.
+	written := h.status.count()
+	require.Eventually(t, func() bool {
+		time.Sleep(200 * time.Millisecond)
+		n := h.status.count()
+		defer func() { written = n }()
+		return n == written
+	}, wait, tick, "the fleet is steady")
 
 	h.status.mu.Lock()
 	h.status.fail = 1
 	h.status.mu.Unlock()
-	written := h.status.count()
 	h.fleet.set("east")
 	h.c.MembershipChanged()
 	require.Eventually(t, func() bool { return h.outcome("west") == reconcile.OutcomeSkipped }, wait, tick, "west left the selection")
