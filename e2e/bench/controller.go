@@ -1101,7 +1101,11 @@ What the steady figures are made of:
   only part that grows with the fleet.
 
 The whole `+"`go run ./e2e/bench`"+` took %[15]s on this machine (`+"`make bench`"+` runs the planner's Go
-benchmark before it, a few seconds).
+benchmark before it, a few seconds). The controller's measurements alone, their tables and
+checks printed and this file not written:
+`+"`go run ./e2e/bench -controller-only -controller-sizes 100,1000 -controller-memory-sizes 10000`"+`;
+with `+"`-controller-profiles DIR`"+` the controller runs with `+"`--profiling`"+` and its heap profiles
+are saved in DIR (after its start-up and at the end of the steady window).
 `, o.latency, o.ctl.resync, o.ctl.window, o.concurrency,
 		fleetCold, sizesOf(rows, fleetCold), fleetPass, sizesOf(rows, fleetPass), fleetPreloaded, sizesOf(rows, fleetPreloaded),
 		largestJoin(rows), o.ctl.joins, o.ctl.burst, table, took.Round(time.Second))
