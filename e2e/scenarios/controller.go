@@ -108,7 +108,7 @@ func ControllerLateSpoke(t *testing.T, h *Harness) {
 	h.waitLinkedWithin(ctx, controllerWithin, h.P.Spokes()...)
 	time.Sleep(2 * time.Second)
 	before := h.Versions(ctx)
-	used := h.Grant().Redemptions
+	used := h.Redeemed()
 	north := h.joinSpoke(t, "north", set)
 	joined := time.Now()
 	h.waitLinkedWithin(ctx, controllerWithin, north)
@@ -118,7 +118,7 @@ func ControllerLateSpoke(t *testing.T, h *Harness) {
 		require.Equal(t, v, after[k], "%s must be untouched", k)
 	}
 	time.Sleep(time.Second)
-	require.EqualValues(t, used+1, h.Grant().Redemptions, "north spent one redemption")
+	h.RequireRedemptions(used+1, "north spent one redemption")
 	require.Eventually(t, func() bool { return h.States(ctx)["north"] == "linked" }, controllerWithin, 250*time.Millisecond,
 		"the status record shows north linked, as a pass records it")
 	h.stopController(p)
@@ -146,7 +146,7 @@ func ControllerGrantRecreated(t *testing.T, h *Harness) {
 			require.Equal(t, v, after[k], "%s must be untouched", k)
 		}
 	}
-	require.LessOrEqual(t, h.Grant().Redemptions, int64(1), "only west redeemed the new grant (or the old one, if re-linked before it went)")
+	require.LessOrEqual(t, h.Redeemed(), int64(1), "only west redeemed the new grant (or the old one, if re-linked before it went)")
 	h.stopController(p)
 }
 
@@ -218,7 +218,7 @@ func ControllerLeaderKilled(t *testing.T, h *Harness) {
 	h.P.ResumeAgent("west")
 	h.waitLinkedWithin(ctx, 2*controllerWithin, h.Spoke("west"))
 	time.Sleep(3 * time.Second)
-	require.EqualValues(t, 2, h.Grant().Redemptions, "one redemption per spoke: the new leader spent none more")
+	h.RequireRedemptions(2, "one redemption per spoke: the new leader spent none more")
 	rb := h.stopController(b)
 	require.Contains(t, rb.Stderr, "leading", "b took over")
 	require.LessOrEqual(t, strings.Count(ra.Stderr+rb.Stderr, `"cluster":"west"`+`,"action":"push"`)+strings.Count(ra.Stderr+rb.Stderr, "cluster=west action=push"), 1,

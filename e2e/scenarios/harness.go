@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/internal/charts"
+	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/report"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
@@ -49,6 +52,7 @@ type Harness struct {
 	Binary string
 
 	hubSet  map[string]any
+	args    map[bool][]string // jobArgs by hook, for hubSet
 	saKube  string
 	output  bytes.Buffer
 	codes   map[string]bool
@@ -57,7 +61,7 @@ type Harness struct {
 
 // NewHarness returns a harness; binary is a built vanlink.
 func NewHarness(t *testing.T, p Provider, root, binary string) *Harness {
-	h := &Harness{T: t, P: p, Root: root, Binary: binary, codes: map[string]bool{}, Timeout: 60 * time.Second}
+	h := &Harness{T: t, P: p, Root: root, Binary: binary, codes: map[string]bool{}, args: map[bool][]string{}, Timeout: 60 * time.Second}
 	t.Logf("clusters: %s", p.Describe())
 	t.Cleanup(func() {
 		if !t.Failed() {
@@ -78,7 +82,7 @@ func (h *Harness) hubOptions(set map[string]any) charts.Options {
 // no Job controller) and remembers set for the hook's arguments.
 func (h *Harness) InstallHub(ctx context.Context, set map[string]any) {
 	h.T.Helper()
-	h.hubSet = set
+	h.hubSet, h.args = set, map[bool][]string{}
 	_, err := charts.Install(ctx, h.path(charts.HubChart), charts.InstallOptions{Options: h.hubOptions(set), Kubeconfig: h.P.Hub().Kubeconfig, DisableHooks: true})
 	require.NoError(h.T, err, "helm install of the hub chart")
 	h.saKube = ""
@@ -121,14 +125,19 @@ type Run struct {
 	Took           time.Duration
 }
 
-// jobArgs renders the hub chart and returns the arguments of the hook Job or the CronJob.
+// jobArgs renders the hub chart and returns the arguments of the hook Job
+// or the CronJob (rendered once per InstallHub).
 func (h *Harness) jobArgs(hook bool) []string {
 	h.T.Helper()
+	if args, ok := h.args[hook]; ok {
+		return slices.Clone(args)
+	}
 	out, err := charts.Render(context.Background(), h.path(charts.HubChart), h.hubOptions(h.hubSet))
 	require.NoError(h.T, err)
 	args, err := out.JobArgs(hook)
 	require.NoError(h.T, err)
-	return args
+	h.args[hook] = args
+	return slices.Clone(args)
 }
 
 // PassFlags are the CronJob's flags that the subcommand sub (status, token)
@@ -149,9 +158,16 @@ func (h *Harness) PassFlags(sub string) []string {
 
 var flagName = regexp.MustCompile(`^\s+(?:-\w, )?--([a-z0-9-]+)`)
 
+// helpFlags caches flagsOf by binary and subcommand.
+var helpFlags sync.Map
+
 // flagsOf lists the flags a vanlink subcommand takes, from its --help.
 func (h *Harness) flagsOf(sub string) map[string]bool {
 	h.T.Helper()
+	key := h.Binary + "\x00" + sub
+	if f, ok := helpFlags.Load(key); ok {
+		return f.(map[string]bool)
+	}
 	out, err := exec.Command(h.Binary, sub, "--help").CombinedOutput()
 	require.NoError(h.T, err, "vanlink %s --help: %s", sub, out)
 	flags := map[string]bool{}
@@ -161,6 +177,7 @@ func (h *Harness) flagsOf(sub string) map[string]bool {
 		}
 	}
 	require.NotEmpty(h.T, flags, "vanlink %s --help lists its flags", sub)
+	helpFlags.Store(key, flags)
 	return flags
 }
 
@@ -170,8 +187,16 @@ func (h *Harness) Hook(ctx context.Context) Run { return h.Vanlink(ctx, h.jobArg
 // Cron runs vanlink as one run of the chart's CronJob would.
 func (h *Harness) Cron(ctx context.Context) Run { return h.Vanlink(ctx, h.jobArgs(false)...) }
 
-// Start starts vanlink in the background; wait returns its Run.
+// Start starts vanlink in the background; wait returns its Run, which
+// the test log shows.
 func (h *Harness) Start(ctx context.Context, args ...string) (wait func() Run) {
+	h.T.Helper()
+	return h.start(ctx, true, args)
+}
+
+// start is Start; logged false keeps the Run out of the test log (the
+// output still goes through the code-leak check), for polls.
+func (h *Harness) start(ctx context.Context, logged bool, args []string) (wait func() Run) {
 	h.T.Helper()
 	start := time.Now()
 	var run func() (Run, error)
@@ -187,8 +212,52 @@ func (h *Harness) Start(ctx context.Context, args ...string) (wait func() Run) {
 		require.NoError(h.T, err, "running vanlink %s", strings.Join(args, " "))
 		r.Took = time.Since(start)
 		h.output.WriteString(r.Stdout + r.Stderr)
-		h.T.Logf("vanlink %s -> exit %d in %s\n%s%s", strings.Join(args, " "), r.Code, r.Took.Round(time.Millisecond), r.Stdout, tail(r.Stderr, 30))
+		if logged {
+			h.logRun(args, r)
+		}
 		return r
+	}
+}
+
+func (h *Harness) logRun(args []string, r Run) {
+	h.T.Helper()
+	h.T.Logf("vanlink %s -> exit %d in %s\n%s%s", strings.Join(args, " "), r.Code, r.Took.Round(time.Millisecond), r.Stdout, tail(r.Stderr, 30))
+}
+
+// WaitObserved waits until the transport shows every spoke as done says: a
+// dry-run pass (vanlink status --live -o json, the job's transport and
+// names) plans for it a step done accepts (done nil: every spoke in sync).
+// A pass plans from what its transport last observed, and the ACM views
+// and ManifestWork status feedback report a spoke's objects some time
+// after they changed (the views' refresh, the work agent's
+// --status-sync-interval); a scenario that asserts what the next pass does
+// with a change waits here for the change to be observable, instead of
+// sleeping a guess. Direct reads are fresh: it returns at the first poll.
+func (h *Harness) WaitObserved(ctx context.Context, done func(reconcile.Change) bool) {
+	h.T.Helper()
+	if done == nil {
+		done = func(c reconcile.Change) bool { return c.Action == reconcile.InSync }
+	}
+	args := append([]string{"status", "--live", "-o", "json"}, h.PassFlags("status")...)
+	deadline := time.Now().Add(h.Timeout)
+	for {
+		r := h.start(ctx, false, args)()
+		var res reconcile.Result
+		err := json.Unmarshal([]byte(r.Stdout), &res)
+		waiting := []string{}
+		for _, c := range res.Changes {
+			if c.Action != reconcile.Skip && !done(c) {
+				waiting = append(waiting, fmt.Sprintf("%s (%s: %s)", c.Cluster, c.Action, c.Reason))
+			}
+		}
+		if err == nil && (r.Code == 0 || r.Code == 2) && len(waiting) == 0 {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			h.logRun(args, r)
+			h.T.Fatalf("the %s transport did not observe the spokes as expected within %s; still: %s (decoding: %v)", h.transport(), h.Timeout, strings.Join(waiting, ", "), err)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 
@@ -263,10 +332,43 @@ func (h *Harness) serviceAccountKubeconfig(ctx context.Context) string {
 	return h.saKube
 }
 
-func dyn(c Cluster) dynamic.Interface        { return dynamic.NewForConfigOrDie(c.Config) }
-func kube(c Cluster) kubernetes.Interface    { return kubernetes.NewForConfigOrDie(c.Config) }
-func fileExists(p string) bool               { _, err := os.Stat(p); return err == nil }
-func (h *Harness) Grant() *skupper.Grant     { return h.grant(context.Background()) }
+func dyn(c Cluster) dynamic.Interface     { return dynamic.NewForConfigOrDie(c.Config) }
+func kube(c Cluster) kubernetes.Interface { return kubernetes.NewForConfigOrDie(c.Config) }
+func fileExists(p string) bool            { _, err := os.Stat(p); return err == nil }
+func (h *Harness) Grant() *skupper.Grant  { return h.grant(context.Background()) }
+
+// Redeemed is how many redemptions of the grant were honoured: what the
+// grant server wrote when the provider says (RedemptionCounter), else the
+// grant's status.redemptions.
+func (h *Harness) Redeemed() int64 {
+	h.T.Helper()
+	g := h.Grant()
+	if rc, ok := h.P.(RedemptionCounter); ok {
+		written, _ := rc.Counted(string(g.UID))
+		return int64(written)
+	}
+	return g.Redemptions
+}
+
+// RequireRedemptions fails unless want redemptions of the grant were
+// honoured and its status.redemptions counts no more than those plus the
+// redemptions the grant server answered 503 after a failed write (upstream
+// can leave those counted; see RedemptionCounter). Without a
+// RedemptionCounter, status.redemptions must be want.
+func (h *Harness) RequireRedemptions(want int64, msgAndArgs ...any) {
+	h.T.Helper()
+	g := h.Grant()
+	rc, ok := h.P.(RedemptionCounter)
+	if !ok {
+		require.Equal(h.T, want, g.Redemptions, msgAndArgs...)
+		return
+	}
+	written, failed := rc.Counted(string(g.UID))
+	require.Equal(h.T, want, int64(written), msgAndArgs...)
+	require.GreaterOrEqual(h.T, g.Redemptions, want, "status.redemptions of grant %s counts every redemption honoured", g.UID)
+	require.LessOrEqual(h.T, g.Redemptions, want+int64(failed),
+		"status.redemptions of grant %s counts at most the %d redemptions honoured and the %d answered 503 after a failed write", g.UID, want, failed)
+}
 func (h *Harness) Spoke(name string) Cluster { return spokeByName(h.P, name) }
 
 func spokeByName(p Provider, name string) Cluster {

@@ -53,6 +53,19 @@ type HubControllerPauser interface {
 	PauseHubController(paused bool)
 }
 
+// RedemptionCounter is implemented by providers whose grant server says
+// how it counted a grant's redemptions: how many increments of
+// status.redemptions it wrote, and how many redemptions it answered 503
+// because that write failed. Upstream's grant server increments the count
+// on the grant it caches, which concurrent redemptions share, so a failed
+// one can leave its increment in the next write: status.redemptions is then
+// above the redemptions honoured, through no fault of the tokens pushed
+// (skupperproject/skupper internal/kube/grants/grants.go
+// checkAndUpdateAccessToken, Grants.get, Grants.record).
+type RedemptionCounter interface {
+	Counted(grantUID string) (written, failed int)
+}
+
 // ErrNotSupported: the provider cannot do what was asked.
 var ErrNotSupported = errors.New("not supported by this provider")
 

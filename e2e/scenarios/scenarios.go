@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/vanlink/vanlink/pkg/reconcile"
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport/acm"
 )
@@ -67,8 +68,8 @@ func linkedFleet(t *testing.T, h *Harness, hubSet map[string]any) {
 	r := h.Hook(ctxFor(t))
 	require.Equal(t, 0, r.Code, "the hook must succeed")
 	h.WaitLinked(ctxFor(t), h.P.Spokes()...)
-	// Let the views refresh, so the next pass sees the links.
-	time.Sleep(time.Second)
+	// The next pass sees the links once the transport has observed them.
+	h.WaitObserved(ctxFor(t), nil)
 }
 
 // ColdStart: one hook run pushes a token to east and west and both link.
@@ -78,8 +79,8 @@ func ColdStart(t *testing.T, h *Harness) {
 	require.Equal(t, 0, r.Code)
 	require.Equal(t, map[string]string{"east": "pushed", "west": "pushed"}, h.States(ctxFor(t)))
 	h.WaitLinked(ctxFor(t), h.P.Spokes()...)
-	require.EqualValues(t, 2, h.Grant().Redemptions, "one redemption per spoke")
-	time.Sleep(time.Second)
+	h.RequireRedemptions(2, "one redemption per spoke")
+	h.WaitObserved(ctxFor(t), nil)
 	st := h.Vanlink(ctxFor(t), append([]string{"status", "--live"}, h.PassFlags("status")...)...)
 	require.Equal(t, 0, st.Code, "status --live reports every spoke linked")
 }
@@ -88,12 +89,12 @@ func ColdStart(t *testing.T, h *Harness) {
 func SteadyState(t *testing.T, h *Harness) {
 	linkedFleet(t, h, nil)
 	before := h.Versions(ctxFor(t))
-	used := h.Grant().Redemptions
+	used := h.Redeemed()
 	r := h.Cron(ctxFor(t))
 	require.Equal(t, 0, r.Code)
 	require.Equal(t, map[string]string{"east": "linked", "west": "linked"}, h.States(ctxFor(t)))
 	require.Equal(t, before, h.Versions(ctxFor(t)), "no token, Link or Secret on any spoke changed")
-	require.Equal(t, used, h.Grant().Redemptions)
+	h.RequireRedemptions(used)
 	assertNoActions(t, h)
 }
 
@@ -122,7 +123,7 @@ func SpokeWithoutSite(t *testing.T, h *Harness) {
 	require.Contains(t, rec.Spokes["west"].Reason, "no Site")
 	h.WaitLinked(ctxFor(t), h.Spoke("east"))
 	time.Sleep(time.Second)
-	require.EqualValues(t, 1, h.Grant().Redemptions, "only east redeemed")
+	h.RequireRedemptions(1, "only east redeemed")
 	require.Nil(t, h.Object(ctxFor(t), h.Spoke("west"), "accesstokens", TokenName), "no token pushed to a spoke without Site")
 }
 
@@ -136,7 +137,7 @@ func GrantRecreated(t *testing.T, h *Harness) {
 	// west's router lost its link.
 	west := h.Spoke("west")
 	require.NoError(t, dyn(west).Resource(skupper.LinksGVR).Namespace(Namespace).Delete(ctx, TokenName, metav1.DeleteOptions{}))
-	time.Sleep(time.Second)
+	h.WaitObserved(ctx, func(c reconcile.Change) bool { return (c.Cluster == "west") != (c.Action == reconcile.InSync) })
 	before := h.Versions(ctx)
 	r := h.Cron(ctx)
 	require.Equal(t, 0, r.Code)
@@ -150,7 +151,7 @@ func GrantRecreated(t *testing.T, h *Harness) {
 	}
 	tok := h.Object(ctx, west, "accesstokens", TokenName)
 	require.Equal(t, string(g.UID), tok.GetAnnotations()[skupper.GrantUIDAnnotation], "west was re-linked with the new grant")
-	require.EqualValues(t, 1, h.Grant().Redemptions)
+	h.RequireRedemptions(1)
 }
 
 // exhaust links east and west, lowers the grant's redemptionsAllowed to the
@@ -256,7 +257,7 @@ func StaleLeftovers(t *testing.T, h *Harness) {
 	require.Equal(t, 0, r.Code)
 	require.Equal(t, "pushed", h.States(ctx)["west"])
 	h.WaitLinked(ctx, h.P.Spokes()...)
-	require.EqualValues(t, 2, h.Grant().Redemptions, "exactly one redemption per spoke: the leftovers burnt none")
+	h.RequireRedemptions(2, "exactly one redemption per spoke: the leftovers burnt none")
 	tok := h.Object(ctx, west, "accesstokens", TokenName)
 	require.Equal(t, string(g.UID), tok.GetAnnotations()[skupper.GrantUIDAnnotation])
 }
@@ -331,7 +332,7 @@ func HubRestartMidPass(t *testing.T, h *Harness) {
 	attempted := regexp.MustCompile(`(?m)^\S+\s+push\s+(pushed|failed)\s`)
 	require.LessOrEqual(t, len(attempted.FindAllString(r.Stdout, -1)), len(h.P.Spokes()), "the interrupted pass pushed each spoke at most once")
 	require.LessOrEqual(t, len(attempted.FindAllString(next.Stdout, -1)), len(h.P.Spokes()), "the next pass pushed each spoke at most once")
-	time.Sleep(time.Second)
+	h.WaitObserved(ctx, nil)
 	require.Equal(t, 0, h.Cron(ctx).Code)
 	require.Equal(t, map[string]string{"east": "linked", "west": "linked"}, h.States(ctx), "the fleet converged")
 }
@@ -349,7 +350,7 @@ func HookAndCronTogether(t *testing.T, h *Harness) {
 	pushed := len(pushedRow.FindAllString(rh.Stdout, -1)) + len(pushedRow.FindAllString(rc.Stdout, -1))
 	require.Equal(t, 2, pushed, "two pushes in all, one per spoke")
 	h.WaitLinked(ctx, h.P.Spokes()...)
-	require.EqualValues(t, 2, h.Grant().Redemptions)
+	h.RequireRedemptions(2)
 }
 
 // InvalidGrant: a grant with an http url or a garbage CA is refused, nothing

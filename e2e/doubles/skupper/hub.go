@@ -85,6 +85,11 @@ type Hub struct {
 	busy        sync.Mutex // held while the controller looks at the hub
 	mu          sync.Mutex
 	redemptions int
+	// written and conflicted count, by grant uid, the increments of
+	// status.redemptions written and those whose write failed, a conflict
+	// with a concurrent redemption's mostly (answered 503, see checkAndCount).
+	written, conflicted map[string]int
+	pace                *pacer
 	// grants is the controller's cache of grants by uid, refreshed from the
 	// API server every Tick, as upstream's informer feeds its map.
 	// upstream: skupperproject/skupper internal/kube/grants/grants.go Grants.record, Grants.get, Grants.put
@@ -113,7 +118,7 @@ func NewHub(client dynamic.Interface, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{client: client, ca: ca, siteCA: siteCA, lis: lis, log: log, now: time.Now,
-		Tick: 100 * time.Millisecond, grants: map[string]*unstructured.Unstructured{}}
+		Tick: 100 * time.Millisecond, grants: map[string]*unstructured.Unstructured{}, written: map[string]int{}, conflicted: map[string]int{}, pace: newPacer()}
 	h.sites = newSites(client, log.With("cluster", "hub"), func() time.Time { return h.now() })
 	h.srv = &http.Server{Handler: http.HandlerFunc(h.redeem), TLSConfig: tlsCfg, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = h.srv.ServeTLS(lis, "", "") }()
@@ -135,11 +140,23 @@ func (h *Hub) Redemptions() int {
 	return h.redemptions
 }
 
+// Counted says, for the grant with uid, how many redemptions the server
+// wrote into its status.redemptions, and how many it answered 503 because
+// that write failed (a conflict with a concurrent redemption's, mostly). Upstream increments the count on the grant it
+// caches, which concurrent redemptions share, so a conflicting redemption
+// can leave its increment behind for the next write: status.redemptions
+// then lies between written and written+conflicted (see checkAndCount).
+func (h *Hub) Counted(uid string) (written, conflicted int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.written[uid], h.conflicted[uid]
+}
+
 // SetLoadBalancer says whether the simulated hub cluster has a LoadBalancer
 // provider (false by default, as on a plain cluster). With one, Sites with
 // linkAccess loadbalancer (or default) resolve to 127.0.0.1; without, they
 // stay Pending with no endpoints. Takes effect on the next Tick.
-func (h *Hub) SetLoadBalancer(on bool) { h.sites.setLoadBalancer(on) }
+func (h *Hub) SetLoadBalancer(on bool) { h.sites.setLoadBalancer(on); h.pace.poke() }
 
 // Close stops the grant server.
 func (h *Hub) Close() { _ = h.srv.Close() }
@@ -153,23 +170,23 @@ func (h *Hub) Pause() {
 	defer h.busy.Unlock()
 }
 
-func (h *Hub) Resume() { h.paused.Store(false) }
+func (h *Hub) Resume() { h.paused.Store(false); h.pace.poke() }
 
-// Run processes grants and Sites until ctx ends.
+// Run processes grants and Sites until ctx ends: a pass after each change
+// of the kinds it reads (at most one per Tick), as the pacer says.
 func (h *Hub) Run(ctx context.Context) {
-	t := time.NewTicker(h.Tick)
-	defer t.Stop()
+	h.pace.setTick(h.Tick)
+	h.pace.watch(ctx, h.client, api.SitesGVR, configMapsGVR, api.AccessGrantsGVR, api.LinksGVR, api.SecretsGVR)
 	for {
+		start := time.Now()
 		h.busy.Lock()
 		if !h.paused.Load() {
 			h.processSites(ctx)
 			h.processGrants(ctx)
 		}
 		h.busy.Unlock()
-		select {
-		case <-ctx.Done():
+		if !h.pace.wait(ctx, start) {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -348,11 +365,15 @@ func (h *Hub) checkAndCount(ctx context.Context, uid string, code []byte) (*unst
 	updated, err := h.client.Resource(api.AccessGrantsGVR).Namespace(write.GetNamespace()).UpdateStatus(ctx, write, metav1.UpdateOptions{})
 	if err != nil {
 		h.log.Info("skupper double: error updating access grant", "grant", write.GetNamespace()+"/"+write.GetName(), "error", err)
+		h.mu.Lock()
+		h.conflicted[uid]++
+		h.mu.Unlock()
 		return nil, &httpError{"Internal error", http.StatusServiceUnavailable}
 	}
 	h.put(updated)
 	h.mu.Lock()
 	h.redemptions++
+	h.written[uid]++
 	h.mu.Unlock()
 	return updated, nil
 }

@@ -342,6 +342,8 @@ func TestRedemptionConflict(t *testing.T) {
 	require.Equal(t, "Internal error", body)
 	require.Zero(t, num(get(t, c, "AccessGrant", hubNS, "g"), "status", "redemptions"), "a conflict is not counted")
 	require.Zero(t, h.Redemptions())
+	written, failed := h.Counted(string(g.GetUID()))
+	require.Equal(t, [2]int{0, 1}, [2]int{written, failed}, "Counted: nothing written, one write failed")
 
 	status, body = post(t, h, g.GetUID(), code, "hub-link")
 	require.Equal(t, http.StatusNotFound, status, "as upstream, the stale cache keeps its increment until it is refreshed")
@@ -352,6 +354,10 @@ func TestRedemptionConflict(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "after the cache is refreshed the redemption goes through")
 	require.Equal(t, int64(1), num(get(t, c, "AccessGrant", hubNS, "g"), "status", "redemptions"))
 	require.Equal(t, 1, h.Redemptions())
+	written, failed = h.Counted(string(g.GetUID()))
+	require.Equal(t, [2]int{1, 1}, [2]int{written, failed}, "Counted: one written, one write failed")
+	written, failed = h.Counted("another-grant")
+	require.Zero(t, written+failed, "Counted is per grant uid")
 }
 
 func TestResponseIsMultiDocumentYAML(t *testing.T) {
