@@ -33,6 +33,10 @@ type Cluster struct {
 	proc    *process
 	env     *Env
 	running bool
+	// etcdPrefix is where the API server keeps its data: /vanlink/<name>,
+	// and for a cluster of a name the bed had before (a spoke added again
+	// after Reset removed it) a new prefix, so that it starts empty.
+	etcdPrefix string
 }
 
 // Kube returns a typed clientset with admin rights.
@@ -150,7 +154,16 @@ func (e *Env) newCluster(name string) (*Cluster, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "certs"), 0o700); err != nil {
 		return nil, err
 	}
-	c := &Cluster{Name: name, dir: dir, env: e}
+	c := &Cluster{Name: name, dir: dir, env: e, etcdPrefix: "/vanlink/" + name}
+	e.mu.Lock()
+	if n := e.made[name]; n > 0 {
+		c.etcdPrefix = fmt.Sprintf("/vanlink/%s.%d", name, n)
+	}
+	if e.made == nil {
+		e.made = map[string]int{}
+	}
+	e.made[name]++
+	e.mu.Unlock()
 	c.proc = &process{name: "kube-apiserver " + name, path: e.bins.KubeAPIServer, logPath: filepath.Join(dir, "kube-apiserver.log")}
 	return c, c.assignPort(e)
 }
@@ -171,7 +184,7 @@ func (c *Cluster) assignPort(e *Env) error {
 	c.Kubeconfig = filepath.Join(c.dir, "kubeconfig")
 	c.proc.args = []string{
 		"--etcd-servers=" + e.etcdURL,
-		"--etcd-prefix=/vanlink/" + c.Name,
+		"--etcd-prefix=" + c.etcdPrefix,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),

@@ -63,7 +63,11 @@ type Env struct {
 	spokeCRDs  []*apiextensionsv1.CustomResourceDefinition
 	// agents are the work agents started (StartWorkAgent).
 	agents []*WorkAgent
-	mu     sync.Mutex
+	// checkpoint is what Reset brings the bed back to (Checkpoint).
+	checkpoint *checkpoint
+	// made counts the clusters made by name (see Cluster.etcdPrefix).
+	made map[string]int
+	mu   sync.Mutex
 }
 
 // Start brings up etcd, the hub and the spokes, installs the CRDs, and

@@ -63,7 +63,12 @@ func (p *process) pid() int {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return 0
 	}
-	return p.cmd.Process.Pid
+	select {
+	case <-p.done:
+		return 0
+	default:
+		return p.cmd.Process.Pid
+	}
 }
 
 // exited is closed when the process has ended; nil when never started.
@@ -108,6 +113,20 @@ func (p *process) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// logSinceStart returns what the process wrote since its last start: a
+// program restarted appends to the same log, below a "=== NAME started" line.
+func (p *process) logSinceStart() string {
+	data, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return ""
+	}
+	s := string(data)
+	if i := strings.LastIndex(s, "=== "+p.name+" started "); i >= 0 {
+		return s[i:]
+	}
+	return s
 }
 
 // errAddrInUse reports a start that failed because another program took the

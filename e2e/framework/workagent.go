@@ -105,7 +105,8 @@ func (e *Env) StartWorkAgent(ctx context.Context, spoke string, o WorkAgentOptio
 			// The two controllers vanlink relies on have started their
 			// workers (upstream: pkg/work/spoke/controllers,
 			// ManifestWorkController and AvailableStatusController).
-			log := a.proc.logTail(2000)
+			// Only this run's lines: a restarted agent appends to its log.
+			log := a.proc.logSinceStart()
 			for _, c := range []string{"ManifestWorkController", "AvailableStatusController"} {
 				if !strings.Contains(log, `"Starting worker of controller ..." logger="`+c+`"`) {
 					return errors.New("the agent's " + c + " has not started yet")

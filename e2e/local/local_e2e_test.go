@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/e2e/local"
@@ -41,20 +42,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestScenarios runs every scenario on a fresh local hub, east and west,
-// once with each transport. Each scenario has a test bed of its own (one
-// etcd, three API servers, the doubles), so scenarios run in parallel, at
-// most `go test -parallel` at a time (make test-e2e sets E2E_PARALLEL).
+// TestScenarios runs every scenario on a local hub, east and west, once
+// with each transport, at most `go test -parallel` at a time (make test-e2e
+// sets E2E_PARALLEL). A scenario gets a test bed (one etcd, three API
+// servers) of its own while it runs: a passed scenario's bed is cleared
+// and populated afresh for the next one (local.Beds), a failed one's is
+// closed; the doubles are new for each scenario.
 func TestScenarios(t *testing.T) {
+	beds := &local.Beds{Spokes: []string{"east", "west"}}
+	t.Cleanup(func() {
+		st := beds.Close()
+		t.Logf("test beds: %d started (%s), %d scenarios on a cleared bed (clearing took %s in all), %d closed after a failure or a refused clear",
+			st.Started, st.StartTime.Round(time.Millisecond), st.Reused, st.ClearTime.Round(time.Millisecond), st.Discarded)
+	})
 	for _, tr := range []string{"acm", "manifestwork", "direct"} {
 		t.Run(tr, func(t *testing.T) {
 			t.Parallel()
-			runScenarios(t, tr)
+			runScenarios(t, beds, tr)
 		})
 	}
 }
 
-func runScenarios(t *testing.T, transport string) {
+func runScenarios(t *testing.T, beds *local.Beds, transport string) {
 	root, err := framework.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +71,7 @@ func runScenarios(t *testing.T, transport string) {
 	for _, sc := range scenarios.All {
 		t.Run(sc.Name, func(t *testing.T) {
 			t.Parallel()
-			p, err := local.Start(context.Background(), local.Options{Spokes: []string{"east", "west"}, Transport: transport})
+			p, err := beds.Get(context.Background(), t, local.Options{Transport: transport})
 			if err != nil {
 				t.Fatalf("starting the local provider: %v", err)
 			}
@@ -70,7 +79,7 @@ func runScenarios(t *testing.T, transport string) {
 				if t.Failed() {
 					p.DumpLogs(t, 20)
 				}
-				p.Close()
+				beds.Put(context.Background(), t, p, !t.Failed())
 			})
 			sc.Run(t, scenarios.NewHarness(t, p, root, binary))
 		})

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -72,10 +73,61 @@ type Provider struct {
 	tail *logTail
 }
 
-var _ scenarios.Provider = (*Provider)(nil)
+var (
+	_ scenarios.Provider          = (*Provider)(nil)
+	_ scenarios.RedemptionCounter = (*Provider)(nil)
+)
 
 // Start brings up the bed, registers the spokes with the hub and starts the doubles.
 func Start(ctx context.Context, o Options) (p *Provider, err error) {
+	env, err := framework.Start(ctx, framework.Options{Spokes: o.Spokes, Dir: o.Dir, KeepDir: o.Dir != ""})
+	if err != nil {
+		return nil, err
+	}
+	p = &Provider{Env: env}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if err := env.Checkpoint(ctx); err != nil {
+		return nil, err
+	}
+	return p, p.populate(ctx, o)
+}
+
+// Reset brings the bed back to the state Start left it in, for the next
+// scenario (see Clear), and registers its spokes again for o, with fresh
+// doubles. o.Spokes and o.Dir must be the bed's; the transport may differ.
+func (p *Provider) Reset(ctx context.Context, o Options) error {
+	if err := p.Clear(ctx); err != nil {
+		return err
+	}
+	return p.Populate(ctx, o)
+}
+
+// Clear stops the doubles and the work agents and deletes every object made
+// since Start from every cluster (framework.Env.Reset): the bed is as
+// framework.Start left it, until Populate. It fails, leaving the Provider
+// to be closed, when the bed cannot be brought back exactly
+// (framework.ErrNotResettable: a spoke was added, for one).
+func (p *Provider) Clear(ctx context.Context) error {
+	p.stopDoubles()
+	return p.Env.Reset(ctx)
+}
+
+// Populate registers a Clear'ed bed's spokes with the hub for o and starts
+// the doubles afresh.
+func (p *Provider) Populate(ctx context.Context, o Options) error {
+	if !slices.Equal(o.Spokes, p.opts.Spokes) || o.Dir != p.opts.Dir {
+		return fmt.Errorf("%w: the bed has spokes %v (folder %q), %v (folder %q) asked for", framework.ErrNotResettable, p.opts.Spokes, p.opts.Dir, o.Spokes, o.Dir)
+	}
+	return p.populate(ctx, o)
+}
+
+// populate registers the spokes with the hub for the transport of o and
+// starts the doubles.
+func (p *Provider) populate(ctx context.Context, o Options) error {
 	var tail *logTail
 	if o.Log == nil {
 		tail = newLogTail(doublesLogLines)
@@ -84,29 +136,24 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	if o.ViewScale == 0 {
 		o.ViewScale = time.Millisecond
 	}
-	env, err := framework.Start(ctx, framework.Options{Spokes: o.Spokes, Dir: o.Dir, KeepDir: o.Dir != ""})
-	if err != nil {
-		return nil, err
-	}
 	if o.Transport == "" {
 		o.Transport = "acm"
 	}
-	p = &Provider{Env: env, opts: o, spokes: map[string]*skupperdouble.Spoke{}, holes: map[string]net.Listener{}, workAgents: map[string]*framework.WorkAgent{}, tail: tail}
+	p.mu.Lock()
+	p.opts, p.tail = o, tail
+	p.spokes, p.holes, p.workAgents = map[string]*skupperdouble.Spoke{}, map[string]net.Listener{}, map[string]*framework.WorkAgent{}
+	p.mu.Unlock()
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	defer func() {
-		if err != nil {
-			p.Close()
-		}
-	}()
-	hub := env.Hub
+	hub := p.Env.Hub
 	cs := clusterclient.NewForConfigOrDie(hub.Config)
 	if err := fixtures.ManagedCluster(ctx, cs, hub.Kube(), "local-cluster", map[string]string{"local-cluster": "true"}, true); err != nil {
-		return nil, err
+		return err
 	}
 	p.Agent = acmtest.New(hub.Dynamic(), acmtest.Options{GCDelay: o.AgentGCDelay, Log: o.Log,
 		ViewRefresh: func(s int64) time.Duration { return time.Duration(s) * o.ViewScale }})
+	var err error
 	if p.Grants, err = skupperdouble.NewHub(hub.Dynamic(), o.Log); err != nil {
-		return nil, err
+		return err
 	}
 	// The hub chart's Site asks for linkAccess loadbalancer (not OpenShift):
 	// the bed plays a cluster with a LoadBalancer provider, as a user's
@@ -116,12 +163,38 @@ func Start(ctx context.Context, o Options) (p *Provider, err error) {
 	p.goRun(func(ctx context.Context) { _ = p.Agent.Run(ctx) })
 	p.goRun(p.Grants.Run)
 	p.goRun(p.Network.Run)
-	for _, c := range env.Spokes {
+	for _, c := range p.Env.Spokes {
 		if err := p.register(ctx, c); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return p, nil
+	return nil
+}
+
+// stopDoubles stops the doubles and the work agents, and brings back the
+// API servers of paused spokes (direct).
+func (p *Provider) stopDoubles() {
+	p.mu.Lock()
+	var paused []string
+	for spoke, l := range p.holes {
+		_ = l.Close()
+		paused = append(paused, spoke)
+	}
+	p.holes = map[string]net.Listener{}
+	p.mu.Unlock()
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+	if p.Grants != nil {
+		p.Grants.Close()
+	}
+	p.Env.StopWorkAgents()
+	for _, spoke := range paused {
+		if c := p.Env.Cluster(spoke); c != nil {
+			_ = c.Start(context.Background())
+		}
+	}
 }
 
 func (p *Provider) goRun(f func(context.Context)) {
@@ -197,8 +270,11 @@ func (p *Provider) Close() {
 	for _, l := range p.holes {
 		_ = l.Close()
 	}
+	p.holes = map[string]net.Listener{}
 	p.mu.Unlock()
-	p.cancel()
+	if p.cancel != nil {
+		p.cancel()
+	}
 	p.wg.Wait()
 	if p.Grants != nil {
 		p.Grants.Close()
@@ -306,6 +382,9 @@ func (p *Provider) ResumeAgent(spoke string) {
 	p.mu.Unlock()
 	_ = p.Env.Cluster(spoke).Start(p.ctx)
 }
+
+// Counted is the grant server double's count of a grant's redemptions.
+func (p *Provider) Counted(grantUID string) (written, failed int) { return p.Grants.Counted(grantUID) }
 
 // PauseHubController stops (or restarts) the hub's Skupper controller double.
 func (p *Provider) PauseHubController(paused bool) {

@@ -58,8 +58,11 @@ type Network struct {
 	// Tick is how often the network is looked at (default 200 ms).
 	Tick time.Duration
 
+	pace *pacer
+
 	mu     sync.Mutex
 	spokes map[string]dynamic.Interface
+	ctx    context.Context // of Run, once it started
 }
 
 // NewNetwork returns the network double of a hub (call AddSpoke for each
@@ -68,7 +71,7 @@ func NewNetwork(hub dynamic.Interface, log *slog.Logger) *Network {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Network{hub: hub, log: log, now: time.Now, Tick: 200 * time.Millisecond, spokes: map[string]dynamic.Interface{}}
+	return &Network{hub: hub, log: log, now: time.Now, Tick: 200 * time.Millisecond, spokes: map[string]dynamic.Interface{}, pace: newPacer()}
 }
 
 // AddSpoke adds a spoke cluster; it joins the hub's network while one of its
@@ -77,21 +80,34 @@ func (n *Network) AddSpoke(name string, client dynamic.Interface) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.spokes[name] = client
+	if n.ctx != nil {
+		n.pace.watch(n.ctx, client, networkKinds...)
+	}
+	n.pace.poke()
 }
 
-// Run looks at the network every Tick until ctx ends.
+// Run looks at the network until ctx ends: after each change of the kinds
+// it reads on any cluster (at most once per Tick), as the pacer says.
 func (n *Network) Run(ctx context.Context) {
-	t := time.NewTicker(n.Tick)
-	defer t.Stop()
+	n.mu.Lock()
+	n.ctx = ctx
+	n.pace.setTick(n.Tick)
+	n.pace.watch(ctx, n.hub, networkKinds...)
+	for _, c := range n.spokes {
+		n.pace.watch(ctx, c, networkKinds...)
+	}
+	n.mu.Unlock()
 	for {
+		start := time.Now()
 		n.process(ctx)
-		select {
-		case <-ctx.Done():
+		if !n.pace.wait(ctx, start) {
 			return
-		case <-t.C:
 		}
 	}
 }
+
+// networkKinds are what the network double reads on each cluster.
+var networkKinds = []schema.GroupVersionResource{api.SitesGVR, api.LinksGVR, api.ConnectorsGVR, api.ListenersGVR, podsGVR}
 
 // site is what one cluster contributes to its network.
 type site struct {

@@ -76,6 +76,7 @@ type Spoke struct {
 	tried    map[string]attempt   // token uid -> last look
 	linkSeen map[string]linkTimes // link uid -> when first seen, and connected
 	paused   bool
+	pace     *pacer
 }
 
 // linkTimes are when the controller first saw a Link and since when the
@@ -95,7 +96,7 @@ func NewSpoke(name string, client dynamic.Interface, log *slog.Logger) *Spoke {
 	log = log.With("cluster", name)
 	s := &Spoke{Name: name, client: client, log: log, now: time.Now, Tick: 100 * time.Millisecond,
 		RetryInterval: 3 * time.Second, RouterDelay: 500 * time.Millisecond,
-		tried: map[string]attempt{}, linkSeen: map[string]linkTimes{}}
+		tried: map[string]attempt{}, linkSeen: map[string]linkTimes{}, pace: newPacer()}
 	s.sites = newSites(client, log, func() time.Time { return s.now() })
 	s.sites.onDeleted = s.siteDeleted
 	return s
@@ -109,29 +110,30 @@ func (s *Spoke) Resume() { s.setPaused(false) }
 
 // SetLoadBalancer says whether the simulated spoke cluster has a LoadBalancer
 // provider (false by default), as Hub.SetLoadBalancer.
-func (s *Spoke) SetLoadBalancer(on bool) { s.sites.setLoadBalancer(on) }
+func (s *Spoke) SetLoadBalancer(on bool) { s.sites.setLoadBalancer(on); s.pace.poke() }
 
 func (s *Spoke) setPaused(p bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.paused = p
+	s.mu.Unlock()
+	s.pace.poke()
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends: a pass after each change of the kinds it reads
+// (at most one per Tick), as the pacer says.
 func (s *Spoke) Run(ctx context.Context) {
-	t := time.NewTicker(s.Tick)
-	defer t.Stop()
+	s.pace.setTick(s.Tick)
+	s.pace.watch(ctx, s.client, api.SitesGVR, configMapsGVR, api.AccessTokensGVR, api.LinksGVR, api.SecretsGVR)
 	for {
 		s.mu.Lock()
 		paused := s.paused
 		s.mu.Unlock()
+		start := time.Now()
 		if !paused {
 			s.pass(ctx)
 		}
-		select {
-		case <-ctx.Done():
+		if !s.pace.wait(ctx, start) {
 			return
-		case <-t.C:
 		}
 	}
 }
