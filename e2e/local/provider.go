@@ -174,8 +174,18 @@ func (p *Provider) populate(ctx context.Context, o Options) error {
 // stopDoubles stops the doubles and the work agents, and brings back the
 // API servers of paused spokes (direct).
 func (p *Provider) stopDoubles() {
+	for _, spoke := range p.stopRunning() {
+		if c := p.Env.Cluster(spoke); c != nil {
+			_ = c.Start(context.Background())
+		}
+	}
+	p.Env.StopWorkAgents()
+}
+
+// stopRunning closes the black holes of paused spokes and stops the
+// doubles; it returns the paused spokes.
+func (p *Provider) stopRunning() (paused []string) {
 	p.mu.Lock()
-	var paused []string
 	for spoke, l := range p.holes {
 		_ = l.Close()
 		paused = append(paused, spoke)
@@ -189,12 +199,7 @@ func (p *Provider) stopDoubles() {
 	if p.Grants != nil {
 		p.Grants.Close()
 	}
-	p.Env.StopWorkAgents()
-	for _, spoke := range paused {
-		if c := p.Env.Cluster(spoke); c != nil {
-			_ = c.Start(context.Background())
-		}
-	}
+	return paused
 }
 
 func (p *Provider) goRun(f func(context.Context)) {
@@ -266,19 +271,7 @@ func (p *Provider) DumpLogs(l framework.Logger, lines int) {
 
 // Close stops the doubles and the bed.
 func (p *Provider) Close() {
-	p.mu.Lock()
-	for _, l := range p.holes {
-		_ = l.Close()
-	}
-	p.holes = map[string]net.Listener{}
-	p.mu.Unlock()
-	if p.cancel != nil {
-		p.cancel()
-	}
-	p.wg.Wait()
-	if p.Grants != nil {
-		p.Grants.Close()
-	}
+	p.stopRunning()
 	p.Env.Stop()
 }
 
