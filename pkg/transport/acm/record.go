@@ -16,8 +16,9 @@ import (
 // actions: the slim object (see slim) encoded as JSON, and beside it what
 // is read of every cached object at each event or scan of the cache, so
 // that those reads decode nothing. A slim view decoded (a map of maps of
-// interfaces) takes about 5.5 KB of heap; its JSON about a third of that:
-// a fleet of 10,000 spokes has 20,000 persistent views, the bulk of a
+// interfaces) took about 5 KB of heap, its record takes about 1 KB (heap
+// profiles of the controller at 10,000 spokes, BENCHMARKS.md): a fleet of
+// 10,000 spokes has 20,000 persistent views, which were the bulk of a
 // controller's memory (issue 16).
 //
 // A record is read as an object again by object (a decode of its JSON, the
