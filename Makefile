@@ -101,7 +101,8 @@ E2E_TIMEOUT         ?= 30m
 # Each test target prints how long it took ("test-unit: 52 s"), so a run's
 # log gives the tier times the README quotes.
 TIMED               = TIMEFORMAT='$@: %0R s'; time
-# Scenarios run in parallel, each on its own test bed (etcd + three API servers).
+# Scenarios run in parallel, each on a test bed (etcd + three API servers) of
+# its own while it runs; beds are cleared and lent to the next scenario.
 E2E_PARALLEL        ?= 2
 
 .PHONY: test
