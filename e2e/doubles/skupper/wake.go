@@ -84,24 +84,29 @@ func (p *pacer) wait(ctx context.Context, lastPass time.Time) bool {
 	if hot {
 		next = tick
 	}
-	timer := time.NewTimer(time.Until(lastPass.Add(next)))
+	ok, woken := sleepUntil(ctx, lastPass.Add(next), p.events)
+	if ok && woken {
+		// An event: run a pass now, but not within a tick of the last one.
+		ok, _ = sleepUntil(ctx, lastPass.Add(tick), nil)
+	}
+	return ok
+}
+
+// sleepUntil waits until t, or until wake fires (woken); ok is false when
+// ctx ended first. A nil wake never fires.
+func sleepUntil(ctx context.Context, t time.Time, wake <-chan struct{}) (ok, woken bool) {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil, false
+	}
+	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
-		return false
+		return false, false
 	case <-timer.C:
-		return true
-	case <-p.events:
+		return true, false
+	case <-wake:
+		return true, true
 	}
-	// An event: run a pass now, but not within a tick of the last one.
-	if d := time.Until(lastPass.Add(tick)); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-		}
-	}
-	return true
 }
