@@ -51,9 +51,7 @@ func TestALateSpokeIsLinkedWithinAPassAndASteadyFleetWritesNothing(t *testing.T)
 func TestAGrantChangeRelinksOnlyTheSpokesThatAreNotLinked(t *testing.T) {
 	h := newHarness(t, 10, nil, "east", "west")
 	h.lead(t)
-	require.Eventually(t, func() bool {
-		return h.outcome("east") == reconcile.OutcomePushed && h.outcome("west") == reconcile.OutcomePushed
-	}, wait, tick)
+	h.waitOutcome(t, reconcile.OutcomePushed, "east", "west")
 	h.tr.redeem("east")
 	require.Eventually(t, func() bool { return h.outcome("east") == reconcile.OutcomeLinked }, wait, tick)
 
@@ -206,9 +204,7 @@ func TestASpokeWhoseTokenKeepsFailingIsNotPushedInALoop(t *testing.T) {
 func TestAStatusRecordThatFailedToBeWrittenIsWrittenAtTheNextBatch(t *testing.T) {
 	h := newHarness(t, 10, nil, "east", "west")
 	h.lead(t)
-	require.Eventually(t, func() bool {
-		return h.outcome("east") == reconcile.OutcomePushed && h.outcome("west") == reconcile.OutcomePushed
-	}, wait, tick)
+	h.waitOutcome(t, reconcile.OutcomePushed, "east", "west")
 	h.tr.redeem("east")
 	h.tr.redeem("west")
 	require.Eventually(t, func() bool {

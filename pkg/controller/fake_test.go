@@ -293,6 +293,19 @@ func (h *harness) lead(t *testing.T) func() {
 	return stop
 }
 
+// waitOutcome waits until every spoke named is recorded with outcome o.
+func (h *harness) waitOutcome(t *testing.T, o reconcile.Outcome, spokes ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, n := range spokes {
+			if h.outcome(n) != o {
+				return false
+			}
+		}
+		return true
+	}, wait, tick)
+}
+
 func (h *harness) outcome(n string) reconcile.Outcome {
 	h.c.init()
 	h.c.mu.Lock()
