@@ -14,5 +14,6 @@
 // e2e/ and hack/ sit on top and may import anything. Tests above pkg/, and
 // tests behind a build tag (integration on the local API servers), may use
 // e2e/'s test bed. The check runs go list twice: without tags, and with
-// every tag.
+// every tag. A second test keeps every non-test Go file under pkg/ and
+// internal/ at 300 lines or fewer: a longer file is split by job.
 package layering

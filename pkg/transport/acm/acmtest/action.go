@@ -82,16 +82,6 @@ func (a *Agent) claimAction(k, version string) bool {
 	return true
 }
 
-// fingerprint identifies a version of an object by its content: what an
-// update event would carry, without the fields the API server stamps.
-func fingerprint(o *unstructured.Unstructured) string {
-	c := o.DeepCopy()
-	c.SetResourceVersion("")
-	c.SetManagedFields(nil)
-	b, _ := json.Marshal(c.Object)
-	return string(b)
-}
-
 // execute runs one action on the spoke and reports Completed.
 // upstream: stolostron/multicloud-operators-foundation
 // pkg/klusterlet/action/handle_action.go handleAction.
@@ -286,9 +276,9 @@ func (a *Agent) update(ctx context.Context, s servedSpoke, namespace string, tem
 
 // delete resolves kube.resource as kubectl does and deletes with foreground
 // propagation (see APISpoke.Delete). An empty resource crashes the handler.
-// upstream: stolostron/multicloud-operators-foundation
-// pkg/klusterlet/action/handle_action.go handleDeleteAction,
-// pkg/utils/rest/kubecontrol.go KubeControl.Delete and MappingFor.
+// upstream: stolostron/multicloud-operators-foundation, handleDeleteAction
+// (pkg/klusterlet/action/handle_action.go), KubeControl.Delete and MappingFor
+// (pkg/utils/rest/kubecontrol.go).
 func (a *Agent) delete(ctx context.Context, s servedSpoke, resource, namespace, name string) error {
 	if resource == "" {
 		return errHandlerCrashed

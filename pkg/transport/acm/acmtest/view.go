@@ -272,3 +272,13 @@ func queryResource(ctx context.Context, s servedSpoke, scope map[string]any) (me
 	return metav1.Condition{Type: acm.ConditionProcessing, Status: metav1.ConditionTrue, Reason: ReasonGetResource,
 		Message: "Watching resources successfully"}, obj.Object
 }
+
+// fingerprint identifies a version of an object by its content: what an
+// update event would carry, without the fields the API server stamps.
+func fingerprint(o *unstructured.Unstructured) string {
+	c := o.DeepCopy()
+	c.SetResourceVersion("")
+	c.SetManagedFields(nil)
+	b, _ := json.Marshal(c.Object)
+	return string(b)
+}

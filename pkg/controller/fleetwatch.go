@@ -2,75 +2,22 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 	clusterinformers "open-cluster-management.io/api/client/cluster/informers/externalversions"
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
 	clusterv1beta1 "open-cluster-management.io/api/cluster/v1beta1"
 
 	"github.com/vanlink/vanlink/pkg/fleet"
-	"github.com/vanlink/vanlink/pkg/skupper"
 )
-
-// Watch holds the informers of a controller: what chooses the spokes, the
-// grant and the hub Site. Their caches serve the fleet, so choosing the
-// spokes costs no hub request; their events call the controller.
-type Watch struct {
-	starts []func(stop <-chan struct{})
-	synced []cache.InformerSynced
-}
-
-// Start runs the informers until ctx ends.
-func (w *Watch) Start(ctx context.Context) {
-	for _, s := range w.starts {
-		s(ctx.Done())
-	}
-}
-
-// WaitForSync waits, within ctx, for every cache to fill.
-func (w *Watch) WaitForSync(ctx context.Context) error {
-	if !cache.WaitForCacheSync(ctx.Done(), w.synced...) {
-		return fmt.Errorf("filling the informer caches: %w", context.Cause(ctx))
-	}
-	return nil
-}
-
-// Ready returns nil once every cache is filled (/readyz).
-func (w *Watch) Ready() error {
-	for _, s := range w.synced {
-		if !s() {
-			return errors.New("informer caches not filled yet")
-		}
-	}
-	return nil
-}
-
-func handler(changed func(oldObj, newObj any) bool, fn func()) cache.ResourceEventHandler {
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { fn() },
-		UpdateFunc: func(o, n any) {
-			if changed(o, n) {
-				fn()
-			}
-		},
-		DeleteFunc: func(any) { fn() },
-	}
-}
 
 // ManagedClusters returns the fleet of the ManagedClusters matching
 // selector (or, with a placement "namespace/name", decided by that
@@ -261,106 +208,4 @@ type secretLister struct {
 func (l secretLister) List(_ context.Context, o metav1.ListOptions) (*corev1.SecretList, error) {
 	items, err := fromCache(l.list, o)
 	return &corev1.SecretList{Items: items}, err
-}
-
-// Grant watches the hub AccessGrant and the Sites of its namespace; changed
-// is called when the grant's uid, code, budget, expiry or state change (not
-// on each redemption: a redemption changes no plan) or when what the hub
-// Site allows changes (it can issue links, its router groups); replaced is
-// called instead when the grant has a new uid (it was re-created).
-func (w *Watch) Grant(dyn dynamic.Interface, ns, name string, changed, replaced func()) error {
-	// The grant by name (the jobs' RBAC grants it by name: a list must say so).
-	gf := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, ns, func(o *metav1.ListOptions) {
-		o.FieldSelector = "metadata.name=" + name
-	})
-	grants := gf.ForResource(skupper.AccessGrantsGVR).Informer()
-	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, ns, nil)
-	sites := f.ForResource(skupper.SitesGVR).Informer()
-	var mu sync.Mutex
-	last := map[string]string{}
-	lastUID := ""
-	on := func(kind string, key func(o any) string) func(any) {
-		return func(o any) {
-			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = d.Obj
-			}
-			u, ok := o.(*unstructured.Unstructured)
-			if !ok || kind == "grant" && u.GetName() != name {
-				return
-			}
-			k := key(u)
-			id := kind + "/" + u.GetName()
-			mu.Lock()
-			same := last[id] == k
-			last[id] = k
-			newUID := kind == "grant" && lastUID != "" && lastUID != string(u.GetUID())
-			if kind == "grant" {
-				lastUID = string(u.GetUID())
-			}
-			mu.Unlock()
-			switch {
-			case newUID:
-				replaced()
-			case !same:
-				changed()
-			}
-		}
-	}
-	for _, item := range []struct {
-		kind string
-		inf  cache.SharedIndexInformer
-		key  func(o any) string
-	}{{"grant", grants, grantKey}, {"site", sites, siteKey}} {
-		h := on(item.kind, item.key)
-		if _, err := item.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: h, UpdateFunc: func(_, n any) { h(n) },
-			DeleteFunc: func(o any) {
-				if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
-					o = d.Obj
-				}
-				if u, ok := o.(*unstructured.Unstructured); ok {
-					mu.Lock()
-					delete(last, item.kind+"/"+u.GetName())
-					mu.Unlock()
-				}
-				changed()
-			},
-		}); err != nil {
-			return err
-		}
-		w.synced = append(w.synced, item.inf.HasSynced)
-	}
-	w.starts = append(w.starts, gf.Start, f.Start)
-	return nil
-}
-
-// grantKey digests what a plan or the budget reads of a grant, without the
-// redemptions made; the code only as a hash.
-func grantKey(o any) string {
-	u := o.(*unstructured.Unstructured)
-	status, _, _ := unstructured.NestedMap(u.Object, "status")
-	st := map[string]any{}
-	for k, v := range status {
-		if k != "redemptions" {
-			st[k] = v
-		}
-	}
-	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
-	data, _ := json.Marshal([]any{u.GetUID(), spec, st})
-	sum := sha256.Sum256(data)
-	return fmt.Sprintf("%x", sum)
-}
-
-// siteKey is what a plan reads of a hub Site: whether it can issue links
-// and how many router groups it has.
-func siteKey(o any) string {
-	s, err := skupper.ParseSite(o.(*unstructured.Unstructured))
-	if err != nil {
-		return "unparsable: " + err.Error()
-	}
-	ok := "ok"
-	if err := s.CanIssueLinks(); err != nil {
-		ok = err.Error()
-	}
-	return fmt.Sprintf("%s|%d", ok, s.LinkGroups())
 }
