@@ -30,9 +30,12 @@
 // read-only, so the code is on the hub only while Apply runs (it is taken
 // out again on every exit path, by Close if a write failed, and by the next
 // session's Open after a crash). The token is orphaned by a SelectivelyOrphan
-// rule that is in the work from its first version on: the agent creates it
-// without an owner (manifestwork_reconciler.go, manageOwnerRef), so it
-// stays on the spoke when its manifest changes or leaves the work. A token
+// rule that is in the work from its first version on: the agent gives it
+// the removal key of its owner reference (manifestwork_reconciler.go,
+// manageOwnerRef: the AppliedManifestWork's uid plus "-"), which the same
+// apply strips (create_only_apply.go, helper.ApplyOwnerReferences), so it
+// ends without an owner and stays on the spoke when its manifest changes or
+// leaves the work. A token
 // that was there already is not touched (CreateOnly), and is told from the
 // pushed one by the push id annotation in its feedback. Removal adopts the
 // objects (see mode adopt), then takes their manifests out, and reads them

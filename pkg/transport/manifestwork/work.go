@@ -191,10 +191,11 @@ func (s *shape) spec(token string) (map[string]any, error) {
 		configs = append(configs, c)
 	}
 	// The AccessToken is orphaned unless it is being adopted: a token
-	// pushed is created without the AppliedManifestWork as its owner
-	// (upstream: pkg/work/spoke/controllers/manifestcontroller/
-	// manifestwork_reconciler.go, manageOwnerRef), so it stays on the spoke
-	// when its manifest turns read-only or leaves the work.
+	// pushed ends without the AppliedManifestWork as its owner (upstream:
+	// pkg/work/spoke/controllers/manifestcontroller/manifestwork_reconciler.go
+	// manageOwnerRef gives the removal key "<uid>-", which CreateOnlyApply's
+	// helper.ApplyOwnerReferences strips right after the create), so it
+	// stays on the spoke when its manifest turns read-only or leaves the work.
 	rules := []workv1.OrphaningRule{}
 	if !s.adoptToken {
 		rules = append(rules, workv1.OrphaningRule{Group: tokenKind.group, Resource: tokenKind.resource, Name: token, Namespace: s.namespace})

@@ -53,3 +53,24 @@ func TestASettledWorkIsNotWrittenAgain(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // some 15 status syncs
 	require.Equal(t, before, agent.HubWrites(), "a status sync that finds the spoke as it was writes nothing")
 }
+
+// TestAnOrphanedTokenIsCreatedWithARemovalKeyThenStripped: the agent
+// creates a CreateOnly manifest the work orphans with the removal key of its
+// owner reference and strips it in the same apply, so the token ends without
+// an owner after two spoke writes (upstream: manageOwnerRef,
+// CreateOnlyApply.Apply, helper.ApplyOwnerReferences).
+func TestAnOrphanedTokenIsCreatedWithARemovalKeyThenStripped(t *testing.T) {
+	_, s, tr := newBed(t)
+	_, err := s.Create(t.Context(), skupper.SitesGVR, ns, object("skupper.io/v2alpha1", "Site", "east", map[string]any{}))
+	require.NoError(t, err)
+	sess, err := tr.Open(t.Context(), transport.SessionOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, sess.Close(t.Context())) }()
+	before := s.Writes()
+	tok := object("skupper.io/v2alpha1", "AccessToken", "hub-link", map[string]any{"url": "https://grants:9090/uid", "code": "secret-code", "ca": "pem"})
+	require.NoError(t, sess.Apply(t.Context(), "east", transport.Op{Name: "hub-link", Push: tok}))
+	got, err := s.Get(t.Context(), skupper.AccessTokensGVR, ns, "hub-link")
+	require.NoError(t, err)
+	require.Empty(t, got.GetOwnerReferences(), "the orphaned token ends without an owner")
+	require.Equal(t, int64(2), s.Writes()-before, "a create with the removal key, then the patch that strips it")
+}

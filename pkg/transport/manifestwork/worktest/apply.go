@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -128,6 +130,10 @@ func (a *Agent) applyOne(ctx context.Context, spoke acmtest.Spoke, gvr schema.Gr
 	default:
 		return "", fmt.Errorf("the work double does not simulate the %s update strategy", strategy)
 	}
+	ref := own
+	if !owned {
+		ref.UID += "-"
+	}
 	cur, err := spoke.Get(ctx, gvr, ns, name)
 	if apierrors.IsNotFound(err) {
 		// The API server refuses an object to be created that carries a
@@ -135,39 +141,35 @@ func (a *Agent) applyOne(ctx context.Context, spoke acmtest.Spoke, gvr schema.Gr
 		if required.GetResourceVersion() != "" {
 			return "", apierrors.NewBadRequest("resourceVersion should not be set on objects to be created")
 		}
+		// The object is created with the owner reference manageOwnerRef
+		// gives: the work's own, or for an orphaned manifest its removal key
+		// (the uid plus "-"), which the owner merge below strips at once
+		// (upstream: manifestcontroller manageOwnerRef; CreateOnlyApply.Apply
+		// creates with it, then calls helper.ApplyOwnerReferences).
 		obj := required.DeepCopy()
-		obj.SetOwnerReferences(nil)
-		if owned {
-			obj.SetOwnerReferences([]metav1.OwnerReference{own})
-		}
-		created, err := spoke.Create(ctx, gvr, ns, obj)
-		if err != nil {
+		obj.SetOwnerReferences([]metav1.OwnerReference{ref})
+		if cur, err = spoke.Create(ctx, gvr, ns, obj); err != nil {
 			return "", err
 		}
-		return string(created.GetUID()), nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return "", err
 	}
-	// An existing object only gets (or loses) the owner reference
-	// (helper.ApplyOwnerReferences).
-	refs := cur.GetOwnerReferences()
-	has := false
-	var kept []metav1.OwnerReference
-	for _, r := range refs {
-		if r.UID == own.UID {
-			has = true
-			if !owned {
-				continue
-			}
-		}
-		kept = append(kept, r)
-	}
+	// The object gets (or loses) the work's owner reference, matched by
+	// name, kind and group as library-go's resourcemerge.MergeOwnerRefs
+	// does (helper.ApplyOwnerReferences): a removal key removes the match,
+	// a reference is otherwise added or replaced.
+	kept := cur.GetOwnerReferences()
+	i := slices.IndexFunc(kept, func(r metav1.OwnerReference) bool { return sameOwner(r, ref) })
 	switch {
-	case owned && !has:
-		kept = append(kept, own)
-	case owned == has:
+	case i < 0 && !owned, i >= 0 && owned && reflect.DeepEqual(kept[i], ref):
 		return string(cur.GetUID()), nil
+	case i < 0:
+		kept = append(kept, ref)
+	case !owned:
+		kept = slices.Delete(slices.Clone(kept), i, i+1)
+	default:
+		kept = slices.Clone(kept)
+		kept[i] = ref
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": kept}})
 	if err != nil {
@@ -199,4 +201,12 @@ func (a *Agent) deleteOwned(ctx context.Context, spoke acmtest.Spoke, mapper met
 			return
 		}
 	}
+}
+
+// sameOwner matches owner references as library-go's ownerRefMatched does:
+// by name, kind and API group, whatever the uid and version.
+func sameOwner(a, b metav1.OwnerReference) bool {
+	ga, errA := schema.ParseGroupVersion(a.APIVersion)
+	gb, errB := schema.ParseGroupVersion(b.APIVersion)
+	return errA == nil && errB == nil && a.Name == b.Name && a.Kind == b.Kind && ga.Group == gb.Group
 }
