@@ -80,7 +80,7 @@ func (o *tokenOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	if err := e.CheckHub(cmd.Context()); err != nil {
 		return fmt.Errorf("no token printed: %w", c.explain(err))
 	}
-	tok := skupper.NewAccessToken(g, skupper.TokenOptions{Name: o.target.tokenName, Namespace: o.target.spokeNamespace, LinkCost: o.linkCost})
+	tok := skupper.NewTokenRequest(g, skupper.TokenOptions{Name: o.target.tokenName, Namespace: o.target.spokeNamespace, LinkCost: o.linkCost}).Reveal()
 	tok.SetLabels(map[string]string{skupper.ManagedByLabel: skupper.ManagedByValue, "vanlink.io/spoke": o.cluster})
 	data, err := yaml.Marshal(tok.Object)
 	if err != nil {

@@ -62,8 +62,9 @@ func (p *pass) push(ctx context.Context, c *Change) error {
 	if err := sess.Apply(ctx, c.Cluster, transport.Op{Name: e.Opts.TokenName, Remove: c.Remove}); err != nil {
 		return fmt.Errorf("removing the old token, Link or Secret: %w", err)
 	}
+	// The transport builds the AccessToken (the code read) when it sends it.
 	op := transport.Op{Name: e.Opts.TokenName,
-		Push: skupper.NewAccessToken(p.grant, skupper.TokenOptions{Name: e.Opts.TokenName, Namespace: e.Opts.SpokeNamespace, LinkCost: e.Opts.LinkCost})}
+		Push: skupper.NewTokenRequest(p.grant, skupper.TokenOptions{Name: e.Opts.TokenName, Namespace: e.Opts.SpokeNamespace, LinkCost: e.Opts.LinkCost})}
 	err := sess.Apply(ctx, c.Cluster, op)
 	// A token just deleted may still be terminating on the spoke: retry a
 	// few times within the spoke's deadline.

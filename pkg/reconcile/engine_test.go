@@ -166,7 +166,7 @@ func (f *fakeTransport) Apply(ctx context.Context, n string, op transport.Op) er
 	if op.Push == nil {
 		return nil
 	}
-	return f.push(ctx, n, op.Push)
+	return f.push(ctx, n, op.Push.Reveal())
 }
 
 func (f *fakeTransport) Close(context.Context) error { return nil }

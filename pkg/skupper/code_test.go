@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
@@ -17,7 +18,12 @@ func TestTheGrantCodeNeverPrints(t *testing.T) {
 	g, err := ParseGrant(grantObj(t))
 	require.NoError(t, err)
 	require.Equal(t, testCode, g.Code.Reveal(), "Reveal gives the code")
-	holders := map[string]any{"the code": g.Code, "the grant": g, "the grant value": *g, "a struct holding the code": struct{ C Code }{g.Code}}
+	code, _, _ := unstructured.NestedString(NewTokenRequest(g, TokenOptions{Name: "hub-link"}).Reveal().Object, "spec", "code")
+	require.Equal(t, testCode, code, "a token request's Reveal builds the AccessToken with the code")
+	req := NewTokenRequest(g, TokenOptions{Name: "hub-link", Namespace: "service-interconnect", LinkCost: 2})
+	holders := map[string]any{"the code": g.Code, "the grant": g, "the grant value": *g, "a struct holding the code": struct{ C Code }{g.Code},
+		"a token request": req, "a token request value": *req, "a struct holding a token request": struct{ R *TokenRequest }{req},
+		"a slice of token requests": []*TokenRequest{req}}
 	for name, v := range holders {
 		t.Run(name, func(t *testing.T) {
 			var out []string

@@ -145,10 +145,10 @@ func TestGrantHealth(t *testing.T) {
 	}
 }
 
-func TestNewAccessToken(t *testing.T) {
+func TestATokenRequestRevealsTheAccessToken(t *testing.T) {
 	g, err := ParseGrant(grantObj(t))
 	require.NoError(t, err)
-	tok := NewAccessToken(g, TokenOptions{Name: "hub-link", Namespace: "service-interconnect", LinkCost: 2})
+	tok := NewTokenRequest(g, TokenOptions{Name: "hub-link", Namespace: "service-interconnect", LinkCost: 2}).Reveal()
 	require.Equal(t, "AccessToken", tok.GetKind())
 	require.Equal(t, "skupper.io/v2alpha1", tok.GetAPIVersion())
 	spec, _, _ := unstructured.NestedMap(tok.Object, "spec")
@@ -161,7 +161,7 @@ func TestNewAccessToken(t *testing.T) {
 	for k, v := range tok.GetAnnotations() {
 		require.NotContains(t, k+v, testCode, "annotations must never carry the code")
 	}
-	tok = NewAccessToken(g, TokenOptions{Name: "hub-link", Namespace: "ns"})
+	tok = NewTokenRequest(g, TokenOptions{Name: "hub-link", Namespace: "ns"}).Reveal()
 	_, has, _ := unstructured.NestedFieldNoCopy(tok.Object, "spec", "linkCost")
 	require.False(t, has, "linkCost is left to Skupper when not set")
 

@@ -16,10 +16,10 @@ type TokenOptions struct {
 	LinkCost int64
 }
 
-// NewAccessToken builds the AccessToken a spoke redeems against the grant.
-// The grant must have passed Validate. The result carries the code: hand it
-// only to a transport, never to a logger.
-func NewAccessToken(g *Grant, o TokenOptions) *unstructured.Unstructured {
+// newAccessToken builds the AccessToken a spoke redeems against the grant
+// (TokenRequest.Reveal). The grant must have passed Validate. The result
+// carries the code.
+func newAccessToken(g *Grant, o TokenOptions) *unstructured.Unstructured {
 	spec := map[string]any{"url": g.URL, "code": g.Code.Reveal(), "ca": g.CA}
 	if o.LinkCost > 0 {
 		spec["linkCost"] = o.LinkCost

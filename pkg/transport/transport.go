@@ -4,9 +4,12 @@
 // are not Ready, the AccessToken: an observation is always enough to decide
 // on), applies changes (push an AccessToken; remove a token, its Link(s) and
 // Secret) and closes, ending every watch and background deletion it started.
-// Optional capabilities are small interfaces (Pruner). Implementations: acm
-// (ManagedClusterAction / ManagedClusterView) and direct (spoke credentials);
-// package transporttest is the conformance suite every one must pass.
+// Optional capabilities are small interfaces: Pruner (a session that keeps
+// hub-side state per spoke) and Watcher (a session that sees a spoke change).
+// Implementations: acm (ManagedClusterAction / ManagedClusterView),
+// manifestwork (one ManifestWork per spoke, read back through its status
+// feedback) and direct (spoke credentials); package transporttest is the
+// conformance suite every one must pass.
 package transport
 
 import (
@@ -14,8 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/vanlink/vanlink/pkg/skupper"
 )
@@ -83,12 +84,15 @@ var All = RemoveOptions{Token: true, Link: true, Secret: true}
 
 // Op is a change to one spoke: remove the chosen objects of the token
 // named Name (absent ones count as removed), then, when Push is set, create
-// that AccessToken.
+// the AccessToken it requests. An Op prints, logs and marshals without the
+// grant code: the transport builds the AccessToken (Push.Reveal, the only
+// place the code is read) when it sends it, and lets it go with the request.
 type Op struct {
 	Name   string
 	Remove RemoveOptions
-	// Push is the AccessToken to create; it carries the grant code.
-	Push *unstructured.Unstructured
+	// Push requests the AccessToken to create (its name and namespace, the
+	// grant it redeems).
+	Push *skupper.TokenRequest
 }
 
 // SessionOptions shape a session.

@@ -91,8 +91,8 @@ func (h *hub) finish(t *testing.T) {
 	h.open(t, transport.SessionOptions{})
 }
 
-func (h *hub) push(ctx context.Context, spoke string, tok *unstructured.Unstructured) error {
-	return h.s.Apply(ctx, spoke, transport.Op{Name: tok.GetName(), Push: tok})
+func (h *hub) push(ctx context.Context, spoke string, tok *skupper.TokenRequest) error {
+	return h.s.Apply(ctx, spoke, transport.Op{Name: tok.Name, Push: tok})
 }
 
 func (h *hub) remove(ctx context.Context, spoke, name string, what transport.RemoveOptions) error {
@@ -106,12 +106,10 @@ func (h *hub) count(t *testing.T, gvr schema.GroupVersionResource, cluster strin
 	return len(l.Items)
 }
 
-func token(name string) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "skupper.io/v2alpha1", "kind": "AccessToken",
-		"metadata": map[string]any{"name": name, "namespace": ns},
-		"spec":     map[string]any{"url": "https://h:9090/uid", "code": "c0de", "ca": "pem"},
-	}}
+// token requests the AccessToken name, from a grant whose code is c0de.
+func token(name string) *skupper.TokenRequest {
+	g := &skupper.Grant{Name: "link-fleet", Namespace: "hub", UID: "uid", URL: "https://h:9090/uid", CA: "pem", Code: "c0de"}
+	return skupper.NewTokenRequest(g, skupper.TokenOptions{Name: name, Namespace: ns})
 }
 
 func put(t *testing.T, s *acmtest.MemorySpoke, resource, name string, status map[string]any) {
@@ -165,6 +163,11 @@ func TestPushOutcomes(t *testing.T) {
 			setup: func(t *testing.T, h *hub) {
 				h.spokes["east"].AfterWrite = nil
 				// An invalid template: the agent reports CreateResourceFailed.
+				h.client.PrependReactor("create", "managedclusteractions", func(a clienttesting.Action) (bool, runtime.Object, error) {
+					u := a.(clienttesting.CreateAction).GetObject().(*unstructured.Unstructured)
+					_ = unstructured.SetNestedMap(u.Object, map[string]any{"metadata": map[string]any{"name": "hub-link"}}, "spec", "kube", "template")
+					return false, nil, nil
+				})
 			},
 			wantSE: "CreateResourceFailed",
 		},
@@ -177,9 +180,6 @@ func TestPushOutcomes(t *testing.T) {
 			}
 			h.start(t)
 			tok := token("hub-link")
-			if tc.wantSE != "" {
-				tok = &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "hub-link"}}}
-			}
 			timeout := tc.timeout
 			if timeout == 0 {
 				timeout = 5 * time.Second
@@ -340,7 +340,7 @@ func TestPrepareRemovesLeftoversOfACrashedPass(t *testing.T) {
 		"apiVersion": "action.open-cluster-management.io/v1beta1", "kind": "ManagedClusterAction",
 		"metadata": map[string]any{"name": "vanlink-create-token-abcde", "namespace": "east",
 			"labels": map[string]any{acm.ManagedByLabel: acm.ManagedByValue, acm.PurposeLabel: "transient"}},
-		"spec": map[string]any{"actionType": "Create", "kube": map[string]any{"template": token("hub-link").Object}},
+		"spec": map[string]any{"actionType": "Create", "kube": map[string]any{"template": token("hub-link").Reveal().Object}},
 	}}
 	_, err := h.client.Resource(acm.ActionsGVR).Namespace("east").Create(t.Context(), leftover, metav1.CreateOptions{})
 	require.NoError(t, err)

@@ -61,9 +61,12 @@ func (t *session) Apply(ctx context.Context, spoke string, op transport.Op) erro
 	return t.push(ctx, spoke, op.Push)
 }
 
-// push creates the AccessToken on the spoke with a Create action.
-func (t *session) push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
-	op := "create AccessToken " + token.GetName()
+// push creates the AccessToken on the spoke with a Create action: the
+// action carries the code (the only place it is built) until the hub
+// collects it (see run).
+func (t *session) push(ctx context.Context, spoke string, req *skupper.TokenRequest) error {
+	op := "create AccessToken " + req.Name
+	token := req.Reveal()
 	a := newAction(spoke, ActionCreate, "token", t.opts.TokenName, map[string]any{
 		"resource":  resourceAccessTokens,
 		"name":      token.GetName(),

@@ -193,14 +193,14 @@ func (t *session) Apply(ctx context.Context, spoke string, op transport.Op) erro
 	return t.push(ctx, spoke, op.Push)
 }
 
-// push creates the AccessToken on the spoke.
-func (t *session) push(ctx context.Context, spoke string, token *unstructured.Unstructured) error {
-	op := "create AccessToken " + token.GetName()
+// push creates the AccessToken on the spoke, built (the code read) only here.
+func (t *session) push(ctx context.Context, spoke string, req *skupper.TokenRequest) error {
+	op := "create AccessToken " + req.Name
 	c, err := t.client(ctx, spoke)
 	if err != nil {
 		return err
 	}
-	_, err = c.Resource(skupper.AccessTokensGVR).Namespace(t.opts.SpokeNamespace).Create(ctx, token, metav1.CreateOptions{})
+	_, err = c.Resource(skupper.AccessTokensGVR).Namespace(t.opts.SpokeNamespace).Create(ctx, req.Reveal(), metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/spokecreds"
 	"github.com/vanlink/vanlink/pkg/transport"
+	"github.com/vanlink/vanlink/pkg/transport/transporttest"
 )
 
 const ns = "service-interconnect"
@@ -96,15 +97,15 @@ func TestDirectTransport(t *testing.T) {
 		_, err := west.Resource(gvr).Namespace(ns).Get(ctx, "hub-link", metav1.GetOptions{})
 		require.Error(t, err, "%s removed", gvr.Resource)
 	}
-	require.NoError(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: obj("AccessToken", "hub-link", nil)}))
-	require.ErrorIs(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: obj("AccessToken", "hub-link", nil)}), transport.ErrAlreadyExists)
+	require.NoError(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: transporttest.Request()}))
+	require.ErrorIs(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: transporttest.Request()}), transport.ErrAlreadyExists)
 
 	west.PrependReactor("create", "accesstokens", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New(`admission webhook "validate.skupper.io" denied the request`)
 	})
 	require.NoError(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Remove: transport.RemoveOptions{Token: true}}))
 	var se *transport.SpokeError
-	require.ErrorAs(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: obj("AccessToken", "hub-link", nil)}), &se)
+	require.ErrorAs(t, tr.Apply(ctx, "west", transport.Op{Name: "hub-link", Push: transporttest.Request()}), &se)
 	require.Contains(t, se.Message, "denied")
 
 	obs, err = transport.ObserveAll(context.Background(), tr, transport.Query{Spokes: []string{"nowhere"}})

@@ -29,8 +29,8 @@ func (t *session) Apply(ctx context.Context, spoke string, op transport.Op) erro
 	if op.Name != t.opts.TokenName {
 		return fmt.Errorf("cluster %s: the ManifestWork transport is configured for token %s, not %s", spoke, t.opts.TokenName, op.Name)
 	}
-	if op.Push != nil && (op.Push.GetName() != t.opts.TokenName || op.Push.GetNamespace() != t.opts.SpokeNamespace) {
-		return fmt.Errorf("cluster %s: the AccessToken to push must be %s/%s, not %s/%s", spoke, t.opts.SpokeNamespace, t.opts.TokenName, op.Push.GetNamespace(), op.Push.GetName())
+	if op.Push != nil && (op.Push.Name != t.opts.TokenName || op.Push.Namespace != t.opts.SpokeNamespace) {
+		return fmt.Errorf("cluster %s: the AccessToken to push must be %s/%s, not %s/%s", spoke, t.opts.SpokeNamespace, t.opts.TokenName, op.Push.Namespace, op.Push.Name)
 	}
 	defer t.lock(spoke)()
 	rest := t.current(spoke)
@@ -53,7 +53,7 @@ func (t *session) Apply(ctx context.Context, spoke string, op transport.Op) erro
 	}
 	// The token removed is pushed again: only the others must be gone.
 	verify = slices.DeleteFunc(verify, func(m manifest) bool { return m.kind == tokenKind })
-	return t.agentError(t.push(ctx, spoke, rest, op.Push, verify), spoke, "create AccessToken "+op.Push.GetName())
+	return t.agentError(t.push(ctx, spoke, rest, op.Push, verify), spoke, "create AccessToken "+op.Push.Name)
 }
 
 // agentError maps a wait cut by the deadline to transport.ErrAgentTimeout.

@@ -74,8 +74,10 @@ func obj(apiVersion, kind, name string, spec map[string]any) *unstructured.Unstr
 		"metadata": map[string]any{"name": name, "namespace": ns}, "spec": spec}}
 }
 
-func accessToken() *unstructured.Unstructured {
-	return obj("skupper.io/v2alpha1", "AccessToken", token, map[string]any{"url": "https://grants.hub:9090/uid", "code": code, "ca": "pem"})
+// accessToken requests the token, from a grant whose code is code.
+func accessToken() *skupper.TokenRequest {
+	g := &skupper.Grant{Name: "link-fleet", Namespace: "hub", UID: "uid", URL: "https://grants.hub:9090/uid", CA: "pem", Code: code}
+	return skupper.NewTokenRequest(g, skupper.TokenOptions{Name: token, Namespace: ns})
 }
 
 // hubText is every ManifestWork on the hub, as JSON.
@@ -121,7 +123,7 @@ func TestApply(t *testing.T) {
 			},
 		},
 		"a push into another namespace is refused, naming it": {
-			op: transport.Op{Name: token, Push: func() *unstructured.Unstructured { u := accessToken(); u.SetNamespace("elsewhere"); return u }()},
+			op: transport.Op{Name: token, Push: func() *skupper.TokenRequest { u := accessToken(); u.Namespace = "elsewhere"; return u }()},
 			want: func(t *testing.T, err error) {
 				require.ErrorContains(t, err, "must be service-interconnect/hub-link, not elsewhere/hub-link")
 			},

@@ -19,13 +19,13 @@ import (
 // push puts the token in the work as a CreateOnly manifest, waits until the
 // agent applied it and read it back, and takes it out again (the code
 // leaves the hub) whatever happened. verify are objects removed before, read
-// again along.
-func (t *session) push(ctx context.Context, spoke string, rest *shape, token *unstructured.Unstructured, verify []manifest) error {
+// again along. The AccessToken is built (the code read) only here.
+func (t *session) push(ctx context.Context, spoke string, rest *shape, req *skupper.TokenRequest, verify []manifest) error {
 	id, err := pushID()
 	if err != nil {
 		return err
 	}
-	tok := token.DeepCopy()
+	tok := req.Reveal()
 	ann := maps.Clone(tok.GetAnnotations())
 	if ann == nil {
 		ann = map[string]string{}

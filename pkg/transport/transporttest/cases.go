@@ -149,13 +149,13 @@ func applyPushAndRemove(t *testing.T, b *Bed) {
 	east := b.Spokes["east"]
 	create(t, east, sitesGVR, site("east"))
 	s := open(t, b, transport.SessionOptions{})
-	push := transport.Op{Name: TokenName, Push: token(nil)}
+	push := transport.Op{Name: TokenName, Push: Request()}
 	require.NoError(t, s.Apply(t.Context(), "east", push))
 	got, err := east.Get(t.Context(), tokensGVR, Namespace, TokenName)
 	require.NoError(t, err)
 	code, _, _ := unstructured.NestedString(got.Object, "spec", "code")
 	require.Equal(t, Code, code, "the token reaches the spoke whole")
-	err = s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Push: token(nil)})
+	err = s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Push: Request()})
 	require.True(t, errors.Is(err, transport.ErrAlreadyExists), "a second push: %v", err)
 
 	create(t, east, secretsGVR, secret())
@@ -185,7 +185,7 @@ func readOnly(t *testing.T, b *Bed) {
 	s := open(t, b, transport.SessionOptions{ReadOnly: true})
 	obs := observe(t, s, q("east"))
 	require.NotEqual(t, transport.Present, obs["east"].Links.State)
-	require.Error(t, s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Push: token(nil)}))
+	require.Error(t, s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Push: Request()}))
 	require.Error(t, s.Apply(t.Context(), "east", transport.Op{Name: TokenName, Remove: transport.All}))
 	_, err := east.Get(t.Context(), tokensGVR, Namespace, TokenName)
 	require.True(t, apierrors.IsNotFound(err), "nothing pushed")

@@ -120,6 +120,13 @@ func token(status map[string]any) *unstructured.Unstructured {
 		map[string]any{"url": "https://grants.hub:9090/uid", "code": Code, "ca": "pem"}, status)
 }
 
+// Request is the push of the suite's token: TokenName in Namespace, from a
+// grant whose code is Code.
+func Request() *skupper.TokenRequest {
+	g := &skupper.Grant{Name: "link-fleet", Namespace: "hub", UID: "uid", URL: "https://grants.hub:9090/uid", CA: "pem", Code: Code}
+	return skupper.NewTokenRequest(g, skupper.TokenOptions{Name: TokenName, Namespace: Namespace})
+}
+
 var redeemed = map[string]any{"redeemed": true, "status": "Ready",
 	"conditions": []any{map[string]any{"type": "Redeemed", "status": "True", "reason": "Ready", "message": "OK"}}}
 

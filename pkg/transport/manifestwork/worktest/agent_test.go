@@ -45,7 +45,8 @@ func TestASettledWorkIsNotWrittenAgain(t *testing.T) {
 	obs, err := transport.ObserveAll(t.Context(), sess, transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, obs["east"].Site.State)
-	tok := object("skupper.io/v2alpha1", "AccessToken", "hub-link", map[string]any{"url": "https://grants:9090/uid", "code": "secret-code", "ca": "pem"})
+	tok := skupper.NewTokenRequest(&skupper.Grant{Name: "link-fleet", Namespace: "hub", UID: "uid", URL: "https://grants:9090/uid", CA: "pem", Code: "secret-code"},
+		skupper.TokenOptions{Name: "hub-link", Namespace: ns})
 	require.NoError(t, sess.Apply(t.Context(), "east", transport.Op{Name: "hub-link", Push: tok}))
 	require.NoError(t, sess.Close(t.Context()))
 	time.Sleep(300 * time.Millisecond) // the last write applied and reported on
@@ -67,7 +68,8 @@ func TestAnOrphanedTokenIsCreatedWithARemovalKeyThenStripped(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, sess.Close(t.Context())) }()
 	before := s.Writes()
-	tok := object("skupper.io/v2alpha1", "AccessToken", "hub-link", map[string]any{"url": "https://grants:9090/uid", "code": "secret-code", "ca": "pem"})
+	tok := skupper.NewTokenRequest(&skupper.Grant{Name: "link-fleet", Namespace: "hub", UID: "uid", URL: "https://grants:9090/uid", CA: "pem", Code: "secret-code"},
+		skupper.TokenOptions{Name: "hub-link", Namespace: ns})
 	require.NoError(t, sess.Apply(t.Context(), "east", transport.Op{Name: "hub-link", Push: tok}))
 	got, err := s.Get(t.Context(), skupper.AccessTokensGVR, ns, "hub-link")
 	require.NoError(t, err)
