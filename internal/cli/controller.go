@@ -38,6 +38,9 @@ type controllerOptions struct {
 	maxBackoff    time.Duration
 	maxBatch      int
 	pushBackoff   time.Duration
+	// cacheSyncTimeout bounds the first fill of the informer caches; 0:
+	// cacheSyncRequests times --request-timeout.
+	cacheSyncTimeout time.Duration
 	// profiling serves Go's runtime profiles on --http-address.
 	profiling bool
 }
@@ -84,6 +87,7 @@ func (o *controllerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.minBackoff, "min-backoff", time.Second, "first delay before a pending or failed spoke is reconciled again (doubling per spoke)")
 	fs.DurationVar(&o.maxBackoff, "max-backoff", 5*time.Minute, "longest delay before a pending or failed spoke is reconciled again")
 	fs.IntVar(&o.maxBatch, "max-batch", 500, "most spokes reconciled together")
+	fs.DurationVar(&o.cacheSyncTimeout, "cache-sync-timeout", 0, fmt.Sprintf("how long the first fill of the informer caches (the fleet, the grant, the hub Site) may take before the controller gives up with an error naming the hub API server (0: %d times --request-timeout)", cacheSyncRequests))
 	fs.DurationVar(&o.pushBackoff, "push-backoff", 10*time.Second, "how long a spoke pushed and not linked yet waits before it may be pushed again with the same grant (doubling per push up to --max-backoff): each push spends a redemption")
 }
 
@@ -93,6 +97,9 @@ func (o *controllerOptions) Validate() error {
 	}
 	if o.resync < time.Second || o.minBackoff <= 0 || o.maxBackoff < o.minBackoff || o.maxBatch < 1 || o.pushBackoff <= 0 {
 		return fmt.Errorf("--resync must be at least 1s, --min-backoff positive, --max-backoff at least --min-backoff, --max-batch at least 1, --push-backoff positive")
+	}
+	if o.cacheSyncTimeout < 0 {
+		return fmt.Errorf("--cache-sync-timeout %s: must be positive, or 0 for %d times --request-timeout", o.cacheSyncTimeout, cacheSyncRequests)
 	}
 	if o.profiling && o.httpAddress == "" {
 		return fmt.Errorf("--profiling needs --http-address")
@@ -160,13 +167,43 @@ func (o *controllerOptions) Run(ctx context.Context, streams IOStreams) error {
 		log.Info("serving /metrics, /healthz and /readyz", "address", ln.Addr().String())
 	}
 	w.Start(life)
-	if err := w.WaitForSync(ctx); err != nil {
-		return c.explain(err)
+	if err := o.waitForSync(ctx, w, c); err != nil {
+		return err
 	}
 	log.Info("controller started; campaigning for the Lease", "lease", p.namespace+"/"+p.lease, "identity", id, "transport", p.transport)
 	el := controller.Election{Leases: c.kube.CoordinationV1(), Namespace: p.namespace, Name: p.lease, Identity: id,
 		LeaseDuration: o.leaseDuration, RenewDeadline: o.renewDeadline, RetryPeriod: o.retryPeriod, Log: log}
 	return el.Run(ctx, ctrl.Lead)
+}
+
+// cacheSyncRequests is how many times --request-timeout the first fill of
+// the caches may take by default: a list that timed out is retried after a
+// backoff of about a second (client-go's reflector), so a server that never
+// answers has failed a few lists by then.
+const cacheSyncRequests = 3
+
+// waitForSync waits for the informer caches to fill, at most
+// --cache-sync-timeout: a hub API server that completes TLS and never
+// answers (or fails every list) ends the command with an error that names
+// it, and says what the last list got, instead of a controller that waits
+// for ever and never leads. Other ends (a signal) are returned as they are.
+func (o *controllerOptions) waitForSync(ctx context.Context, w *controller.Watch, c *clients) error {
+	d, flag := o.cacheSyncTimeout, "--cache-sync-timeout"
+	if d == 0 {
+		d, flag = cacheSyncRequests*time.Duration(o.global.requestTimeout), fmt.Sprintf("--cache-sync-timeout, by default %d times --request-timeout", cacheSyncRequests)
+	}
+	timedOut := errors.New("gave up waiting")
+	ctx, cancel := context.WithTimeoutCause(ctx, d, timedOut)
+	defer cancel()
+	err := w.WaitForSync(ctx)
+	var se *controller.SyncError
+	switch {
+	case err == nil || !errors.Is(err, timedOut) || !errors.As(err, &se):
+		return err
+	case se.Last != nil:
+		return fmt.Errorf("the hub API server %s did not fill the controller's informer caches within %s (%s): %w", c.server, d, flag, err)
+	}
+	return fmt.Errorf("the hub API server %s did not answer the controller's lists and watches within %s (%s): %w", c.server, d, flag, err)
 }
 
 // withProfiling adds Go's runtime profiles (net/http/pprof) under

@@ -32,6 +32,7 @@ func TestControllerFlagsAreValidated(t *testing.T) {
 		"a renew deadline past the lease duration": {[]string{"--leader-renew-deadline", "20s"}, "--leader-retry-period"},
 		"a pass flag still checked":                {[]string{"--concurrency", "0"}, "--concurrency"},
 		"profiles with no address to serve them":   {[]string{"--profiling", "--http-address", ""}, "--profiling"},
+		"a negative cache sync timeout":            {[]string{"--cache-sync-timeout", "-1s"}, "--cache-sync-timeout"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -47,6 +47,12 @@ func TestCommandsEndWhenTheHubAPIServerNeverAnswers(t *testing.T) {
 		"sync, direct":       {"sync", "--transport", "direct"},
 		"token":              {"token", "--cluster", "east"},
 		"sync --policy cron": {"sync", "--policy", "cron", "--fail-on", "never"},
+		// The controller's first fill of its informer caches is bounded
+		// (--cache-sync-timeout, by default 3 times --request-timeout).
+		"controller":                          {"controller", "--http-address", ""},
+		"controller, direct":                  {"controller", "--http-address", "", "--transport", "direct"},
+		"controller, a placement":             {"controller", "--http-address", "", "--placement", "openshift-gitops/spokes"},
+		"controller, --cache-sync-timeout 2s": {"controller", "--http-address", "", "--cache-sync-timeout", "2s"},
 	}
 	for name, args := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -60,7 +66,14 @@ func TestCommandsEndWhenTheHubAPIServerNeverAnswers(t *testing.T) {
 				return
 			}
 			require.NotZero(t, code)
-			require.Contains(t, stderr, "the hub API server "+hostPort+" did not answer within 1s (--request-timeout)", "a clear error naming the server")
+			want := "the hub API server " + hostPort + " did not answer within 1s (--request-timeout)"
+			switch name {
+			case "controller, --cache-sync-timeout 2s":
+				want = "the hub API server " + hostPort + " did not answer the controller's lists and watches within 2s (--cache-sync-timeout)"
+			case "controller", "controller, direct", "controller, a placement":
+				want = "the hub API server " + hostPort + " did not answer the controller's lists and watches within 3s (--cache-sync-timeout, by default 3 times --request-timeout)"
+			}
+			require.Contains(t, stderr, want, "a clear error naming the server")
 			require.Equal(t, 1, strings.Count(stderr, "error:"), "the error is printed once")
 		})
 	}

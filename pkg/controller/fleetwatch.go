@@ -35,7 +35,9 @@ func (w *Watch) ManagedClusters(cc clusterclient.Interface, selector, placement 
 		return nil, err
 	}
 	clusters := clusterLister{mc.Lister().List}
-	w.synced = append(w.synced, mc.Informer().HasSynced)
+	if err := w.track("managedclusters", mc.Informer()); err != nil {
+		return nil, err
+	}
 	var src fleet.Source = fleet.BySelector{Clusters: clusters, Selector: selector}
 	if placement != "" {
 		ns, name, _ := strings.Cut(placement, "/")
@@ -47,7 +49,9 @@ func (w *Watch) ManagedClusters(cc clusterclient.Interface, selector, placement 
 		}, changed)); err != nil {
 			return nil, err
 		}
-		w.synced = append(w.synced, pd.Informer().HasSynced)
+		if err := w.track("placementdecisions", pd.Informer()); err != nil {
+			return nil, err
+		}
 		w.starts = append(w.starts, pf.Start)
 		src = fleet.ByPlacement{Clusters: clusters, Decisions: decisionLister{pd.Lister().PlacementDecisions(ns).List}, Namespace: ns, Name: name}
 	}
@@ -195,7 +199,9 @@ func (w *Watch) Secrets(kube kubernetes.Interface, ns, selector string, changed 
 	}, changed)); err != nil {
 		return nil, err
 	}
-	w.synced = append(w.synced, inf.Informer().HasSynced)
+	if err := w.track("secrets", inf.Informer()); err != nil {
+		return nil, err
+	}
 	w.starts = append(w.starts, f.Start)
 	sc.src = fleet.BySecrets{Secrets: secretLister{inf.Lister().Secrets(ns).List}, Selector: selector}
 	return sc, nil

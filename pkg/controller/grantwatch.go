@@ -59,10 +59,10 @@ func (w *Watch) Grant(dyn dynamic.Interface, ns, name string, changed, replaced 
 		}
 	}
 	for _, item := range []struct {
-		kind string
-		inf  cache.SharedIndexInformer
-		key  func(o any) string
-	}{{"grant", grants, grantKey}, {"site", sites, siteKey}} {
+		kind, resource string
+		inf            cache.SharedIndexInformer
+		key            func(o any) string
+	}{{"grant", skupper.AccessGrantsGVR.Resource, grants, grantKey}, {"site", skupper.SitesGVR.Resource, sites, siteKey}} {
 		h := on(item.kind, item.key)
 		if _, err := item.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: h, UpdateFunc: func(_, n any) { h(n) },
@@ -80,7 +80,9 @@ func (w *Watch) Grant(dyn dynamic.Interface, ns, name string, changed, replaced 
 		}); err != nil {
 			return err
 		}
-		w.synced = append(w.synced, item.inf.HasSynced)
+		if err := w.track(item.resource, item.inf); err != nil {
+			return err
+		}
 	}
 	w.starts = append(w.starts, gf.Start, f.Start)
 	return nil

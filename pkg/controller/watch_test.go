@@ -2,17 +2,20 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 	clusterfake "open-cluster-management.io/api/client/cluster/clientset/versioned/fake"
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
 
@@ -181,4 +184,25 @@ func TestTheClusterWatchDropsTheSelectionWhenAClusterChanges(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, sel.Clusters, 1, "east is still chosen")
 	require.Equal(t, []fleet.Skipped{{Name: "west", Reason: "ManagedClusterConditionAvailable is False"}}, sel.Skipped, "the selection after the event sees west")
+}
+
+func TestWaitForSyncNamesTheEmptyCachesAndTheLastFailure(t *testing.T) {
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		skupper.AccessGrantsGVR: "AccessGrantList", skupper.SitesGVR: "SiteList"})
+	forbidden := apierrors.NewForbidden(skupper.SitesGVR.GroupResource(), "", errors.New("RBAC: no list"))
+	dyn.PrependReactor("list", "sites", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, forbidden })
+	w := &Watch{}
+	require.NoError(t, w.Grant(dyn, "service-interconnect", "spoke-link", func() {}, func() {}))
+	w.Start(t.Context())
+	gaveUp := errors.New("gave up waiting")
+	ctx, cancel := context.WithTimeoutCause(t.Context(), 2*time.Second, gaveUp)
+	defer cancel()
+	err := w.WaitForSync(ctx)
+	var se *SyncError
+	require.ErrorAs(t, err, &se, "a typed error")
+	require.Equal(t, []string{"sites"}, se.Pending, "the grant's cache filled, the Sites' did not")
+	require.ErrorIs(t, err, gaveUp, "the context's cause")
+	require.True(t, apierrors.IsForbidden(se.Last), "the last list's error: %v", se.Last)
+	require.ErrorContains(t, err, "the informer caches of sites are not filled: gave up waiting; the last list or watch failed:")
+	require.Error(t, w.Ready())
 }
