@@ -12,7 +12,6 @@ import (
 
 	"github.com/vanlink/vanlink/pkg/fleet"
 	"github.com/vanlink/vanlink/pkg/logctx"
-	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
 )
 
@@ -191,7 +190,7 @@ func (e *Engine) run(ctx context.Context, res *Result) error {
 			log.Warn("the transport did not finish its cleanup; the next pass removes what is left", "err", err)
 		}
 	}()
-	q := transport.Query{Spokes: sel.Names(), LinkNames: skupper.LinkNames(e.Opts.TokenName, hub.groups)}
+	q := transport.Query{Spokes: sel.Names(), LinkNames: hub.linkNames(e.Opts.TokenName)}
 	log.Debug("spokes selected", "selected", len(q.Spokes), "skipped", len(sel.Skipped), "links", q.LinkNames)
 	p := &pass{e: e, log: log, res: res, sess: sess, grant: grant, sel: sel, q: q,
 		in: PlanInput{GrantUID: grant.UID, LinkReadyTimeout: e.Opts.LinkReadyTimeout, HubBlocked: hub.blocked}}

@@ -104,6 +104,8 @@ type fakeTransport struct {
 	holdPush func()
 	// holdObserve, when set, runs before each spoke is observed.
 	holdObserve func(ctx context.Context, cluster string) error
+	// queries are the queries observed, in order.
+	queries []transport.Query
 }
 
 var (
@@ -135,6 +137,9 @@ func (f *fakeTransport) Open(_ context.Context, o transport.SessionOptions) (tra
 // Observe emits decision-ready observations, as a session must: fresh,
 // with the token when the Links are not Ready.
 func (f *fakeTransport) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
+	f.mu.Lock()
+	f.queries = append(f.queries, q)
+	f.mu.Unlock()
 	for _, n := range q.Spokes {
 		if f.holdObserve != nil {
 			if err := f.holdObserve(ctx, n); err != nil {

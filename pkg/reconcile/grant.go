@@ -43,6 +43,17 @@ type hubState struct {
 	blocked string
 }
 
+// linkNames are the names the hub gives the Links of the token: none when
+// the hub is blocked, its router groups unknown (a Site without endpoints
+// says nothing of its HA), so the transports keep reading the names they
+// read and delete no view of an HA hub's working Links.
+func (h hubState) linkNames(token string) []string {
+	if h.blocked != "" {
+		return nil
+	}
+	return skupper.LinkNames(token, h.groups)
+}
+
 // ErrHubNotReady is wrapped by CheckHub's error when the hub Site cannot
 // issue links yet.
 var ErrHubNotReady = errors.New("the hub cannot issue links yet")

@@ -8,7 +8,6 @@ import (
 
 	"github.com/vanlink/vanlink/pkg/fleet"
 	"github.com/vanlink/vanlink/pkg/logctx"
-	"github.com/vanlink/vanlink/pkg/skupper"
 	"github.com/vanlink/vanlink/pkg/transport"
 )
 
@@ -89,7 +88,7 @@ func (e *Engine) reconcile(ctx context.Context, sess transport.Session, sc Scope
 			res.Changes = append(res.Changes, Change{Step: Step{Cluster: s.Name, Action: Skip, Reason: s.Reason}, Outcome: OutcomeSkipped})
 		}
 	}
-	q := transport.Query{Spokes: spokes, LinkNames: skupper.LinkNames(e.Opts.TokenName, hub.groups)}
+	q := transport.Query{Spokes: spokes, LinkNames: hub.linkNames(e.Opts.TokenName)}
 	p := &pass{e: e, log: log, res: res, sess: sess, grant: grant, sel: sc.Selection, q: q, scope: scope, otherInFlight: sc.OtherInFlight, hold: sc.Hold,
 		in: PlanInput{GrantUID: grant.UID, LinkReadyTimeout: e.Opts.LinkReadyTimeout, HubBlocked: hub.blocked}}
 	if err := p.run(ctx); err != nil {

@@ -69,7 +69,11 @@ type Query struct {
 	// LinkNames are the names the token's Links have when made by the hub
 	// as it is now (skupper.LinkNames with the hub Site's router groups).
 	// Transports that cannot list Links (ACM views read one object by
-	// name) read these; others find the Links by their credentials.
+	// name) read these; others find the Links by their credentials. Empty
+	// when the hub's router groups are unknown (its Site cannot issue
+	// links): a transport then reads the names it already reads for the
+	// spoke (the token's own name for a spoke it never read), and deletes
+	// no view or read of a Link name.
 	LinkNames []string
 }
 

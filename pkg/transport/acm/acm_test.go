@@ -647,6 +647,39 @@ func TestASessionLimitedToSomeHubNamespacesListsAndWatchesOnlyThere(t *testing.T
 	require.Zero(t, clusterWide, "no list or watch outside the given hub namespaces (RoleBindings there suffice)")
 }
 
+// TestAnHAHubThatIsNotReadyKeepsItsSpokesLinked: a pass against a hub Site
+// that cannot issue links (Pending, no endpoints) knows nothing of its
+// router groups and asks for no Link names; the HA spoke's Link views stay
+// and its two Ready Links are read, so it is linked, not pending "AccessToken
+// redeemed but none of its Links is there".
+func TestAnHAHubThatIsNotReadyKeepsItsSpokesLinked(t *testing.T) {
+	h := newHub(t, acmtest.Options{}, "east").start(t)
+	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
+	put(t, h.spokes["east"], "accesstokens", "hub-link", map[string]any{"redeemed": true, "status": "Ready"})
+	for _, n := range []string{"hub-link-1", "hub-link-2"} {
+		put(t, h.spokes["east"], "links", n, map[string]any{"status": "Ready"})
+	}
+	_, err := transport.ObserveAll(t.Context(), h.s, transport.Query{Spokes: []string{"east"}, LinkNames: skupper.LinkNames("hub-link", 2)})
+	require.NoError(t, err)
+	h.finish(t) // the next pass, with the hub Site Pending
+	obs, err := transport.ObserveAll(t.Context(), h.s, transport.Query{Spokes: []string{"east"}})
+	require.NoError(t, err)
+	e := obs["east"]
+	require.Equal(t, transport.Present, e.Links.State, e.Links.Reason)
+	require.Equal(t, []string{"hub-link-1", "hub-link-2"}, e.Links.Object.Names())
+	require.True(t, e.Links.Object.Ready(), "the spoke is linked")
+	list, err := h.client.Resource(acm.ViewsGVR).Namespace("east").List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err)
+	var views []string
+	for _, v := range list.Items {
+		if v.GetLabels()[acm.ObjectLabel] == "link" {
+			views = append(views, v.GetName())
+		}
+	}
+	sort.Strings(views)
+	require.Equal(t, []string{"vanlink-hub-link-link-1", "vanlink-hub-link-link-2"}, views, "no Link view deleted, none of a guessed name made")
+}
+
 func TestLinkViewsOfNamesTheHubNoLongerGivesAreDeleted(t *testing.T) {
 	h := newHub(t, acmtest.Options{}, "east").start(t)
 	put(t, h.spokes["east"], "sites", "east", map[string]any{"status": "Ready"})
@@ -677,8 +710,8 @@ func TestLinkViewsOfNamesTheHubNoLongerGivesAreDeleted(t *testing.T) {
 		return reflect.DeepEqual([]string{"vanlink-hub-link-link-1", "vanlink-hub-link-link-2"}, linkViews())
 	}, 5*time.Second, 20*time.Millisecond, "the hub became HA: the view of the single Link goes, got %v", linkViews())
 	observe(transport.Query{Spokes: []string{"east"}})
-	require.Equal(t, []string{"vanlink-hub-link-link", "vanlink-hub-link-link-1", "vanlink-hub-link-link-2"}, linkViews(),
-		"without names from the hub's Site nothing is deleted")
+	require.Equal(t, []string{"vanlink-hub-link-link-1", "vanlink-hub-link-link-2"}, linkViews(),
+		"without names from the hub's Site nothing is deleted, and the views there are read")
 	observe(one)
 	require.Eventually(t, func() bool { return reflect.DeepEqual([]string{"vanlink-hub-link-link"}, linkViews()) },
 		5*time.Second, 20*time.Millisecond, "back to one router group, got %v", linkViews())

@@ -76,7 +76,7 @@ func (t *session) refresh(ctx context.Context, spoke string, q transport.Query, 
 	if t.readOnly {
 		return nil, errReadOnly
 	}
-	names := linkNames(q, t.opts.TokenName)
+	names := t.linkNames(spoke, q)
 	var (
 		site  transport.Observed[skupper.Site]
 		links = make([]transport.Observed[skupper.Link], len(names))

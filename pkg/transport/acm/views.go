@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -43,11 +45,11 @@ func (t *session) siteView(cluster, site string) *unstructured.Unstructured {
 }
 
 // desiredViews returns the persistent views of a spoke: its Site's, then one
-// per Link name of q.
+// per Link name (see linkNames).
 func (t *session) desiredViews(cluster string, q transport.Query) []*unstructured.Unstructured {
 	interval := int64(t.opts.ViewInterval.Seconds())
 	views := []*unstructured.Unstructured{t.siteView(cluster, t.siteName(cluster))}
-	for _, n := range linkNames(q, t.opts.TokenName) {
+	for _, n := range t.linkNames(cluster, q) {
 		views = append(views, newView(cluster, t.linkViewName(n), false, linkKind, n, t.opts.SpokeNamespace, "link", t.opts.TokenName, "observe", interval))
 	}
 	return views
@@ -97,11 +99,26 @@ func (t *session) deleteViews(ctx context.Context, views []types.NamespacedName)
 	return func() { _ = g.Wait() }
 }
 
-func linkNames(q transport.Query, token string) []string {
-	if len(q.LinkNames) == 0 {
-		return []string{token}
+// linkNames are the names of the token's Links a spoke is read by: those
+// of q or, when q has none (the hub's router groups are unknown: its Site
+// cannot issue links), the names the spoke's persistent Link views already
+// read, so an HA hub's Links stay observed while its Site is not Ready; the
+// token's own name when there is no such view.
+func (t *session) linkNames(cluster string, q transport.Query) []string {
+	if len(q.LinkNames) > 0 {
+		return q.LinkNames
 	}
-	return q.LinkNames
+	var names []string
+	for _, o := range t.views.GetStore().ByNamespace(cluster) {
+		if r, ok := recordOf(o); ok && r.observes(t.opts.TokenName) && r.objectLabel == "link" && r.scopeName != "" {
+			names = append(names, r.scopeName)
+		}
+	}
+	if len(names) == 0 {
+		return []string{t.opts.TokenName}
+	}
+	sort.Strings(names)
+	return slices.Compact(names)
 }
 
 // observeViews builds an observation from a spoke's views (Site first, then

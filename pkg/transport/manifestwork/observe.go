@@ -25,8 +25,8 @@ var errReadOnly = errors.New("the ManifestWork transport is read-only (dry run):
 func (t *session) Observe(ctx context.Context, q transport.Query, emit func(*transport.Observation)) error {
 	var g errgroup.Group
 	g.SetLimit(t.opts.Concurrency)
-	names := linkNames(q, t.opts.TokenName)
 	for _, spoke := range q.Spokes {
+		names := t.linkNames(spoke, q)
 		if o := t.fromCache(spoke, names); o != nil && t.decidable(o) {
 			emit(o)
 			continue
@@ -44,11 +44,16 @@ func (t *session) Observe(ctx context.Context, q transport.Query, emit func(*tra
 	return nil
 }
 
-func linkNames(q transport.Query, token string) []string {
-	if len(q.LinkNames) == 0 {
-		return []string{token}
+// linkNames are the names of the token's Links a spoke is read by: those
+// of q or, when q has none (the hub's router groups are unknown: its Site
+// cannot issue links), the Links the spoke's work already reads (the
+// token's own name for a new work), so an HA hub's Links stay observed
+// while its Site is not Ready.
+func (t *session) linkNames(spoke string, q transport.Query) []string {
+	if len(q.LinkNames) > 0 {
+		return q.LinkNames
 	}
-	return q.LinkNames
+	return t.current(spoke).links
 }
 
 // decidable reports whether an observation from the cache can be decided

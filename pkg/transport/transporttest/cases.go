@@ -45,6 +45,34 @@ func haLinks(t *testing.T, b *Bed) {
 	closeClean(t, b, s)
 }
 
+// haLinksWithoutNames: while the hub Site cannot issue links its router
+// groups are unknown, and a pass asks for no Link names; a session then
+// reads the Links it read before, never the token's own name instead.
+func haLinksWithoutNames(t *testing.T, b *Bed) {
+	east := b.Spokes["east"]
+	create(t, east, sitesGVR, site("east"))
+	create(t, east, secretsGVR, secret())
+	create(t, east, tokensGVR, token(redeemed))
+	create(t, east, linksGVR, link(TokenName+"-1", "Ready"))
+	create(t, east, linksGVR, link(TokenName+"-2", "Ready"))
+	s := open(t, b, transport.SessionOptions{})
+	observe(t, s, transport.Query{Spokes: []string{"east"}, LinkNames: skupper.LinkNames(TokenName, 2)})
+	closeClean(t, b, s)
+	for _, o := range []transport.SessionOptions{{}, {Fresh: true}} {
+		s = open(t, b, o)
+		e := observe(t, s, transport.Query{Spokes: []string{"east"}})["east"]
+		decisionReady(t, e)
+		require.Equal(t, transport.Present, e.Links.State, "fresh %v: %s", o.Fresh, e.Links.Reason)
+		require.Equal(t, []string{TokenName + "-1", TokenName + "-2"}, e.Links.Object.Names(), "fresh %v", o.Fresh)
+		require.True(t, e.Links.Object.Ready(), "both Links Ready: linked, not pending")
+		closeClean(t, b, s)
+	}
+	for _, n := range []string{TokenName + "-1", TokenName + "-2"} {
+		_, err := east.Get(t.Context(), linksGVR, Namespace, n)
+		require.NoError(t, err, "Link %s left alone", n)
+	}
+}
+
 func foreignPlural(t *testing.T, b *Bed) {
 	east := b.Spokes["east"]
 	create(t, east, sitesGVR, site("east"))

@@ -65,6 +65,7 @@ func Run(t *testing.T, newBed NewBed) {
 var cases = map[string]func(*testing.T, *Bed){
 	"a spoke with a Site and nothing else is observed fresh, with its token read":          coldSpoke,
 	"an HA hub's Links are every Link using the token's credentials":                       haLinks,
+	"a query without Link names (the hub blocked) keeps reading an HA hub's Links":         haLinksWithoutNames,
 	"a foreign CRD sharing the Link plural is never read nor removed":                      foreignPlural,
 	"a spoke's Site is found whatever its name":                                            siteOfAnyName,
 	"a Link whose Secret alone was deleted is not Ready, with its token, never Present":    secretOnlyDeletion,
