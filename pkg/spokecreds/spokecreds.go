@@ -2,8 +2,8 @@
 // without ACM: an Argo CD cluster Secret (label
 // argocd.argoproj.io/secret-type=cluster; data name, server and the config
 // JSON with a bearer token and TLS data), or a Secret holding a kubeconfig
-// (data key "kubeconfig"; the cluster is named by the label
-// vanlink.io/cluster, else by the Secret's name).
+// (data key "kubeconfig"). A spoke is named by the label vanlink.io/cluster
+// when set, else by an Argo CD cluster's name, else by the Secret's name.
 package spokecreds
 
 import (
@@ -84,11 +84,16 @@ func Load(ctx context.Context, secrets SecretLister, selector string) ([]Spoke, 
 	return spokes, invalid, nil
 }
 
+// nameOf is the spoke's catalog name, as the ApplicationSets of
+// values/argocd/clusters compute it: the label vanlink.io/cluster when set
+// (an Argo CD cluster named by an EKS ARN or a GKE name is "west" in the
+// catalog and the spoke chart), else an Argo CD cluster Secret's data name,
+// else the Secret's name.
 func nameOf(s *corev1.Secret) string {
-	if n := strings.TrimSpace(string(s.Data["name"])); n != "" && s.Labels[ArgoSecretTypeLabel] == ArgoClusterType {
+	if n := strings.TrimSpace(s.Labels[ClusterLabel]); n != "" {
 		return n
 	}
-	if n := s.Labels[ClusterLabel]; n != "" {
+	if n := strings.TrimSpace(string(s.Data["name"])); n != "" && s.Labels[ArgoSecretTypeLabel] == ArgoClusterType {
 		return n
 	}
 	return s.Name
