@@ -2,6 +2,7 @@ package charts_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/Masterminds/sprig/v3"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -82,6 +84,24 @@ func TestHelmGlobalValuesAreAccepted(t *testing.T) {
 	})
 }
 
+// mergeSet merges b into a copy of a, as a later --set does.
+func mergeSet(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		am, aok := out[k].(map[string]any)
+		bm, bok := v.(map[string]any)
+		if aok && bok {
+			out[k] = mergeSet(am, bm)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // valuePaths lists every key path of a values.yaml, maps and leaves.
 func valuePaths(t *testing.T, chart string) [][]string {
 	data, err := os.ReadFile(repo(t, chart+"/values.yaml"))
@@ -103,32 +123,90 @@ func valuePaths(t *testing.T, chart string) [][]string {
 	return out
 }
 
-// TestNullDeletesADefaultWithoutACrash sets every value of both charts to
-// null (Helm's way to delete a default): the chart either renders, or fails
-// with a message that names the value; never a template nil pointer.
+// nullFeatures are the combinations of optional features each key path of
+// values.yaml is set to null under: a null must be handled wherever the
+// templates that read the value render.
+func nullFeatures(chart string) map[string]map[string]any {
+	if chart == charts.SpokeChart {
+		return map[string]map[string]any{
+			"defaults": nil,
+			"every option on": {"workAgent": map[string]any{"rbac": true}, "namespace": map[string]any{"create": true, "labels": map[string]any{"team": "net"}},
+				"operator": map[string]any{"subscription": map[string]any{"enabled": true}}, "site": map[string]any{"linkAccess": "default", "settings": map[string]any{"a": "b"}}},
+		}
+	}
+	return map[string]map[string]any{
+		"defaults": nil,
+		"controller on": {"controller": map[string]any{"enabled": true, "metrics": map[string]any{
+			"service": map[string]any{"enabled": true}, "serviceMonitor": map[string]any{"enabled": true}}}},
+		"observer with an Ingress": observer(map[string]any{"ingress": map[string]any{"enabled": true, "host": "observer.example.com", "tlsSecretName": "tls"}}),
+		"observer with a Route": observer(map[string]any{"auth": map[string]any{"strategy": "openshift"}, "tls": map[string]any{"source": "openshift"},
+			"route": map[string]any{"enabled": true}}),
+		"observer with a Gateway": observer(map[string]any{"tls": map[string]any{"source": "secret", "secretName": "console-tls"},
+			"gateway": map[string]any{"enabled": true, "parentRefs": []any{map[string]any{"name": "public"}}, "caConfigMap": "observer-ca"}}),
+		"manifestwork transport": {"sync": map[string]any{"transport": "manifestwork", "rbac": map[string]any{"scope": "namespaced"}}},
+		"direct transport":       {"sync": map[string]any{"transport": "direct"}},
+		"every other option on": {"namespace": map[string]any{"create": true}, "operator": map[string]any{"subscription": map[string]any{"enabled": true}},
+			"sync": map[string]any{"prune": true, "rotation": map[string]any{"enabled": true}, "placement": map[string]any{"name": "spokes"}}},
+	}
+}
+
+// namesTheValue tells whether err names the value at path as a user reads
+// it: its key path (or the schema's words for a missing property), and no
+// template trace.
+func namesTheValue(err error, path []string) bool {
+	msg := err.Error()
+	if strings.Contains(msg, `executing "`) || strings.Contains(msg, "wrong type") || strings.Contains(msg, "nil pointer") || strings.Contains(msg, "%!") {
+		return false
+	}
+	key := strings.Join(path, ".")
+	// The key itself, or a value under it (catalog=null: catalog.spokes is empty).
+	if strings.Contains(msg, key+" ") || strings.Contains(msg, key+":") || strings.Contains(msg, key+"=") ||
+		strings.Contains(msg, key+".") || strings.HasSuffix(msg, key) {
+		return true
+	}
+	// The schema's words: at '/sync/hook': missing property 'grantTimeout'.
+	at := "at ''"
+	if len(path) > 1 {
+		at = "at '/" + strings.Join(path[:len(path)-1], "/") + "'"
+	}
+	return strings.Contains(msg, at) && strings.Contains(msg, "'"+path[len(path)-1]+"'")
+}
+
+// TestNullDeletesADefaultWithoutACrash sets every key path of both charts'
+// values.yaml, one at a time and at every depth, to null (Helm's way to
+// delete a default) under each combination of optional features: the chart
+// either renders (no "<nil>" in what it renders), or fails with a message
+// that names the value; never a template nil pointer or type error.
 func TestNullDeletesADefaultWithoutACrash(t *testing.T) {
 	for _, r := range []release{hubRelease, eastRelease} {
-		for _, path := range valuePaths(t, r.chart) {
-			key := strings.Join(path, ".")
-			t.Run(r.name+" "+key+"=null", func(t *testing.T) {
-				_, err := charts.Render(t.Context(), repo(t, r.chart), r.options(t, nested(nil, path...)))
-				if err == nil {
-					return
-				}
-				require.NotContains(t, err.Error(), "nil pointer", "%s=null must not crash a template", key)
-				named := strings.Contains(err.Error(), key+" ") || strings.Contains(err.Error(), key+":")
-				if !named {
-					// The schema's words: at '/sync/hook': missing property 'grantTimeout'.
-					at := "at ''"
-					if len(path) > 1 {
-						at = "at '/" + strings.Join(path[:len(path)-1], "/") + "'"
+		for feature, set := range nullFeatures(r.chart) {
+			t.Run(r.name+" "+feature, func(t *testing.T) {
+				t.Parallel()
+				render(t, r, set)
+				for _, path := range valuePaths(t, r.chart) {
+					key := strings.Join(path, ".")
+					out, err := charts.Render(t.Context(), repo(t, r.chart), r.options(t, mergeSet(set, nested(nil, path...))))
+					if err != nil {
+						assert.True(t, namesTheValue(err, path), "%s=null must fail naming %s, without a template trace: %v", key, key, err)
+						continue
 					}
-					named = strings.Contains(err.Error(), at) && strings.Contains(err.Error(), "'"+path[len(path)-1]+"'")
+					for _, o := range out.All() {
+						data, _ := o.MarshalJSON()
+						assert.NotContains(t, string(data), "<nil>", "%s=null renders <nil> into %s %s", key, o.GetKind(), o.GetName())
+					}
+					assert.NotContains(t, out.Notes, "<nil>", "%s=null renders <nil> into NOTES.txt", key)
 				}
-				require.True(t, named, "the error must name %s: %v", key, err)
 			})
 		}
 	}
+	t.Run("a template trace does not count as naming the value", func(t *testing.T) {
+		require.False(t, namesTheValue(errors.New(`template: x/templates/_vanlink.tpl:398:12: executing "x" at <.Values.sync.clusterSelector>: wrong type for value; expected string; got interface {}`),
+			[]string{"sync", "clusterSelector"}))
+		require.False(t, namesTheValue(errors.New(`networkObserver.tls.secretName is used only with tls.source secret, and tls.source is %!s(<nil>)`),
+			[]string{"networkObserver", "tls", "source"}), "a nil formatted into the message")
+		require.True(t, namesTheValue(errors.New(`values don't meet the specifications of the schema(s): at '/sync/hook': missing property 'grantTimeout'`),
+			[]string{"sync", "hook", "grantTimeout"}))
+	})
 	t.Run("site=null and grant=null name the value", func(t *testing.T) {
 		for _, key := range []string{"site", "grant", "sync"} {
 			_, err := charts.Render(t.Context(), repo(t, charts.HubChart), hubRelease.options(t, map[string]any{key: nil}))

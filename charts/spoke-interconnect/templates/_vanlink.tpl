@@ -388,15 +388,19 @@ characters) and every value a label value. Call with
 {{- /*
 vanlink.selector.validate fails unless .value is a Kubernetes label selector
 (what kubectl -l takes: key, !key, key=value, key==value, key!=value,
-key in (a,b), key notin (a,b), key>1, key<1, joined by commas). Empty is valid.
+key in (a,b), key notin (a,b), key>1, key<1, joined by commas). Empty or null is valid.
 Call with (dict "value" .Values.sync.clusterSelector "what" "sync.clusterSelector").
 */ -}}
 {{- define "vanlink.selector.validate" -}}
 {{- $key := "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?" -}}
 {{- $val := "([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?" -}}
 {{- $req := printf "\\s*(!\\s*%s|%s\\s*(==?|!=)\\s*%s|%s\\s*[<>]\\s*-?[0-9]+|%s\\s+(in|notin)\\s*\\(\\s*%s(\\s*,\\s*%s)*\\s*\\)|%s)\\s*" $key $key $val $key $key $val $val $key -}}
-{{- if and (trim .value) (not (regexMatch (printf "^%s(,%s)*$" $req $req) .value)) -}}
-{{- fail (printf "%s: %q is not a label selector (key, !key, key=value, key!=value, key in (a,b), key notin (a,b), joined by commas)" .what .value) -}}
+{{- $value := .value | default "" -}}
+{{- if not (kindIs "string" $value) -}}
+{{- fail (printf "%s must be a label selector string" .what) -}}
+{{- end -}}
+{{- if and (trim $value) (not (regexMatch (printf "^%s(,%s)*$" $req $req) $value)) -}}
+{{- fail (printf "%s: %q is not a label selector (key, !key, key=value, key!=value, key in (a,b), key notin (a,b), joined by commas)" .what $value) -}}
 {{- end -}}
 {{- end -}}
 
