@@ -663,6 +663,20 @@ func TestChartCIValuesLintAndRender(t *testing.T) {
 	}
 }
 
+// TestChartsNameTheirMaintainers: chart-testing's ct lint validates
+// maintainers by default and fails a chart without them.
+func TestChartsNameTheirMaintainers(t *testing.T) {
+	for _, chart := range []string{charts.HubChart, charts.SpokeChart} {
+		ch, err := charts.Load(repo(t, chart))
+		require.NoError(t, err)
+		require.NotEmpty(t, ch.Metadata.Maintainers, "%s/Chart.yaml lists maintainers", chart)
+		for _, m := range ch.Metadata.Maintainers {
+			require.NotEmpty(t, m.Name, "%s: a maintainer has a name (ct checks it is a GitHub account)", chart)
+			require.True(t, m.URL != "" || m.Email != "", "%s: maintainer %s has a url or an email", chart, m.Name)
+		}
+	}
+}
+
 func TestNotesWithoutSyncJobs(t *testing.T) {
 	out := render(t, hubRelease, nested(false, "sync", "enabled"))
 	require.NotContains(t, out.Notes, "token-sync job links", "no word of sync jobs that are not rendered")
