@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -408,17 +409,24 @@ func TestPodKnobs(t *testing.T) {
 		"podSecurityContext": map[string]any{"runAsNonRoot": true, "runAsUser": 1000680000, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
 		"hook":               map[string]any{"ttlSecondsAfterFinished": 600},
 	}}
+	set["controller"] = map[string]any{"enabled": true, "keepHook": true}
 	out := render(t, hubRelease, set)
 	job := hookJob(t, out)
 	var cj batchv1.CronJob
 	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Find("CronJob")[0].Object, &cj))
+	var dep appsv1.Deployment
+	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(out.Find("Deployment")[0].Object, &dep))
 	require.EqualValues(t, 600, *job.Spec.TTLSecondsAfterFinished)
-	for name, pod := range map[string]corev1.PodSpec{"hook": job.Spec.Template.Spec, "cron": cj.Spec.JobTemplate.Spec.Template.Spec} {
+	for name, pod := range map[string]corev1.PodSpec{"hook": job.Spec.Template.Spec, "cron": cj.Spec.JobTemplate.Spec.Template.Spec, "controller": dep.Spec.Template.Spec} {
 		c := pod.Containers[0]
 		require.Equal(t, "system-cluster-critical", pod.PriorityClassName, name)
-		require.Equal(t, []corev1.EnvVar{{Name: "HTTPS_PROXY", Value: "http://proxy:3128"}}, c.Env, name)
-		require.Equal(t, "--view-interval=2m", c.Args[len(c.Args)-1], "%s: extra args come last", name)
+		require.Contains(t, c.Env, corev1.EnvVar{Name: "HTTPS_PROXY", Value: "http://proxy:3128"}, name)
+		if name != "controller" {
+			require.Equal(t, "--view-interval=2m", c.Args[len(c.Args)-1], "%s: extra args come last", name)
+		}
+		require.Len(t, pod.Volumes, 1, "%s: sync.extraVolumes", name)
 		require.Equal(t, "trusted-ca", pod.Volumes[0].ConfigMap.Name, name)
+		require.Len(t, c.VolumeMounts, 1, "%s: sync.extraVolumeMounts", name)
 		require.Equal(t, "/etc/pki/ca-trust", c.VolumeMounts[0].MountPath, name)
 		require.EqualValues(t, 1000680000, *pod.SecurityContext.RunAsUser, "%s: the pod securityContext is overridable", name)
 		requireRestricted(t, pod)
