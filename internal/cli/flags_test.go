@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"log/slog"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/runtime"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 )
 
 func TestBadFlagsFailWithAClearMessage(t *testing.T) {
@@ -31,6 +36,7 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 		"hub namespaces with direct":        {[]string{"sync", "--transport", "direct", "--hub-namespaces", "east"}, "--hub-namespaces is for --transport acm or manifestwork"},
 		"a placement with direct":           {[]string{"sync", "--transport", "direct", "--placement", "a/b"}, "--cluster-selector and --placement are for --transport acm or manifestwork"},
 		"a hub namespace not DNS-1123":      {[]string{"sync", "--hub-namespaces", "East_1"}, `--hub-namespaces "East_1"`},
+		"no observation deadline":           {[]string{"sync", "--observe-timeout", "0"}, "--observe-timeout must be positive"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -48,7 +54,7 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 func TestEachSubcommandTakesOnlyTheFlagsItUses(t *testing.T) {
 	grant := []string{"grant", "namespace", "spoke-namespace", "token-name"}
 	observe := []string{"cluster-selector", "concurrency", "credentials-namespace", "credentials-selector", "expiry-margin", "fresh", "hub-namespaces",
-		"link-ready-timeout", "placement", "spoke-timeout", "transport", "view-interval"}
+		"link-ready-timeout", "observe-timeout", "placement", "spoke-timeout", "transport", "view-interval"}
 	push := []string{"lease", "lease-wait", "link-cost", "prune", "rotate-grant", "rotation-timeout"}
 	record := []string{"status-configmap"}
 	join := func(groups ...[]string) []string {
@@ -112,4 +118,21 @@ func TestStatusLiveKeepsTheTransportFlags(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.ParseFlags([]string{"--live", "--transport", "direct", "--credentials-namespace", "argocd", "--credentials-selector", "env=demo", "--fresh", "--concurrency", "8"}))
 	require.Error(t, c.ParseFlags([]string{"--transport", "ssh"}), "an enum flag validates when set")
+}
+
+// TestThePassDeadlinesReachTheEngine: --spoke-timeout and --observe-timeout
+// are the engine's two deadlines.
+func TestThePassDeadlinesReachTheEngine(t *testing.T) {
+	o := &passOptions{}
+	fs := pflag.NewFlagSet("sync", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	require.NoError(t, fs.Parse([]string{"--transport", "direct"}))
+	c := &clients{kube: kubefake.NewClientset(), dyn: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme())}
+	e := o.engine(c, slog.New(slog.DiscardHandler), false)
+	require.Equal(t, 5*time.Minute, e.Opts.ObserveTimeout, "the default observation deadline")
+	require.NoError(t, fs.Parse([]string{"--observe-timeout", "7m", "--spoke-timeout", "90s"}))
+	require.NoError(t, o.Validate())
+	e = o.engine(c, slog.New(slog.DiscardHandler), false)
+	require.Equal(t, 7*time.Minute, e.Opts.ObserveTimeout)
+	require.Equal(t, 90*time.Second, e.Opts.SpokeTimeout)
 }

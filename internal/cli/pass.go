@@ -168,7 +168,7 @@ func (o *passOptions) engine(c *clients, log *slog.Logger, dryRun bool) *reconci
 		Log: log,
 		Opts: reconcile.Options{
 			GrantNamespace: o.namespace, GrantName: o.grant, TokenName: o.tokenName, SpokeNamespace: o.spokeNamespace,
-			LinkCost: o.linkCost, Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, Rotate: o.rotate,
+			LinkCost: o.linkCost, Concurrency: o.concurrency, SpokeTimeout: o.spokeTimeout, ObserveTimeout: o.observeTimeout, Rotate: o.rotate,
 			ExpiryMargin: o.expiryMargin, RotationTimeout: o.rotationTimeout, Prune: o.prune, DryRun: dryRun,
 			LinkReadyTimeout: o.linkReady, Fresh: o.fresh,
 		},

@@ -46,6 +46,7 @@ type observeOptions struct {
 	placement       string
 	concurrency     int
 	spokeTimeout    time.Duration
+	observeTimeout  time.Duration
 	expiryMargin    time.Duration
 	viewInterval    time.Duration
 	hubNamespaces   []string
@@ -98,7 +99,8 @@ func (o *observeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.clusterSelector, "cluster-selector", "", "label selector of the ManagedClusters to link (empty: all joined and available; the hub, label local-cluster=true, never)")
 	fs.StringVar(&o.placement, "placement", "", "NAMESPACE/NAME of an OCM Placement whose decisions choose the spokes (instead of --cluster-selector)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "spokes handled at the same time")
-	fs.DurationVar(&o.spokeTimeout, "spoke-timeout", 2*time.Minute, "deadline of one spoke in a pass")
+	fs.DurationVar(&o.spokeTimeout, "spoke-timeout", 2*time.Minute, "deadline of one spoke's push or removal in a pass")
+	fs.DurationVar(&o.observeTimeout, "observe-timeout", 5*time.Minute, "deadline of observing the whole fleet when a pass holds every push until it is observed (the grant cannot cover every spoke, may need rotating, or a dry run); a pass that pushes as it observes is paced by its pushes instead")
 	fs.DurationVar(&o.expiryMargin, "expiry-margin", 72*time.Hour, "a grant expiring within this is treated as expiring; bounded by the grant's window: at most half of its spec.expirationWindow is used, so a short-lived grant is not rotated as soon as it is made")
 	fs.DurationVar(&o.linkReady, "link-ready-timeout", 10*time.Minute, "a spoke whose Link has not been Ready for longer than this while its Site is Ready is re-linked (0: never)")
 	fs.BoolVar(&o.fresh, "fresh", false, "read every spoke as it is now before planning it, bypassing the ACM transport's persistent views (which the agent refreshes every --view-interval); costs agent round trips per spoke. Pushes and removals always rest on fresh reads")
@@ -165,8 +167,8 @@ func (o *observeOptions) Validate() error {
 	if o.concurrency < 1 {
 		return fmt.Errorf("--concurrency %d: must be at least 1", o.concurrency)
 	}
-	if o.spokeTimeout <= 0 || o.expiryMargin < 0 || o.linkReady < 0 {
-		return fmt.Errorf("--spoke-timeout must be positive, --expiry-margin and --link-ready-timeout not negative")
+	if o.spokeTimeout <= 0 || o.observeTimeout <= 0 || o.expiryMargin < 0 || o.linkReady < 0 {
+		return fmt.Errorf("--spoke-timeout and --observe-timeout must be positive, --expiry-margin and --link-ready-timeout not negative")
 	}
 	for _, n := range o.hubNamespaces {
 		if errs := validation.IsDNS1123Label(n); len(errs) > 0 {

@@ -49,8 +49,8 @@ type Options struct {
 	// 2m). Each spoke's observation has its own, the transport's.
 	SpokeTimeout time.Duration
 	// ObserveTimeout bounds the observation of the whole fleet when the
-	// pass holds every push until it is complete (default 5m; see
-	// Engine.pipeline). A pass that pushes as it observes has none: it is
+	// pass holds every push until it is complete (default 5m; see pass.run
+	// and Engine.streams). A pass that pushes as it observes has none: it is
 	// paced by the pushes.
 	ObserveTimeout time.Duration
 	// Rotate re-creates an exhausted or expiring grant.

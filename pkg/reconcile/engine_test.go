@@ -102,6 +102,8 @@ type fakeTransport struct {
 	delay   time.Duration
 	// holdPush, when set, runs at the start of each push.
 	holdPush func()
+	// pushHangs names a spoke whose push waits for its context to end.
+	pushHangs string
 	// holdObserve, when set, runs before each spoke is observed.
 	holdObserve func(ctx context.Context, cluster string) error
 	// queries are the queries observed, in order.
@@ -188,6 +190,10 @@ func observedCopy[T any](v *T) transport.Observed[T] {
 func (f *fakeTransport) push(ctx context.Context, n string, tok *unstructured.Unstructured) error {
 	if f.holdPush != nil {
 		f.holdPush()
+	}
+	if f.pushHangs == n {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	cur := f.active.Add(1)
 	defer f.active.Add(-1)
