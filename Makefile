@@ -10,7 +10,10 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -X github.com/vanlink/vanlink/pkg/version.Version=$(VERSION)
 # Pinned tool versions. kube-apiserver follows the client-go version in go.mod.
 HELM_VERSION  := v3.22.0
-HELM          ?= $(GO) run helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+# go run builds Helm without its release -ldflags, and Helm then assumes Kubernetes
+# v1.20.0 (below both charts' kubeVersion): set what the v3.22.0 release binary
+# reports (Helm's Makefile: client-go v0.37.0, so Kubernetes 1.37) and its version.
+HELM          ?= $(GO) run -ldflags "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37 -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 TEST_FLAGS    ?=
 CHARTS        := $(wildcard charts/*/Chart.yaml)
 
