@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/sprig/v3"
+	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -708,4 +710,33 @@ func TestEachChartLintsStrictWithNoValues(t *testing.T) {
 	sites := out.Find("Site")
 	require.Len(t, sites, 1)
 	require.Equal(t, "east", sites[0].GetName(), "the Site is named after the release when clusterName is not set")
+}
+
+// TestMakefileHelmReportsAKubernetesVersionTheChartsAccept: `go run` builds
+// Helm without its release -ldflags, and such a Helm assumes Kubernetes
+// v1.20.0, which both charts' kubeVersion refuses; the Makefile's HELM sets
+// the version Helm's own build sets.
+func TestMakefileHelmReportsAKubernetesVersionTheChartsAccept(t *testing.T) {
+	data, err := os.ReadFile(repo(t, "Makefile"))
+	require.NoError(t, err)
+	var line string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "HELM ") {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line, "the Makefile defines HELM")
+	x := func(v string) string {
+		m := regexp.MustCompile(regexp.QuoteMeta(v) + `=([0-9]+)`).FindStringSubmatch(line)
+		require.NotNil(t, m, "HELM sets %s with -ldflags -X", v)
+		return m[1]
+	}
+	version := x("helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor") + "." + x("helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor") + ".0"
+	require.Equal(t, version, x("helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor")+"."+x("helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor")+".0",
+		"helm lint checks deprecations against the same version")
+	for _, c := range []string{charts.HubChart, charts.SpokeChart} {
+		ch, err := charts.Load(repo(t, c))
+		require.NoError(t, err)
+		require.True(t, chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, version), "%s: kubeVersion %s accepts the Makefile's Helm (Kubernetes %s)", c, ch.Metadata.KubeVersion, version)
+	}
 }
