@@ -30,7 +30,7 @@ of every routing-key pair of the network under the key "pairs". Each pair:
   spoke      the spoke that offers (spoke-to-hub) or uses (hub-to-spoke) it
   name       Listener name = Service host on the listening side
   routingKey shared by the Listener and its Connector
-  port       Listener port
+  port       Listener port (the service's, or spokeOverrides.<spoke>.port)
   backend    {host|selector, port}: where the Connector sends traffic
   listener   the service's listener fields (tlsCredentials, type, observer,
              exposePodsByName, settings), with the spoke's override merged in
@@ -114,7 +114,12 @@ that all share its routing key.
 {{- if and $backend.host (regexMatch "://|/|:[0-9]*$|^\\[" (toString $backend.host)) -}}
 {{- fail (printf "%s.host: %q is written as a URL or with a port; give the host name only (e.g. kafka-bootstrap.kafka.svc), and the port as backend.port" $bw $backend.host) -}}
 {{- end -}}
-{{- $backendOut := dict "port" (int ($backend.port | default $svc.port)) -}}
+{{- /* spokeOverrides.<spoke>.port replaces port for this spoke: its Listener,
+the default of its per-pod Listeners and, spoke-to-hub, of its Connector's
+backend port (a hub-to-spoke service's one hub Connector keeps the service's). */ -}}
+{{- $port := $svc.port -}}
+{{- if hasKey $o "port" -}}{{- $port = $o.port -}}{{- end -}}
+{{- $backendOut := dict "port" (int ($backend.port | default (ternary $port $svc.port (eq $svc.direction "spoke-to-hub")))) -}}
 {{- if $backend.host -}}{{- $_ := set $backendOut "host" $backend.host -}}{{- end -}}
 {{- if $backend.selector -}}{{- $_ := set $backendOut "selector" $backend.selector -}}{{- end -}}
 {{- $fields := dict -}}
@@ -183,10 +188,10 @@ with that routing key reaches that one pod. */ -}}
 {{- fail (printf "%s.name: Listener %q on the %s is already rendered for %s; Listener names must be unique" $pw $podName $side (get $names $podKey)) -}}
 {{- end -}}
 {{- $_ := set $names $podKey (printf "catalog.services[%s]" $svc.name) -}}
-{{- $pods = append $pods (dict "name" $podName "pod" $pod "routingKey" (printf "%s.%s" $key $pod) "port" (int ($pl.port | default $svc.port))) -}}
+{{- $pods = append $pods (dict "name" $podName "pod" $pod "routingKey" (printf "%s.%s" $key $pod) "port" (int ($pl.port | default $port))) -}}
 {{- end -}}
 {{- end -}}
-{{- $pair := dict "service" $svc.name "direction" $svc.direction "spoke" $s "name" $name "routingKey" $key "port" (int $svc.port) "backend" $backendOut "listener" $fields.listener "connector" $conn "pods" $pods -}}
+{{- $pair := dict "service" $svc.name "direction" $svc.direction "spoke" $s "name" $name "routingKey" $key "port" (int $port) "backend" $backendOut "listener" $fields.listener "connector" $conn "pods" $pods -}}
 {{- $cert := deepCopy ($svc.certificate | default dict) -}}
 {{- $certw := printf "%s.certificate" $what -}}
 {{- with $o.certificate -}}

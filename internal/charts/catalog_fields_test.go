@@ -1,13 +1,12 @@
 package charts_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"testing"
-
-	"encoding/json"
 
 	"github.com/stretchr/testify/require"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -220,6 +219,60 @@ func TestSpokeOverridesReplaceServiceValuesForOneSpoke(t *testing.T) {
 	crds.validate(t, wc)
 }
 
+// TestSpokeOverridesPort: spokeOverrides.<spoke>.port replaces port for one
+// spoke: its Listener (hub for spoke-to-hub, spoke for hub-to-spoke), the
+// default port of its per-pod Listeners and, spoke-to-hub, of its
+// Connector's backend; the one hub Connector of a hub-to-spoke service keeps
+// the service's port.
+func TestSpokeOverridesPort(t *testing.T) {
+	crds := newCRDCheck(t)
+	set := editService(t, "ie-gateway", func(s map[string]any) {
+		s["spokeOverrides"] = map[string]any{"west": map[string]any{"port": 9443}}
+	})
+	hub := render(t, hubRelease, set)
+	require.EqualValues(t, 8080, specOf(find(t, hub, "Listener", "ie-gateway-east"))["port"], "east keeps the service's port")
+	west := find(t, hub, "Listener", "ie-gateway-west")
+	require.EqualValues(t, 9443, specOf(west)["port"], "west's override wins")
+	crds.validate(t, west)
+	require.EqualValues(t, 8080, specOf(find(t, render(t, eastRelease, set), "Connector", "ie-gateway-east"))["port"])
+	require.EqualValues(t, 9443, specOf(find(t, render(t, westRelease, set), "Connector", "ie-gateway-west"))["port"],
+		"the backend port defaults to the spoke's port")
+
+	t.Run("backend.port still wins over the spoke's port", func(t *testing.T) {
+		set := editService(t, "ie-gateway", func(s map[string]any) {
+			s["spokeOverrides"] = map[string]any{"west": map[string]any{"port": 9443, "backend": map[string]any{"port": 8081}}}
+		})
+		require.EqualValues(t, 8081, specOf(find(t, render(t, westRelease, set), "Connector", "ie-gateway-west"))["port"])
+		require.EqualValues(t, 9443, specOf(find(t, render(t, hubRelease, set), "Listener", "ie-gateway-west"))["port"])
+	})
+	t.Run("per-pod Listeners default to the spoke's port", func(t *testing.T) {
+		set := editService(t, "kafka-tst", func(s map[string]any) {
+			delete(s["podListeners"].(map[string]any), "port")
+			s["spokeOverrides"] = map[string]any{"west": map[string]any{"port": 19092}}
+		})
+		hub := render(t, hubRelease, set)
+		for _, l := range hub.Find("Listener") {
+			if l.GetLabels()["vanlink.io/service"] != "kafka-tst" {
+				continue
+			}
+			want := int64(9092)
+			if l.GetLabels()["vanlink.io/spoke"] == "west" {
+				want = 19092
+			}
+			require.EqualValues(t, want, specOf(l)["port"], "Listener %s", l.GetName())
+		}
+	})
+	t.Run("a hub-to-spoke service: the spoke's Listener, not the hub Connector", func(t *testing.T) {
+		set := withService(t, map[string]any{"name": "registry", "direction": "hub-to-spoke", "port": 5000,
+			"backend": map[string]any{"host": "registry"}, "spokeOverrides": map[string]any{"east": map[string]any{"port": 15000}}})
+		require.EqualValues(t, 5000, specOf(find(t, render(t, hubRelease, set), "Connector", "registry"))["port"])
+		el := find(t, render(t, eastRelease, set), "Listener", "registry")
+		require.EqualValues(t, 15000, specOf(el)["port"])
+		crds.validate(t, el)
+		require.EqualValues(t, 5000, specOf(find(t, render(t, westRelease, set), "Listener", "registry"))["port"])
+	})
+}
+
 func TestBadCatalogFieldsFailNamingTheField(t *testing.T) {
 	gw := func(edit func(s map[string]any)) map[string]any { return editService(t, "ie-gateway", edit) }
 	tests := map[string]struct {
@@ -261,8 +314,11 @@ func TestBadCatalogFieldsFailNamingTheField(t *testing.T) {
 			s["spokeOverrides"] = map[string]any{"west": map[string]any{"listener": map[string]any{"observer": "none"}}}
 		}), []string{"catalog.services[ie-gateway].spokeOverrides.west", "does not use this service"}},
 		"an override with an unknown key": {hubRelease, gw(func(s map[string]any) {
-			s["spokeOverrides"] = map[string]any{"west": map[string]any{"port": 1}}
-		}), []string{"/catalog/services/0/spokeOverrides/west", "port"}},
+			s["spokeOverrides"] = map[string]any{"west": map[string]any{"direction": "hub-to-spoke"}}
+		}), []string{"/catalog/services/0/spokeOverrides/west", "direction"}},
+		"an override with a port out of range": {eastRelease, gw(func(s map[string]any) {
+			s["spokeOverrides"] = map[string]any{"west": map[string]any{"port": 70000}}
+		}), []string{"/catalog/services/0/spokeOverrides/west/port"}},
 		"an override of a spoke name that is not a DNS label": {hubRelease, gw(func(s map[string]any) {
 			s["spokeOverrides"] = map[string]any{"West": map[string]any{}}
 		}), []string{"/catalog/services/0/spokeOverrides", "West"}},
