@@ -376,3 +376,80 @@ func TestTheReadmeCatalogExampleRenders(t *testing.T) {
 	require.Equal(t, "kafka-bootstrap.kafka-west.svc", str(find(t, west, "Connector", "kafka-west-tst"), "spec", "host"), "west's override")
 	require.Equal(t, "west-kafka-ca", str(find(t, west, "Connector", "kafka-west-tst"), "spec", "tlsCredentials"))
 }
+
+// readmeCatalogKeys returns the keys of the hub README's "Every catalog key"
+// table.
+func readmeCatalogKeys(t *testing.T) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile(repo(t, charts.HubChart+"/README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(data), "\n### Every catalog key\n")
+	require.True(t, ok, "the hub README has the section Every catalog key")
+	section, _, _ = strings.Cut(section, "\n#")
+	keys := map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		if cells := strings.Split(line, "|"); len(cells) > 2 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			keys[strings.Trim(strings.TrimSpace(cells[1]), "`")] = true
+		}
+	}
+	return keys
+}
+
+// TestHubReadmeTableListsEveryCatalogKey walks the schema of a catalog
+// service, spokeOverrides included, and requires a row of the hub README's
+// table for each key path: every leaf of a service, spokeOverrides.<spoke>
+// and each key an override takes, and for an override's nested keys the
+// service's row they replace. The spoke README points to the table.
+func TestHubReadmeTableListsEveryCatalogKey(t *testing.T) {
+	data, err := os.ReadFile(repo(t, charts.HubChart+"/values.schema.json"))
+	require.NoError(t, err)
+	var schema map[string]any
+	require.NoError(t, json.Unmarshal(data, &schema))
+	item := dig(schema, "properties", "catalog", "properties", "services", "items")
+	var want []string
+	var leaves func(node map[string]any, prefix string)
+	leaves = func(node map[string]any, prefix string) {
+		props, _ := node["properties"].(map[string]any)
+		if len(props) == 0 {
+			want = append(want, prefix)
+			return
+		}
+		for k, v := range props {
+			leaves(v.(map[string]any), prefix+"."+k)
+		}
+	}
+	for k, v := range item["properties"].(map[string]any) {
+		node := v.(map[string]any)
+		pattern, _ := node["patternProperties"].(map[string]any)
+		if len(pattern) == 0 {
+			leaves(node, k)
+			continue
+		}
+		require.Equal(t, "spokeOverrides", k, "the only key with per-spoke keys")
+		want = append(want, k+".<spoke>")
+		for _, perSpoke := range pattern {
+			for ok, ov := range perSpoke.(map[string]any)["properties"].(map[string]any) {
+				want = append(want, k+".<spoke>."+ok)
+				if props, _ := ov.(map[string]any)["properties"].(map[string]any); len(props) > 0 {
+					leaves(ov.(map[string]any), ok)
+				}
+			}
+		}
+	}
+	require.Contains(t, want, "certificate.privateKey.rotationPolicy", "the walk reaches nested keys")
+	require.Contains(t, want, "spokeOverrides.<spoke>.port")
+	table := readmeCatalogKeys(t)
+	for _, k := range want {
+		require.True(t, table[k], "the hub README's table Every catalog key must have a row for `%s`", k)
+	}
+	spoke, err := os.ReadFile(repo(t, charts.SpokeChart+"/README.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(spoke), "(../service-interconnect/README.md#every-catalog-key)", "the spoke README points to the table")
+}
+
+func dig(m map[string]any, path ...string) map[string]any {
+	for _, p := range path {
+		m = m[p].(map[string]any)
+	}
+	return m
+}
