@@ -194,3 +194,20 @@ func TestPodListeners(t *testing.T) {
 		})
 	}
 }
+
+// TestStrimziReadmeSaysWhatOlderStrimziTakes: the example uses
+// kafka.strimzi.io/v1 (Strimzi 0.49 and later) while the README says the
+// template works from 0.44: it must say what those versions take.
+func TestStrimziReadmeSaysWhatOlderStrimziTakes(t *testing.T) {
+	example, err := os.ReadFile(repo(t, "values/strimzi/dev-cluster-east.yaml"))
+	require.NoError(t, err)
+	readme, err := os.ReadFile(repo(t, charts.HubChart+"/README.md"))
+	require.NoError(t, err)
+	if !strings.Contains(string(readme), "apiVersion: kafka.strimzi.io/v1\n") && !strings.Contains(string(example), "apiVersion: kafka.strimzi.io/v1\n") {
+		t.Skip("the example no longer uses kafka.strimzi.io/v1")
+	}
+	text := strings.Join(strings.Fields(string(readme)), " ")
+	require.Contains(t, text, "Strimzi serves from 0.49", "the README says which Strimzi serves kafka.strimzi.io/v1")
+	require.Contains(t, text, "`apiVersion: kafka.strimzi.io/v1beta2`", "and what Strimzi 0.44 to 0.48 take")
+	require.Contains(t, string(example), "kafka.strimzi.io/v1beta2", "the example file says it too")
+}
