@@ -657,6 +657,7 @@ func TestRenderTimeChecks(t *testing.T) {
 }
 
 func TestChartCIValuesLintAndRender(t *testing.T) {
+	transports := map[string]bool{}
 	for _, chart := range []string{charts.HubChart, charts.SpokeChart} {
 		files, err := filepath.Glob(repo(t, chart+"/ci/*-values.yaml"))
 		require.NoError(t, err)
@@ -668,9 +669,20 @@ func TestChartCIValuesLintAndRender(t *testing.T) {
 				out, err := charts.Render(t.Context(), repo(t, chart), o)
 				require.NoError(t, err)
 				require.NotEmpty(t, out.All())
+				if chart == charts.HubChart {
+					args, err := out.JobArgs(true)
+					require.NoError(t, err)
+					for _, a := range args {
+						if v, ok := strings.CutPrefix(a, "--transport="); ok {
+							transports[v] = true
+						}
+					}
+				}
 			})
 		}
 	}
+	require.Equal(t, map[string]bool{"acm": true, "manifestwork": true, "direct": true}, transports,
+		"chart-testing's values files cover every sync.transport of the hub chart")
 }
 
 // TestChartsNameTheirMaintainers: chart-testing's ct lint validates
