@@ -555,10 +555,15 @@ func (h *Harness) AssertNoCodeLeak() {
 // transportObjects returns, as JSON, every ManagedClusterAction,
 // ManagedClusterView and ManifestWork on the hub: the objects a transport
 // makes, which may carry the grant code while a push runs.
-func (h *Harness) transportObjects(ctx context.Context) string {
+func (h *Harness) transportObjects(ctx context.Context) string { return h.transportObjectsIn(ctx, "") }
+
+// transportObjectsIn is transportObjects in one hub namespace (a spoke's:
+// ACM's actions and views and OCM's works live in the namespace named after
+// the cluster), or in all with "".
+func (h *Harness) transportObjectsIn(ctx context.Context, namespace string) string {
 	var b bytes.Buffer
 	for _, gvr := range []schema.GroupVersionResource{acm.ActionsGVR, acm.ViewsGVR, manifestwork.WorksGVR} {
-		if list, err := dyn(h.P.Hub()).Resource(gvr).List(ctx, metav1.ListOptions{}); err == nil {
+		if list, err := dyn(h.P.Hub()).Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{}); err == nil {
 			_ = json.NewEncoder(&b).Encode(list)
 		}
 	}
@@ -567,9 +572,13 @@ func (h *Harness) transportObjects(ctx context.Context) string {
 
 // CodeOnHub reports whether a transport object on the hub carries the
 // current grant's code (a push under way).
-func (h *Harness) CodeOnHub(ctx context.Context) bool {
+func (h *Harness) CodeOnHub(ctx context.Context) bool { return h.CodeOnHubFor(ctx, "") }
+
+// CodeOnHubFor is CodeOnHub for the objects of one spoke (its hub
+// namespace), or of all with "".
+func (h *Harness) CodeOnHubFor(ctx context.Context, spoke string) bool {
 	g := h.Grant()
-	return g != nil && g.Code != "" && strings.Contains(h.transportObjects(ctx), g.Code.Reveal())
+	return g != nil && g.Code != "" && strings.Contains(h.transportObjectsIn(ctx, spoke), g.Code.Reveal())
 }
 
 func tail(s string, n int) string {
