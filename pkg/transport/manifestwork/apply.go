@@ -204,14 +204,14 @@ func (t *session) restore(ctx context.Context, spoke string, rest *shape, settle
 	written, err := t.write(rctx, spoke, rest)
 	if err != nil {
 		t.dirty.Store(true)
-		logctx.From(ctx).Warn("putting the ManifestWork back at rest failed; the session sweeps it when it closes, else the next session",
-			"cluster", spoke, "err", err)
+		logctx.From(ctx).Warn("putting the ManifestWork back at rest failed: it may hold the grant code; the session sweeps it when it closes, else the next session",
+			"cluster", spoke, "kind", "ManifestWork", "name", spoke+"/"+WorkName(t.opts.TokenName), "err", err)
 		return
 	}
 	if settle {
 		if _, err := t.waitWork(rctx, spoke, appliedAt(written.GetGeneration())); err != nil {
 			logctx.From(ctx).Warn("the work agent did not apply the ManifestWork put back at rest in time; its status may still hold the spoke's answer to the push",
-				"cluster", spoke, "err", err)
+				"cluster", spoke, "kind", "ManifestWork", "name", spoke+"/"+WorkName(t.opts.TokenName), "err", err)
 		}
 	}
 }
