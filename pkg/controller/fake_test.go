@@ -113,7 +113,7 @@ func (s *fakeSession) Apply(_ context.Context, n string, op transport.Op) error 
 		if sp.token != nil {
 			return transport.ErrAlreadyExists
 		}
-		t, err := skupper.ParseToken(op.Push)
+		t, err := skupper.ParseToken(op.Push.Reveal())
 		if err != nil {
 			return err
 		}
