@@ -113,6 +113,7 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 	}
 	log := o.global.logger(streams.ErrOut)
 	engine := o.pass.engine(c, log, o.dryRun)
+	engine.Opts.ErrorsPrinted = true // printResult below prints each spoke's error
 	ctx := cmd.Context()
 	var (
 		res  *reconcile.Result

@@ -47,7 +47,12 @@ func (p *pass) apply(ctx context.Context, s Step) Change {
 		}
 		if err != nil {
 			c.Outcome, c.Error, c.FailReason = OutcomeFailed, err.Error(), failReason(err)
-			l.Error("spoke failed", "err", err)
+			if e.Opts.ErrorsPrinted {
+				// The caller prints the error, once, with the result.
+				l.Info("spoke failed", "failReason", c.FailReason)
+			} else {
+				l.Error("spoke failed", "failReason", c.FailReason, "err", err)
+			}
 			return c
 		}
 		l.Info("spoke " + string(c.Outcome))

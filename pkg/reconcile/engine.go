@@ -73,6 +73,12 @@ type Options struct {
 	Prune bool
 	// DryRun observes and plans but pushes, removes and records nothing.
 	DryRun bool
+	// ErrorsPrinted says the caller prints each spoke's error with the
+	// result (`vanlink sync`'s table, or its JSON): a failed spoke is then
+	// logged at Info with its fail reason only, so a Job's log, which
+	// holds both, shows each error once. Unset (a controller, `vanlink
+	// run`, which print no result), the log line carries the error.
+	ErrorsPrinted bool
 }
 
 // SiteLister lists the hub Sites of the grant's namespace; a dynamic
