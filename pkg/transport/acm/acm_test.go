@@ -424,6 +424,62 @@ func TestObserveReadsDirectlyWhenTheWatchStalls(t *testing.T) {
 	}
 }
 
+// TestDirectReadsOfLateViewsAreCappedEachTick: with the watch stalled and
+// more views late than 4 x Concurrency (an HA hub: three views a spoke, and
+// two spokes in the window at Concurrency 1), each tick reads at most
+// 4 x Concurrency of them, the longest-waiting first, and every spoke is
+// still observed.
+func TestDirectReadsOfLateViewsAreCappedEachTick(t *testing.T) {
+	const tick = 150 * time.Millisecond
+	var clusters []string
+	for i := range 6 {
+		clusters = append(clusters, fmt.Sprintf("spoke-%d", i))
+	}
+	h := newHub(t, acmtest.Options{}, clusters...)
+	for _, c := range clusters {
+		put(t, h.spokes[c], "sites", c, nil)
+		put(t, h.spokes[c], "links", "hub-link-1", map[string]any{"status": "Ready"})
+		put(t, h.spokes[c], "links", "hub-link-2", map[string]any{"status": "Ready"})
+	}
+	h.client.PrependWatchReactor("managedclusterviews", func(a clienttesting.Action) (bool, watch.Interface, error) {
+		if a.(clienttesting.WatchAction).GetWatchRestrictions().Labels.Empty() {
+			return false, nil, nil // the agent's watch works
+		}
+		return true, watch.NewFake(), nil // vanlink's delivers nothing
+	})
+	var mu sync.Mutex
+	var gets []time.Time
+	h.client.PrependReactor("get", "managedclusterviews", func(clienttesting.Action) (bool, runtime.Object, error) {
+		mu.Lock()
+		gets = append(gets, time.Now())
+		mu.Unlock()
+		return false, nil, nil
+	})
+	h.tr = acm.New(h.client, acm.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: tick, Concurrency: 1})
+	h.start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	obs, err := transport.ObserveAll(ctx, h.s, transport.Query{Spokes: clusters, LinkNames: skupper.LinkNames("hub-link", 2)})
+	require.NoError(t, err)
+	for _, c := range clusters {
+		require.True(t, obs[c].Links.State == transport.Present && obs[c].Links.Object.Ready(), "%s observed linked: %s", c, obs[c].Links.Reason)
+	}
+	// The GETs of one tick come in a burst; ticks are 150ms apart.
+	mu.Lock()
+	defer mu.Unlock()
+	require.Greater(t, len(gets), 4, "more views were read than one tick allows")
+	burst, most := 1, 1
+	for i := 1; i < len(gets); i++ {
+		if gets[i].Sub(gets[i-1]) < tick/3 {
+			burst++
+		} else {
+			burst = 1
+		}
+		most = max(most, burst)
+	}
+	require.LessOrEqual(t, most, 4, "at most 4 x Concurrency GETs a tick")
+}
+
 func TestObserveRunsOnlyALittleAheadOfItsCaller(t *testing.T) {
 	var clusters []string
 	for i := range 10 {
