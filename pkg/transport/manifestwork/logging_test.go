@@ -32,8 +32,9 @@ func TestAFailedRestoreOfTheWorkIsAWarningThatNamesIt(t *testing.T) {
 	var mu sync.Mutex
 	refused := 0
 	b.hub.PrependReactor("patch", "manifestworks", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() != "" || strings.Contains(string(a.(clienttesting.PatchAction).GetPatch()), manifestwork.PushIDAnnotation) {
-			return false, nil, nil // the agent's status, or the push itself
+		patch := string(a.(clienttesting.PatchAction).GetPatch())
+		if a.GetSubresource() != "" || strings.Contains(patch, manifestwork.PushIDAnnotation) || strings.Contains(patch, `"finalizers"`) {
+			return false, nil, nil // the agent's status and finalizer, or the push itself
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -3,6 +3,7 @@ package worktest
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,7 +98,8 @@ func (a *Agent) setPaused(cluster string, running bool) {
 	}
 }
 
-// HubWrites counts the double's writes to the hub (status patches).
+// HubWrites counts the double's writes to the hub (status and finalizer
+// patches).
 func (a *Agent) HubWrites() int64 { return a.writes.Load() }
 
 // Run watches the works and syncs them until ctx ends.
@@ -163,20 +165,13 @@ func (a *Agent) sync(ctx context.Context, key string) {
 		a.opts.Log.Warn("work double: reading a work failed", "work", key, "err", err)
 		return
 	}
-	a.mu.Lock()
-	fresh := a.appliedGen[key] != w.Generation
-	a.appliedGen[key] = w.Generation
-	a.mu.Unlock()
-	if fresh && a.opts.Latency > 0 {
-		select {
-		case <-time.After(a.opts.Latency):
-		case <-ctx.Done():
-			return
-		}
-	}
-	err = a.apply(ctx, spoke, w)
-	if err == nil {
-		err = a.report(ctx, spoke, w)
+	switch {
+	case w.DeletionTimestamp != nil:
+		err = a.finalize(ctx, spoke, w, key)
+	case !slices.Contains(w.Finalizers, workv1.ManifestWorkFinalizer):
+		err = a.addFinalizer(ctx, w) // the write queues the work again
+	default:
+		err = a.applyAndReport(ctx, spoke, w, key)
 	}
 	switch {
 	case apierrors.IsConflict(err):
@@ -191,6 +186,39 @@ func (a *Agent) sync(ctx context.Context, key string) {
 		a.opts.Log.Warn("work double: sync failed", "work", key, "err", err)
 	}
 	a.queue.AddAfter(key, a.opts.StatusSync)
+}
+
+// applyAndReport applies a work (after the latency, for a new generation)
+// and reports its status.
+func (a *Agent) applyAndReport(ctx context.Context, spoke acmtest.Spoke, w *workv1.ManifestWork, key string) error {
+	a.mu.Lock()
+	fresh := a.appliedGen[key] != w.Generation
+	a.appliedGen[key] = w.Generation
+	a.mu.Unlock()
+	if fresh {
+		// The status controller is queued by the same event as the apply
+		// and does not wait for it: it reads the manifests the status lists
+		// (the last apply's) and stamps Available with the new generation,
+		// often before the apply writes Applied (upstream:
+		// availablestatus_controller.go syncManifestWork, which only waits
+		// for an Applied condition of any generation, and says it may race
+		// a spec change). Available at a generation is therefore no proof
+		// that the spoke was read after that generation was applied.
+		if err := a.report(ctx, spoke, w); err != nil {
+			return err
+		}
+	}
+	if fresh && a.opts.Latency > 0 {
+		select {
+		case <-time.After(a.opts.Latency):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := a.apply(ctx, spoke, w); err != nil {
+		return err
+	}
+	return a.report(ctx, spoke, w)
 }
 
 // owner is the AppliedManifestWork owner reference of a work (one uid per

@@ -88,7 +88,11 @@ func (a *Agent) report(ctx context.Context, spoke acmtest.Spoke, w *workv1.Manif
 		available.Status, available.Reason, available.Message = metav1.ConditionTrue, "ResourcesAvailable", "All resources are available"
 	}
 	meta.SetStatusCondition(&status.Conditions, available)
-	return a.patchStatus(ctx, w, status)
+	if err := a.patchStatus(ctx, w, status); err != nil {
+		return err
+	}
+	w.Status = *status
+	return nil
 }
 
 // feedback evaluates JSONPaths rules as the agent does: Kubernetes'
