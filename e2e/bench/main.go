@@ -49,8 +49,11 @@ type options struct {
 	serialUpTo  int
 	out         string
 	binary      string
-	ctl         controllerOptions
-	mw          mwOptions
+	// passesOnly measures only the passes of -sizes (ACM transport) and
+	// prints their table and checks, writing no report.
+	passesOnly bool
+	ctl        controllerOptions
+	mw         mwOptions
 }
 
 // row is one measured pass.
@@ -83,6 +86,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 32, "vanlink --concurrency of the measured passes (vanlink's default)")
 	flag.IntVar(&o.serialUpTo, "serial-up-to", 100, "also measure a cold pass with --concurrency 1 up to this fleet size")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report file (empty: do not write)")
+	flag.BoolVar(&o.passesOnly, "passes-only", false, "measure only the passes of -sizes (ACM transport): print their table and checks, write no report (e.g. -passes-only -sizes 1000 -serial-up-to 0)")
 	o.ctl.addFlags(flag.CommandLine)
 	o.mw.addFlags(flag.CommandLine)
 	flag.Parse()
@@ -117,7 +121,7 @@ func run(ctx context.Context, o options) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building vanlink: %w", err)
 	}
-	if o.mw.only {
+	if o.mw.only || o.mw.realOnly {
 		return runManifestWorkOnly(ctx, o, root, dir)
 	}
 	if o.ctl.only {
@@ -131,6 +135,15 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("N=%d: %w", n, err)
 		}
 		rows = append(rows, r...)
+	}
+	if o.passesOnly {
+		fmt.Println(render(rows))
+		checks, failed := check(rows, nil)
+		fmt.Printf("%s\nload average: %s\n", checks, loadAverage())
+		if failed {
+			return fmt.Errorf("a design invariant failed (see above)")
+		}
+		return nil
 	}
 	ctl, err := measureControllers(ctx, o, dir)
 	if err != nil {
@@ -150,6 +163,15 @@ func run(ctx context.Context, o options) error {
 	fmt.Println(mwSection)
 	_, mwFailed := checkManifestWork(mwRows)
 	failed = failed || mwFailed
+	if o.mw.realSize > 0 {
+		realSection, realFailed, err := runRealAgentCheck(ctx, o, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Println(realSection)
+		mwSection += "\n" + realSection
+		failed = failed || realFailed
+	}
 	took := time.Since(began)
 	fmt.Fprintf(os.Stderr, "the bench took %s\n", took.Round(time.Second))
 	if o.out != "" {

@@ -4,9 +4,11 @@ package main
 // rows, with spokes reached through one ManifestWork each, applied and
 // reported on by the work agent double (pkg/transport/manifestwork/worktest:
 // one agent per spoke, as on a real fleet, with the same latency per
-// generation applied as the ACM double's per action). The double is checked against the real OCM
-// work agent on the same cases: the transport's conformance suite runs
-// against both (pkg/transport/manifestwork: TestConformance, unit tier, and
+// generation applied as the ACM double's per action). The double is checked
+// against the real OCM work agent on the same passes (realagent.go: the cold
+// and steady pass of a small fleet with either agent, the writes compared)
+// and on the same cases (the transport's conformance suite runs against
+// both: pkg/transport/manifestwork TestConformance, unit tier, and
 // TestConformanceRealAgent, integration tier).
 
 import (
@@ -41,11 +43,17 @@ type mwOptions struct {
 	only bool
 	// statusSync is the agent's --status-sync-interval.
 	statusSync time.Duration
+	// realSize is the fleet of the check of the double against the real
+	// work agent (0: no check); realOnly runs only that check.
+	realSize int
+	realOnly bool
 }
 
 func (m *mwOptions) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&m.only, "manifestwork-only", false, "measure only the ManifestWork transport's rows and rewrite their section of the report")
 	fs.DurationVar(&m.statusSync, "manifestwork-status-sync", 10*time.Second, "the work agent double's --status-sync-interval (upstream default 10s)")
+	fs.IntVar(&m.realSize, "manifestwork-real-size", 3, "spokes of the check of the work agent double against the real agent (bin/work-agent, one per real spoke API server) on the same passes; 0 skips it")
+	fs.BoolVar(&m.realOnly, "manifestwork-real-only", false, "run only the check of the work agent double against the real agent and rewrite its section of the report")
 }
 
 // mwFleet is a hub with N spokes reached through ManifestWorks.
@@ -93,6 +101,15 @@ func (f *mwFleet) close() {
 	f.env.Stop()
 }
 
+// agentWrites counts the double's status writes to the hub (0 with real
+// agents: the check against them counts from the hub's watch instead).
+func (f *mwFleet) agentWrites() int64 {
+	if f.agent == nil {
+		return 0
+	}
+	return f.agent.HubWrites()
+}
+
 // spokeWrites counts the writes to the simulated spokes.
 func (f *mwFleet) spokeWrites() int64 {
 	var n int64
@@ -105,7 +122,7 @@ func (f *mwFleet) spokeWrites() int64 {
 // pass runs `vanlink sync --transport manifestwork` once and measures it.
 func (f *mwFleet) pass(ctx context.Context, o options, n int, name string) (row, error) {
 	f.proxy.reset()
-	spokeBefore, agentBefore := f.spokeWrites(), f.agent.HubWrites()
+	spokeBefore, agentBefore := f.spokeWrites(), f.agentWrites()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, o.binary, "sync", "--transport", "manifestwork", "--kubeconfig", f.kube, "--concurrency", strconv.Itoa(o.concurrency),
 		"--spoke-timeout", "10m", "--fail-on", "never", "--log-format", "json")
@@ -142,7 +159,7 @@ func (f *mwFleet) pass(ctx context.Context, o options, n int, name string) (row,
 	}
 	// The agent's status writes of the pass: those it made before vanlink
 	// returned (the agent keeps reporting after, e.g. the Links Ready).
-	r.agentWrites = f.agent.HubWrites() - agentBefore
+	r.agentWrites = f.agentWrites() - agentBefore
 	r.spokeWrites = f.spokeWrites() - spokeBefore
 	r.total, r.lists, r.gets, r.writes, r.detail = summarize(f.proxy.reset())
 	if os.Getenv("BENCH_LOGS") != "" {
@@ -294,8 +311,8 @@ func manifestWorkReport(o options, rows, acmRows []row) string {
 agent is played by the project's double (one agent per spoke, as on a real fleet; %s latency
 per generation applied, as the ACM double's per action; status synced every %s, upstream's
 default), checked
-against the real work agent (open-cluster-management.io/ocm v1.2.1) on the same cases: the
-transport's conformance suite runs against both. "hub writes" are vanlink's (the work
+against the real work agent (open-cluster-management.io/ocm v1.2.1) on the same passes at a
+small N (below) and on the same cases (the transport's conformance suite runs against both). "hub writes" are vanlink's (the work
 created, the push written and taken out again, the status record and the lease); "agent
 writes" are the agent's status writes to the hub made while the pass ran. Load average of
 the machine when the rows were written: %s (wall times are only comparable between rows
@@ -337,8 +354,14 @@ what it reports. A steady pass reads every work from one LIST and a WATCH and wr
 // spliceManifestWork puts the section into a report: in place of the one
 // there, or at its end.
 func spliceManifestWork(report, section string) string {
-	if i, j := strings.Index(report, mwBegin), strings.Index(report, mwEnd); i >= 0 && j > i {
-		return report[:i] + section + report[j+len(mwEnd)+1:]
+	return spliceSection(report, mwBegin, mwEnd, section)
+}
+
+// spliceSection puts a section marked by begin and end lines into a report:
+// in place of the one there, or at its end.
+func spliceSection(report, begin, end, section string) string {
+	if i, j := strings.Index(report, begin), strings.Index(report, end); i >= 0 && j > i {
+		return report[:i] + section + report[j+len(end)+1:]
 	}
 	return strings.TrimRight(report, "\n") + "\n\n" + section
 }
@@ -346,21 +369,36 @@ func spliceManifestWork(report, section string) string {
 // runManifestWorkOnly measures the ManifestWork rows and rewrites their
 // section of the report (-manifestwork-only).
 func runManifestWorkOnly(ctx context.Context, o options, root, dir string) error {
-	rows, err := measureManifestWork(ctx, o, dir)
-	if err != nil {
-		return err
-	}
 	path := filepath.Join(root, o.out)
 	old, _ := os.ReadFile(path)
-	section := manifestWorkReport(o, rows, acmRowsFromReport(string(old)))
-	fmt.Println(section)
+	report := string(old)
+	failed := false
+	if !o.mw.realOnly {
+		rows, err := measureManifestWork(ctx, o, dir)
+		if err != nil {
+			return err
+		}
+		section := manifestWorkReport(o, rows, acmRowsFromReport(report))
+		fmt.Println(section)
+		report = spliceManifestWork(report, section)
+		_, failed = checkManifestWork(rows)
+	}
+	if o.mw.realSize > 0 {
+		section, realFailed, err := runRealAgentCheck(ctx, o, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Println(section)
+		report = spliceSection(report, realBegin, realEnd, section)
+		failed = failed || realFailed
+	}
 	if o.out != "" {
-		if err := os.WriteFile(path, []byte(spliceManifestWork(string(old), section)), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintln(os.Stderr, "wrote", o.out)
 	}
-	if _, failed := checkManifestWork(rows); failed {
+	if failed {
 		return fmt.Errorf("a design invariant of the ManifestWork transport failed (see above)")
 	}
 	return nil
