@@ -4,7 +4,9 @@
 // (one process per spoke, run by the e2e and integration tiers) cannot run.
 // It plays what the ManifestWork transport relies on, each behaviour citing
 // its upstream source; the transport's conformance suite runs against both
-// the double and the real agent, which checks the double on the same cases.
+// the double and the real agent, which checks the double on the same cases,
+// and the benchmark runs its passes with either agent and compares their
+// writes (e2e/bench, -manifestwork-real-size).
 package worktest
 
 import (
