@@ -8,8 +8,9 @@ const Redacted = "[redacted]"
 // Code is an AccessGrant's code: whoever holds it can redeem the grant. It
 // prints (fmt, %v and %#v), logs (slog) and marshals (JSON) as Redacted, so a
 // struct that holds it can be printed or recorded without leaking it; only
-// Reveal gives the value, for the AccessToken a transport pushes and for
-// `vanlink token`.
+// Reveal gives the value, for the AccessToken a transport pushes (built from
+// a TokenRequest when it is sent) and for `vanlink token` (hack/layering
+// checks that nothing else calls it).
 type Code string
 
 // Reveal returns the code itself.
