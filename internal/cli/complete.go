@@ -15,11 +15,16 @@ import (
 )
 
 // registerCompletions adds shell completion (cobra's completion command) for
-// every enum flag of every command, --context (the kubeconfig's contexts) and
+// every enum flag of every command and of the root (--log-format), --context (the kubeconfig's contexts) and
 // --namespace (the hub's namespaces, as kubectl completes them).
 func registerCompletions(root *cobra.Command, g *globalOptions) {
 	_ = root.RegisterFlagCompletionFunc("context", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return g.contextNames(), cobra.ShellCompDirectiveNoFileComp
+	})
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if e, ok := f.Value.(*enumValue); ok {
+			_ = root.RegisterFlagCompletionFunc(f.Name, cobra.FixedCompletions(e.allowed, cobra.ShellCompDirectiveNoFileComp))
+		}
 	})
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {

@@ -69,7 +69,10 @@ profile exposes the process's memory to whoever reaches the address).`,
 		Example: `  vanlink controller --placement openshift-gitops/vanlink-spokes --prune
   vanlink controller --transport direct --http-address :9090`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context(), streams) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			defaultNamespace(cmd, o.global, &o.pass.namespace)
+			return o.Run(cmd.Context(), streams)
+		},
 	}
 	o.pass.AddFlags(c.Flags())
 	o.AddFlags(c.Flags())

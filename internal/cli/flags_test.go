@@ -30,7 +30,7 @@ func TestBadFlagsFailWithAClearMessage(t *testing.T) {
 		"an invalid schedule":               {[]string{"run", "--schedule", "61 * * * *"}, `schedule "61 * * * *"`},
 		"an unknown output format":          {[]string{"status", "-o", "xml"}, `must be one of table, wide, json, yaml`},
 		"a token without cluster":           {[]string{"token"}, "--cluster is required"},
-		"an unknown log format":             {[]string{"sync", "--log-format", "xml"}, `--log-format "xml"`},
+		"an unknown log format":             {[]string{"sync", "--log-format", "xml"}, `"xml" for "--log-format" flag: must be one of auto, text, json`},
 		"an unknown transport":              {[]string{"sync", "--transport", "ssh"}, `"--transport" flag: must be one of acm`},
 		"no request timeout":                {[]string{"status", "--request-timeout", "0"}, `invalid argument "0" for "--request-timeout" flag: must be positive`},
 		"hub namespaces with direct":        {[]string{"sync", "--transport", "direct", "--hub-namespaces", "east"}, "--hub-namespaces is for --transport acm or manifestwork"},

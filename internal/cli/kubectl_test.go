@@ -73,7 +73,7 @@ func TestNamespaceDefaultsToTheKubeconfigContexts(t *testing.T) {
 		"-n wins":                       {[]string{"--kubeconfig", path, "-n", "other"}, "other"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			for _, sub := range []string{"sync", "status", "token", "run"} {
+			for _, sub := range []string{"sync", "status", "token", "run", "controller"} {
 				root := NewRootCommand(IOStreams{})
 				c, rest, err := root.Find(append([]string{sub}, tc.args...))
 				require.NoError(t, err)
@@ -106,6 +106,7 @@ func TestShellCompletion(t *testing.T) {
 	require.Equal(t, []string{"acm", "manifestwork", "direct"}, complete("status", "--transport", ""))
 	require.Equal(t, []string{"table", "wide", "json", "yaml"}, complete("sync", "-o", ""))
 	require.Equal(t, []string{"text", "json", "yaml"}, complete("version", "-o", ""))
+	require.Equal(t, []string{"auto", "text", "json"}, complete("controller", "--log-format", ""))
 	require.Equal(t, []string{"hub", "plain"}, complete("--kubeconfig", kubeconfig(t), "status", "--context", ""), "the kubeconfig's contexts")
 	require.Empty(t, complete("--kubeconfig", kubeconfig(t), "status", "-n", ""), "an unreachable hub completes no namespace (and does not hang)")
 	code, out, _ := run(t, "completion", "bash")

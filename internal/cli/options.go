@@ -31,7 +31,7 @@ func (o *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "path of the hub kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	fs.StringVar(&o.context, "context", "", "kubeconfig context to use")
 	fs.IntVarP(&o.verbosity, "v", "v", 0, "log verbosity: 0 info, 1 or more debug")
-	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (JSON in a pod, text elsewhere), text or json")
+	fs.Var(newEnum(&o.logFormat, "auto", "auto", "text", "json"), "log-format", "log format: auto (JSON in a pod, text elsewhere), text or json")
 	fs.Float32Var(&o.qps, "kube-api-qps", 500, "client-side limit of requests per second to the hub API server (the server's priority and fairness still applies)")
 	fs.IntVar(&o.burst, "kube-api-burst", 1000, "client-side burst of requests to the hub API server")
 	o.requestTimeout = requestTimeout(30 * time.Second)

@@ -168,6 +168,7 @@ spec:
         {{- end }}
         - --concurrency={{ $v.sync.concurrency }}
         - --spoke-timeout={{ $v.sync.spokeTimeout }}
+        - --observe-timeout={{ $v.sync.observeTimeout }}
         - --request-timeout={{ $v.sync.requestTimeout }}
         - --link-ready-timeout={{ $v.sync.linkReadyTimeout }}
         - --fail-on={{ $v.sync.failOn }}
