@@ -5,9 +5,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -25,42 +22,28 @@ var revealAllowed = []string{"pkg/skupper/", "pkg/transport/", "internal/cli/tok
 func revealCalls(root string, dirs, allowed []string) ([]string, error) {
 	var calls []string
 	fset := token.NewFileSet()
-	for _, d := range dirs {
-		err := filepath.WalkDir(filepath.Join(root, d), func(path string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return err
+	err := walkGoFiles(root, dirs, func(rel string, src []byte) error {
+		for _, a := range allowed {
+			if rel == a || strings.HasSuffix(a, "/") && strings.HasPrefix(rel, a) {
+				return nil
 			}
-			rel, _ := filepath.Rel(root, path)
-			rel = filepath.ToSlash(rel)
-			for _, a := range allowed {
-				if rel == a || strings.HasSuffix(a, "/") && strings.HasPrefix(rel, a) {
-					return nil
-				}
-			}
-			src, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
-			if err != nil {
-				return err
-			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				if c, ok := n.(*ast.CallExpr); ok {
-					if s, ok := c.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "Reveal" {
-						calls = append(calls, fmt.Sprintf("%s:%d", rel, fset.Position(c.Pos()).Line))
-					}
-				}
-				return true
-			})
-			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
-	}
+		f, err := parser.ParseFile(fset, rel, src, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if c, ok := n.(*ast.CallExpr); ok {
+				if s, ok := c.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "Reveal" {
+					calls = append(calls, fmt.Sprintf("%s:%d", rel, fset.Position(c.Pos()).Line))
+				}
+			}
+			return true
+		})
+		return nil
+	})
 	sort.Strings(calls)
-	return calls, nil
+	return calls, err
 }
 
 // TestOnlyTheTransportsAndTheTokenCommandRevealTheCode: the grant code is
@@ -78,21 +61,14 @@ func TestOnlyTheTransportsAndTheTokenCommandRevealTheCode(t *testing.T) {
 
 func TestTheRevealCheckCatchesACall(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel, src string) {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const call = "package x\n\nfunc f(c interface{ Reveal() string }) string {\n\treturn c.Reveal()\n}\n"
-	write("pkg/reconcile/leak.go", call)
-	write("pkg/reconcile/leak_test.go", call)
-	write("pkg/transport/acm/push.go", call)
-	write("internal/cli/token.go", call)
-	write("internal/cli/sync.go", "package cli\n\n// Reveal is named here, in a comment only.\nvar reveal = 1\n")
+	writeFiles(t, root, map[string]string{
+		"pkg/reconcile/leak.go":      call,
+		"pkg/reconcile/leak_test.go": call,
+		"pkg/transport/acm/push.go":  call,
+		"internal/cli/token.go":      call,
+		"internal/cli/sync.go":       "package cli\n\n// Reveal is named here, in a comment only.\nvar reveal = 1\n",
+	})
 	calls, err := revealCalls(root, []string{"pkg", "internal"}, revealAllowed)
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,6 @@ package layering
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -20,31 +17,18 @@ const maxLines = 300
 // root) with more than max lines, as "path: N lines".
 func longFiles(root string, dirs []string, max int) ([]string, error) {
 	var long []string
-	for _, d := range dirs {
-		err := filepath.WalkDir(filepath.Join(root, d), func(path string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return err
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			n := bytes.Count(b, []byte("\n"))
-			if len(b) > 0 && b[len(b)-1] != '\n' {
-				n++
-			}
-			if n > max {
-				rel, _ := filepath.Rel(root, path)
-				long = append(long, fmt.Sprintf("%s: %d lines", filepath.ToSlash(rel), n))
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+	err := walkGoFiles(root, dirs, func(rel string, src []byte) error {
+		n := bytes.Count(src, []byte("\n"))
+		if len(src) > 0 && src[len(src)-1] != '\n' {
+			n++
 		}
-	}
+		if n > max {
+			long = append(long, fmt.Sprintf("%s: %d lines", rel, n))
+		}
+		return nil
+	})
 	sort.Strings(long)
-	return long, nil
+	return long, err
 }
 
 func TestLibraryFilesStaySmall(t *testing.T) {
@@ -60,21 +44,15 @@ func TestLibraryFilesStaySmall(t *testing.T) {
 
 func TestTheSizeCheckCatchesALongFile(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel string, lines int) {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(strings.Repeat("//\n", lines)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("pkg/a/short.go", 10)
-	write("pkg/a/edge.go", 10)
-	write("pkg/a/long.go", 11)
-	write("pkg/a/long_test.go", 50)
-	write("internal/b/long.go", 12)
-	write("e2e/c/long.go", 50)
+	lines := func(n int) string { return strings.Repeat("//\n", n) }
+	writeFiles(t, root, map[string]string{
+		"pkg/a/short.go":     lines(10),
+		"pkg/a/edge.go":      lines(10),
+		"pkg/a/long.go":      lines(11),
+		"pkg/a/long_test.go": lines(50),
+		"internal/b/long.go": lines(12),
+		"e2e/c/long.go":      lines(50),
+	})
 	long, err := longFiles(root, []string{"pkg", "internal"}, 10)
 	if err != nil {
 		t.Fatal(err)
