@@ -67,15 +67,11 @@ type mwFleet struct {
 }
 
 func setupManifestWork(ctx context.Context, o options, n int, dir string) (*mwFleet, error) {
-	env, err := framework.Start(ctx, framework.Options{})
+	f, err := startMWFleet(ctx, n, framework.Options{})
 	if err != nil {
-		return nil, err
-	}
-	f := &mwFleet{env: env}
-	hub := env.Hub
-	if err := prepareHub(ctx, hub, n); err != nil {
 		return f, err
 	}
+	hub := f.env.Hub
 	f.agent = worktest.New(hub.Dynamic(), worktest.Options{StatusSync: o.mw.statusSync, Latency: o.latency, Workers: max(n, 10),
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if f.spokes, err = registerSpokes(ctx, hub, n, f.agent.AddSpoke); err != nil {
@@ -84,11 +80,29 @@ func setupManifestWork(ctx context.Context, o options, n int, dir string) (*mwFl
 	actx, cancel := context.WithCancel(ctx)
 	f.cancel = cancel
 	go func() { _ = f.agent.Run(actx) }()
-	if f.proxy, err = newCountingProxy(hub.URL, hub.Config.CAData, hub.Config.BearerToken); err != nil {
-		return f, err
+	return f, f.serve(filepath.Join(dir, fmt.Sprintf("hub-mw-%d.kubeconfig", n)))
+}
+
+// startMWFleet starts a bed with the given options and prepares its hub for
+// a fleet of n (grant, hub Site).
+func startMWFleet(ctx context.Context, n int, opts framework.Options) (*mwFleet, error) {
+	env, err := framework.Start(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
-	f.kube = filepath.Join(dir, fmt.Sprintf("hub-mw-%d.kubeconfig", n))
-	return f, framework.WriteKubeconfig(f.kube, "hub", &rest.Config{Host: f.proxy.URL()})
+	return &mwFleet{env: env}, prepareHub(ctx, env.Hub, n)
+}
+
+// serve puts the counting proxy in front of the hub and writes the
+// kubeconfig vanlink's passes use, at path.
+func (f *mwFleet) serve(path string) error {
+	hub := f.env.Hub
+	var err error
+	if f.proxy, err = newCountingProxy(hub.URL, hub.Config.CAData, hub.Config.BearerToken); err != nil {
+		return err
+	}
+	f.kube = path
+	return framework.WriteKubeconfig(f.kube, "hub", &rest.Config{Host: f.proxy.URL()})
 }
 
 func (f *mwFleet) close() {

@@ -30,7 +30,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
 	"github.com/vanlink/vanlink/e2e/fixtures"
@@ -130,20 +129,16 @@ func setupRealManifestWork(ctx context.Context, o options, n int, dir string) (*
 	for i := range names {
 		names[i] = fmt.Sprintf("spoke-%04d", i)
 	}
-	env, err := framework.Start(ctx, framework.Options{Spokes: names})
+	f, err := startMWFleet(ctx, n, framework.Options{Spokes: names})
 	if err != nil {
-		return nil, err
-	}
-	f := &mwFleet{env: env}
-	hub := env.Hub
-	if err := prepareHub(ctx, hub, n); err != nil {
 		return f, err
 	}
+	hub := f.env.Hub
 	cs := clusterclient.NewForConfigOrDie(hub.Config)
 	actx, cancel := context.WithCancel(ctx)
 	f.cancel = cancel
 	for _, name := range names {
-		c := env.Cluster(name)
+		c := f.env.Cluster(name)
 		if err := fixtures.Namespace(ctx, c.Kube(), ns); err != nil {
 			return f, err
 		}
@@ -156,15 +151,11 @@ func setupRealManifestWork(ctx context.Context, o options, n int, dir string) (*
 		if err := fixtures.ManagedCluster(ctx, cs, hub.Kube(), name, nil, true); err != nil {
 			return f, err
 		}
-		if _, err := env.StartWorkAgent(ctx, name, framework.WorkAgentOptions{StatusSync: o.mw.statusSync}); err != nil {
+		if _, err := f.env.StartWorkAgent(ctx, name, framework.WorkAgentOptions{StatusSync: o.mw.statusSync}); err != nil {
 			return f, err
 		}
 	}
-	if f.proxy, err = newCountingProxy(hub.URL, hub.Config.CAData, hub.Config.BearerToken); err != nil {
-		return f, err
-	}
-	f.kube = filepath.Join(dir, fmt.Sprintf("hub-mw-real-%d.kubeconfig", n))
-	return f, framework.WriteKubeconfig(f.kube, "hub", &rest.Config{Host: f.proxy.URL()})
+	return f, f.serve(filepath.Join(dir, fmt.Sprintf("hub-mw-real-%d.kubeconfig", n)))
 }
 
 // agentRow is one pass of the check: vanlink's ManifestWork writes and the
