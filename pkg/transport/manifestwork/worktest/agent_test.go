@@ -28,6 +28,16 @@ func newBed(t *testing.T) (*Agent, *acmtest.MemorySpoke, transport.Transport) {
 	return agent, s, manifestwork.New(hub, manifestwork.Options{TokenName: "hub-link", SpokeNamespace: ns, ResyncCheck: 50 * time.Millisecond, SpokeTimeout: 5 * time.Second})
 }
 
+// openOnSite gives the spoke east its Site and opens a session.
+func openOnSite(t *testing.T, s *acmtest.MemorySpoke, tr transport.Transport) transport.Session {
+	t.Helper()
+	_, err := s.Create(t.Context(), skupper.SitesGVR, ns, object("skupper.io/v2alpha1", "Site", "east", map[string]any{}))
+	require.NoError(t, err)
+	sess, err := tr.Open(t.Context(), transport.SessionOptions{})
+	require.NoError(t, err)
+	return sess
+}
+
 func object(apiVersion, kind, name string, spec map[string]any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind,
 		"metadata": map[string]any{"name": name, "namespace": ns}, "spec": spec}}
@@ -38,10 +48,7 @@ func object(apiVersion, kind, name string, spec map[string]any) *unstructured.Un
 // upstream patcher writes only a changed status).
 func TestASettledWorkIsNotWrittenAgain(t *testing.T) {
 	agent, s, tr := newBed(t)
-	_, err := s.Create(t.Context(), skupper.SitesGVR, ns, object("skupper.io/v2alpha1", "Site", "east", map[string]any{}))
-	require.NoError(t, err)
-	sess, err := tr.Open(t.Context(), transport.SessionOptions{})
-	require.NoError(t, err)
+	sess := openOnSite(t, s, tr)
 	obs, err := transport.ObserveAll(t.Context(), sess, transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}})
 	require.NoError(t, err)
 	require.Equal(t, transport.Present, obs["east"].Site.State)
@@ -62,10 +69,7 @@ func TestASettledWorkIsNotWrittenAgain(t *testing.T) {
 // CreateOnlyApply.Apply, helper.ApplyOwnerReferences).
 func TestAnOrphanedTokenIsCreatedWithARemovalKeyThenStripped(t *testing.T) {
 	_, s, tr := newBed(t)
-	_, err := s.Create(t.Context(), skupper.SitesGVR, ns, object("skupper.io/v2alpha1", "Site", "east", map[string]any{}))
-	require.NoError(t, err)
-	sess, err := tr.Open(t.Context(), transport.SessionOptions{})
-	require.NoError(t, err)
+	sess := openOnSite(t, s, tr)
 	defer func() { require.NoError(t, sess.Close(t.Context())) }()
 	before := s.Writes()
 	tok := skupper.NewTokenRequest(&skupper.Grant{Name: "link-fleet", Namespace: "hub", UID: "uid", URL: "https://grants:9090/uid", CA: "pem", Code: "secret-code"},

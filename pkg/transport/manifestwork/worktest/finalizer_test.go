@@ -22,11 +22,8 @@ import (
 // for it.
 func TestTheAgentPutsItsFinalizerOnAWorkBeforeApplyingIt(t *testing.T) {
 	agent, s, tr := newBed(t)
-	_, err := s.Create(t.Context(), skupper.SitesGVR, ns, object("skupper.io/v2alpha1", "Site", "east", map[string]any{}))
-	require.NoError(t, err)
-	sess, err := tr.Open(t.Context(), transport.SessionOptions{})
-	require.NoError(t, err)
-	_, err = transport.ObserveAll(t.Context(), sess, transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}})
+	sess := openOnSite(t, s, tr)
+	_, err := transport.ObserveAll(t.Context(), sess, transport.Query{Spokes: []string{"east"}, LinkNames: []string{"hub-link"}})
 	require.NoError(t, err)
 	require.NoError(t, sess.Close(t.Context()))
 	u, err := agent.hub.Resource(manifestwork.WorksGVR).Namespace("east").Get(t.Context(), manifestwork.WorkName("hub-link"), metav1.GetOptions{})
