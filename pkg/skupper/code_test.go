@@ -1,15 +1,12 @@
 package skupper
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
+
+	"github.com/vanlink/vanlink/pkg/skupper/skuppertest"
 )
 
 // TestTheGrantCodeNeverPrints prints, logs and marshals every value that
@@ -26,18 +23,7 @@ func TestTheGrantCodeNeverPrints(t *testing.T) {
 		"a slice of token requests": []*TokenRequest{req}}
 	for name, v := range holders {
 		t.Run(name, func(t *testing.T) {
-			var out []string
-			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-				out = append(out, fmt.Sprintf(verb, v))
-			}
-			js, err := json.Marshal(v)
-			require.NoError(t, err)
-			y, err := yaml.Marshal(v)
-			require.NoError(t, err)
-			var logs bytes.Buffer
-			slog.New(slog.NewJSONHandler(&logs, nil)).Info("grant", "value", v)
-			slog.New(slog.NewTextHandler(&logs, nil)).Info("grant", "value", v)
-			out = append(out, string(js), string(y), logs.String())
+			out := skuppertest.Renderings(t, v)
 			for _, o := range out {
 				require.NotContains(t, o, testCode, "the code must never print: %s", o)
 			}

@@ -1,16 +1,13 @@
 package transport_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/yaml"
 
 	"github.com/vanlink/vanlink/pkg/skupper"
+	"github.com/vanlink/vanlink/pkg/skupper/skuppertest"
 	"github.com/vanlink/vanlink/pkg/transport"
 )
 
@@ -24,21 +21,12 @@ func TestAnOpNeverPrintsTheGrantCode(t *testing.T) {
 		Push: skupper.NewTokenRequest(g, skupper.TokenOptions{Name: "hub-link", Namespace: "service-interconnect"})}
 	for name, v := range map[string]any{"an op": op, "a pointer to an op": &op, "a slice of ops": []transport.Op{op}} {
 		t.Run(name, func(t *testing.T) {
-			var out []string
-			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-				out = append(out, fmt.Sprintf(verb, v))
-			}
-			js, err := json.Marshal(v)
-			require.NoError(t, err)
-			y, err := yaml.Marshal(v)
-			require.NoError(t, err)
-			var logs bytes.Buffer
-			slog.New(slog.NewJSONHandler(&logs, nil)).Info("apply", "op", v)
-			slog.New(slog.NewTextHandler(&logs, nil)).Info("apply", "op", v)
-			out = append(out, string(js), string(y), logs.String())
+			out := skuppertest.Renderings(t, v)
 			for _, o := range out {
 				require.NotContains(t, o, code, "the code must never print: %s", o)
 			}
+			js, err := json.Marshal(v)
+			require.NoError(t, err)
 			require.Contains(t, string(js), skupper.Redacted, "the request says the code is there, redacted")
 		})
 	}
