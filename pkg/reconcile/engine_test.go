@@ -632,13 +632,18 @@ func hubSite(linkAccess, status string, groups ...string) map[string]any {
 		"spec":     map[string]any{"linkAccess": linkAccess}, "status": st}
 }
 
-func TestAnHAHubsTwoLinksAreALinkedSpokeNotAPush(t *testing.T) {
+// haLinkedSpoke is a spoke linked to an HA hub: its redeemed token's two
+// Ready Links hub-link-1 and -2 use the token's credentials.
+func haLinkedSpoke() *spoke {
 	ready := func(n string) skupper.Link {
 		return skupper.Link{Name: "hub-link-" + n, TLSCredentials: "hub-link", Status: "Ready"}
 	}
-	tr := newFake(map[string]*spoke{"east": {site: true, secret: true,
-		token: &skupper.Token{Name: "hub-link", Redeemed: true, GrantUID: "grant-1"},
-		links: []skupper.Link{ready("1"), ready("2")}}})
+	return &spoke{site: true, secret: true, token: &skupper.Token{Name: "hub-link", Redeemed: true, GrantUID: "grant-1"},
+		links: []skupper.Link{ready("1"), ready("2")}}
+}
+
+func TestAnHAHubsTwoLinksAreALinkedSpokeNotAPush(t *testing.T) {
+	tr := newFake(map[string]*spoke{"east": haLinkedSpoke()})
 	h := newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), nil)
 	h.engine.Sites = &hubSites{sites: []map[string]any{hubSite("loadbalancer", "Ready", "skupper-router", "skupper-router-2")}}
 	res := h.run(t)

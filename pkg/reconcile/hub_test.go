@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vanlink/vanlink/pkg/fleet"
-	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
 // TestABlockedHubAsksForNoLinkNames: a hub Site that cannot issue links
@@ -17,12 +16,7 @@ import (
 // [<token>], which would delete the views of working Links and report the
 // spokes pending on ACM and ManifestWork.
 func TestABlockedHubAsksForNoLinkNames(t *testing.T) {
-	ready := func(n string) skupper.Link {
-		return skupper.Link{Name: "hub-link-" + n, TLSCredentials: "hub-link", Status: "Ready"}
-	}
-	tr := newFake(map[string]*spoke{"east": {site: true, secret: true,
-		token: &skupper.Token{Name: "hub-link", Redeemed: true, GrantUID: "grant-1"},
-		links: []skupper.Link{ready("1"), ready("2")}}})
+	tr := newFake(map[string]*spoke{"east": haLinkedSpoke()})
 	h := newHarness(t, newGrantHub(t, 10, 1, now.Add(720*time.Hour)), tr, selection("east"), nil)
 	sites := &hubSites{sites: []map[string]any{hubSite("loadbalancer", "Ready", "skupper-router", "skupper-router-2")}}
 	h.engine.Sites = sites

@@ -29,13 +29,18 @@ func coldSpoke(t *testing.T, b *Bed) {
 	closeClean(t, b, s)
 }
 
+// arrangeHASpoke gives a spoke what an HA hub's redemption leaves: a Site,
+// the redeemed token, its Secret and two Ready Links <token>-1 and -2.
+func arrangeHASpoke(t *testing.T, s Spoke) {
+	create(t, s, sitesGVR, site("east"))
+	create(t, s, secretsGVR, secret())
+	create(t, s, tokensGVR, token(redeemed))
+	create(t, s, linksGVR, link(TokenName+"-1", "Ready"))
+	create(t, s, linksGVR, link(TokenName+"-2", "Ready"))
+}
+
 func haLinks(t *testing.T, b *Bed) {
-	east := b.Spokes["east"]
-	create(t, east, sitesGVR, site("east"))
-	create(t, east, secretsGVR, secret())
-	create(t, east, tokensGVR, token(redeemed))
-	create(t, east, linksGVR, link(TokenName+"-1", "Ready"))
-	create(t, east, linksGVR, link(TokenName+"-2", "Ready"))
+	arrangeHASpoke(t, b.Spokes["east"])
 	s := open(t, b, transport.SessionOptions{})
 	obs := observe(t, s, transport.Query{Spokes: []string{"east"}, LinkNames: skupper.LinkNames(TokenName, 2)})
 	e := obs["east"]
@@ -50,11 +55,7 @@ func haLinks(t *testing.T, b *Bed) {
 // reads the Links it read before, never the token's own name instead.
 func haLinksWithoutNames(t *testing.T, b *Bed) {
 	east := b.Spokes["east"]
-	create(t, east, sitesGVR, site("east"))
-	create(t, east, secretsGVR, secret())
-	create(t, east, tokensGVR, token(redeemed))
-	create(t, east, linksGVR, link(TokenName+"-1", "Ready"))
-	create(t, east, linksGVR, link(TokenName+"-2", "Ready"))
+	arrangeHASpoke(t, east)
 	s := open(t, b, transport.SessionOptions{})
 	observe(t, s, transport.Query{Spokes: []string{"east"}, LinkNames: skupper.LinkNames(TokenName, 2)})
 	closeClean(t, b, s)
