@@ -33,7 +33,8 @@ func TestConformance(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		go func() { _ = agent.Run(ctx) }()
-		bed.Transport = acm.New(client, acm.Options{TokenName: transporttest.TokenName, SpokeNamespace: transporttest.Namespace,
+		bed.Hub = transporttest.NewCrashingHub(client)
+		bed.Transport = acm.New(bed.Hub, acm.Options{TokenName: transporttest.TokenName, SpokeNamespace: transporttest.Namespace,
 			ResyncCheck: 50 * time.Millisecond, SpokeTimeout: 10 * time.Second})
 		bed.HubObjects = func(t *testing.T) []string {
 			var out []string

@@ -33,7 +33,8 @@ func TestConformance(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		go func() { _ = agent.Run(ctx) }()
-		bed.Transport = manifestwork.New(hub, manifestwork.Options{TokenName: transporttest.TokenName, SpokeNamespace: transporttest.Namespace,
+		bed.Hub = transporttest.NewCrashingHub(hub)
+		bed.Transport = manifestwork.New(bed.Hub, manifestwork.Options{TokenName: transporttest.TokenName, SpokeNamespace: transporttest.Namespace,
 			ResyncCheck: 50 * time.Millisecond, SpokeTimeout: 10 * time.Second})
 		bed.HubObjects = func(t *testing.T) []string {
 			l, err := hub.Resource(manifestwork.WorksGVR).List(context.Background(), metav1.ListOptions{})

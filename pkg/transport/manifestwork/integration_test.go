@@ -103,7 +103,8 @@ func TestConformanceRealAgent(t *testing.T) {
 				t.Logf("--- ManifestWork %s/%s:\n%s", o.GetNamespace(), o.GetName(), data)
 			}
 		})
-		bed.Transport = manifestwork.New(hub, manifestwork.Options{TokenName: transporttest.TokenName, SpokeNamespace: transporttest.Namespace,
+		bed.Hub = transporttest.NewCrashingHub(hub)
+		bed.Transport = manifestwork.New(bed.Hub, manifestwork.Options{TokenName: transporttest.TokenName, SpokeNamespace: transporttest.Namespace,
 			ResyncCheck: 500 * time.Millisecond, SpokeTimeout: 30 * time.Second})
 		bed.HubObjects = func(t *testing.T) []string {
 			l, err := hub.Resource(manifestwork.WorksGVR).List(context.Background(), metav1.ListOptions{})

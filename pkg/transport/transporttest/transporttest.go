@@ -50,6 +50,10 @@ type Bed struct {
 	// (nil when it makes none): the suite checks no grant code is left in
 	// them once a session is closed, and counts them for read-only sessions.
 	HubObjects func(t *testing.T) []string
+	// Hub is the hub client the Transport was built over, wrapped so the
+	// suite can crash a session mid-push (nil for a transport that keeps
+	// nothing on the hub, with HubObjects nil).
+	Hub *CrashingHub
 }
 
 // NewBed builds a fresh bed with the named spokes.
@@ -73,6 +77,7 @@ var cases = map[string]func(*testing.T, *Bed){
 	"a fresh session sees a linked spoke's Links removed since":                            freshSession,
 	"Apply pushes a token, refuses a second, and removes the token, every Link and Secret": applyPushAndRemove,
 	"a read-only session writes nothing":                                                   readOnly,
+	"a session that crashed mid-push leaves the code, and the next Open takes it out":      crashedPush,
 }
 
 var (
