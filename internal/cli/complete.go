@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -121,9 +123,27 @@ func defaultNamespace(cmd *cobra.Command, g *globalOptions, ns *string) {
 	}
 }
 
-// noKubeconfig says how to point vanlink at a hub when there is no
-// kubeconfig at all (and vanlink does not run in a pod).
-func noKubeconfig(err error) error {
+// noKubeconfig says how to point vanlink at a hub when the kubeconfig
+// loaded has no cluster or context: the file named by --kubeconfig or
+// $KUBECONFIG is empty, or there is no kubeconfig at all (and vanlink does
+// not run in a pod).
+func (o *globalOptions) noKubeconfig(err error) error {
+	if o.kubeconfig != "" {
+		return flagError("--kubeconfig", o.kubeconfig, "the file has no cluster or context to reach the hub: write the hub's kubeconfig there ('oc login' or 'kubectl config' with KUBECONFIG set to it), or name another file (%w)", err)
+	}
+	if env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); anyFile(filepath.SplitList(env)) {
+		return fmt.Errorf("$KUBECONFIG %q: its files have no cluster or context to reach the hub: write the hub's kubeconfig there, or pass --kubeconfig PATH (%w)", env, err)
+	}
 	return fmt.Errorf("no kubeconfig to reach the hub: vanlink connects as kubectl does, so pass --kubeconfig PATH, set KUBECONFIG, "+
 		"or write ~/.kube/config (e.g. 'oc login' or 'kubectl config' on the hub), and choose a context with --context; in a pod it uses its ServiceAccount (%w)", err)
+}
+
+// anyFile reports whether one of paths is a file that exists.
+func anyFile(paths []string) bool {
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return true
+		}
+	}
+	return false
 }

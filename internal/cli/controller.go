@@ -98,17 +98,27 @@ func (o *controllerOptions) Validate() error {
 	if err := o.pass.Validate(); err != nil {
 		return err
 	}
-	if o.resync < time.Second || o.minBackoff <= 0 || o.maxBackoff < o.minBackoff || o.maxBatch < 1 || o.pushBackoff <= 0 {
-		return fmt.Errorf("--resync must be at least 1s, --min-backoff positive, --max-backoff at least --min-backoff, --max-batch at least 1, --push-backoff positive")
-	}
-	if o.cacheSyncTimeout < 0 {
-		return fmt.Errorf("--cache-sync-timeout %s: must be positive, or 0 for %d times --request-timeout", o.cacheSyncTimeout, cacheSyncRequests)
-	}
-	if o.profiling && o.httpAddress == "" {
-		return fmt.Errorf("--profiling needs --http-address")
-	}
-	if o.retryPeriod <= 0 || o.renewDeadline <= o.retryPeriod || o.leaseDuration <= o.renewDeadline {
-		return fmt.Errorf("want 0 < --leader-retry-period < --leader-renew-deadline < --leader-lease-duration")
+	switch {
+	case o.resync < time.Second:
+		return flagError("--resync", o.resync, "must be at least 1s")
+	case o.minBackoff <= 0:
+		return flagError("--min-backoff", o.minBackoff, "must be positive")
+	case o.maxBackoff < o.minBackoff:
+		return flagError("--max-backoff", o.maxBackoff, "must be at least --min-backoff (%s)", o.minBackoff)
+	case o.maxBatch < 1:
+		return flagError("--max-batch", o.maxBatch, "must be at least 1")
+	case o.pushBackoff <= 0:
+		return flagError("--push-backoff", o.pushBackoff, "must be positive")
+	case o.cacheSyncTimeout < 0:
+		return flagError("--cache-sync-timeout", o.cacheSyncTimeout, "must be positive, or 0 for %d times --request-timeout", cacheSyncRequests)
+	case o.profiling && o.httpAddress == "":
+		return flagError("--http-address", o.httpAddress, "--profiling serves the profiles there: give an address")
+	case o.retryPeriod <= 0:
+		return flagError("--leader-retry-period", o.retryPeriod, "must be positive")
+	case o.renewDeadline <= o.retryPeriod:
+		return flagError("--leader-renew-deadline", o.renewDeadline, "must be longer than --leader-retry-period (%s)", o.retryPeriod)
+	case o.leaseDuration <= o.renewDeadline:
+		return flagError("--leader-lease-duration", o.leaseDuration, "must be longer than --leader-renew-deadline (%s)", o.renewDeadline)
 	}
 	return nil
 }

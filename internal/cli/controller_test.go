@@ -27,12 +27,12 @@ func TestControllerFlagsAreValidated(t *testing.T) {
 		args []string
 		want string
 	}{
-		"a resync under a second":                  {[]string{"--resync", "100ms"}, "--resync"},
-		"a max backoff under the min":              {[]string{"--min-backoff", "10s", "--max-backoff", "1s"}, "--max-backoff"},
-		"a renew deadline past the lease duration": {[]string{"--leader-renew-deadline", "20s"}, "--leader-retry-period"},
-		"a pass flag still checked":                {[]string{"--concurrency", "0"}, "--concurrency"},
-		"profiles with no address to serve them":   {[]string{"--profiling", "--http-address", ""}, "--profiling"},
-		"a negative cache sync timeout":            {[]string{"--cache-sync-timeout", "-1s"}, "--cache-sync-timeout"},
+		"a resync under a second":                  {[]string{"--resync", "100ms"}, "--resync 100ms"},
+		"a max backoff under the min":              {[]string{"--min-backoff", "10s", "--max-backoff", "1s"}, "--max-backoff 1s"},
+		"a renew deadline past the lease duration": {[]string{"--leader-renew-deadline", "20s"}, "--leader-lease-duration 15s: must be longer than --leader-renew-deadline (20s)"},
+		"a pass flag still checked":                {[]string{"--concurrency", "0"}, "--concurrency 0"},
+		"profiles with no address to serve them":   {[]string{"--profiling", "--http-address", ""}, `--http-address "": --profiling`},
+		"a negative cache sync timeout":            {[]string{"--cache-sync-timeout", "-1s"}, "--cache-sync-timeout -1s"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

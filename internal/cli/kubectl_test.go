@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,6 +126,28 @@ func TestWithoutAnyKubeconfig(t *testing.T) {
 		require.Contains(t, stderr, want, "the message says how to point vanlink at a hub")
 	}
 	require.Equal(t, 1, strings.Count(stderr, "error:"), "once")
+}
+
+func TestAnEmptyKubeconfigFileIsNamed(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	empty := filepath.Join(t.TempDir(), "hub.kubeconfig")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+
+	t.Run("given with --kubeconfig", func(t *testing.T) {
+		t.Setenv("KUBECONFIG", "")
+		code, _, stderr := run(t, "status", "--kubeconfig", empty)
+		require.Equal(t, 1, code)
+		require.Contains(t, stderr, fmt.Sprintf("--kubeconfig %q: the file has no cluster or context", empty), "the error names the flag and the file")
+		require.NotContains(t, stderr, "pass --kubeconfig PATH", "the flag was given: no hint to give it")
+		require.Equal(t, 1, strings.Count(stderr, "error:"), "once")
+	})
+	t.Run("named by KUBECONFIG", func(t *testing.T) {
+		t.Setenv("KUBECONFIG", empty)
+		code, _, stderr := run(t, "status")
+		require.Equal(t, 1, code)
+		require.Contains(t, stderr, fmt.Sprintf("$KUBECONFIG %q: its files have no cluster or context", empty))
+	})
 }
 
 func TestAnUnknownFlagHintsAtHelp(t *testing.T) {

@@ -62,13 +62,16 @@ func (o *globalOptions) Validate() error {
 	switch o.logFormat {
 	case "auto", "text", "json":
 	default:
-		return fmt.Errorf("--log-format %q: must be auto, text or json", o.logFormat)
+		return flagError("--log-format", o.logFormat, "must be auto, text or json")
 	}
 	if o.verbosity < 0 {
-		return fmt.Errorf("-v %d: must be 0 or more", o.verbosity)
+		return flagError("-v", o.verbosity, "must be 0 or more")
 	}
-	if o.qps <= 0 || o.burst < 1 {
-		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive")
+	if o.qps <= 0 {
+		return flagError("--kube-api-qps", o.qps, "must be positive")
+	}
+	if o.burst < 1 {
+		return flagError("--kube-api-burst", o.burst, "must be at least 1")
 	}
 	return nil
 }
@@ -102,7 +105,7 @@ func isTerminal(w io.Writer) bool {
 func (o *globalOptions) restConfig() (*rest.Config, error) {
 	cfg, err := o.loader().ClientConfig()
 	if clientcmd.IsEmptyConfig(err) {
-		return nil, noKubeconfig(err)
+		return nil, o.noKubeconfig(err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loading the hub kubeconfig: %w", err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,60 +141,99 @@ func (o *passOptions) Validate() error {
 func (o *grantOptions) Validate() error {
 	for _, f := range []struct{ flag, v string }{{"--namespace", o.namespace}, {"--token-name", o.tokenName}, {"--spoke-namespace", o.spokeNamespace}, {"--grant", o.grant}} {
 		if errs := validation.IsDNS1123Label(f.v); len(errs) > 0 {
-			return fmt.Errorf("%s %q: %s", f.flag, f.v, strings.Join(errs, "; "))
+			return flagError(f.flag, f.v, "%s", strings.Join(errs, "; "))
 		}
 	}
 	return nil
 }
 
 func (o *observeOptions) Validate() error {
-	if o.transport == "direct" && (o.clusterSelector != "" || o.placement != "") {
-		return fmt.Errorf("--transport direct chooses spokes with --credentials-selector: --cluster-selector and --placement are for --transport acm or manifestwork")
+	if o.transport == "direct" && o.clusterSelector != "" {
+		return flagError("--cluster-selector", o.clusterSelector, "is for --transport acm or manifestwork (--transport direct chooses spokes with --credentials-selector)")
+	}
+	if o.transport == "direct" && o.placement != "" {
+		return flagError("--placement", o.placement, "is for --transport acm or manifestwork (--transport direct chooses spokes with --credentials-selector)")
 	}
 	if _, err := labels.Parse(o.credsSelector); err != nil {
-		return fmt.Errorf("--credentials-selector %q: %w", o.credsSelector, err)
+		return flagError("--credentials-selector", o.credsSelector, "%w", err)
 	}
 	if o.clusterSelector != "" && o.placement != "" {
-		return fmt.Errorf("--cluster-selector and --placement choose spokes in two ways: set one")
+		return flagError("--placement", o.placement, "chooses spokes another way than --cluster-selector %q: set one", o.clusterSelector)
 	}
 	if _, err := labels.Parse(o.clusterSelector); err != nil {
-		return fmt.Errorf("--cluster-selector %q: %w", o.clusterSelector, err)
+		return flagError("--cluster-selector", o.clusterSelector, "%w", err)
 	}
 	if o.placement != "" {
 		if ns, name, ok := strings.Cut(o.placement, "/"); !ok || ns == "" || name == "" {
-			return fmt.Errorf("--placement %q: want NAMESPACE/NAME", o.placement)
+			return flagError("--placement", o.placement, "want NAMESPACE/NAME")
 		}
 	}
 	if o.concurrency < 1 {
-		return fmt.Errorf("--concurrency %d: must be at least 1", o.concurrency)
+		return flagError("--concurrency", o.concurrency, "must be at least 1")
 	}
-	if o.spokeTimeout <= 0 || o.observeTimeout <= 0 || o.expiryMargin < 0 || o.linkReady < 0 {
-		return fmt.Errorf("--spoke-timeout and --observe-timeout must be positive, --expiry-margin and --link-ready-timeout not negative")
+	if o.spokeTimeout <= 0 {
+		return flagError("--spoke-timeout", o.spokeTimeout, "must be positive")
+	}
+	if o.observeTimeout <= 0 {
+		return flagError("--observe-timeout", o.observeTimeout, "must be positive")
+	}
+	if o.expiryMargin < 0 {
+		return flagError("--expiry-margin", o.expiryMargin, "must not be negative")
+	}
+	if o.linkReady < 0 {
+		return flagError("--link-ready-timeout", o.linkReady, "must not be negative (0: never re-link)")
 	}
 	for _, n := range o.hubNamespaces {
 		if errs := validation.IsDNS1123Label(n); len(errs) > 0 {
-			return fmt.Errorf("--hub-namespaces %q: %s", n, strings.Join(errs, "; "))
+			return flagError("--hub-namespaces", n, "%s", strings.Join(errs, "; "))
 		}
 	}
 	if len(o.hubNamespaces) > 0 && o.transport == "direct" {
-		return fmt.Errorf("--hub-namespaces is for --transport acm or manifestwork (the direct transport makes no hub objects)")
+		return flagError("--hub-namespaces", strings.Join(o.hubNamespaces, ","), "is for --transport acm or manifestwork (the direct transport makes no hub objects)")
 	}
 	if o.viewInterval < time.Second {
-		return fmt.Errorf("--view-interval %s: must be at least 1s", o.viewInterval)
+		return flagError("--view-interval", o.viewInterval, "must be at least 1s")
 	}
 	return nil
 }
 
 func (o *pushOptions) Validate() error {
-	if o.rotationTimeout <= 0 || o.leaseWait < 0 {
-		return fmt.Errorf("--rotation-timeout must be positive, --lease-wait not negative")
+	if o.rotationTimeout <= 0 {
+		return flagError("--rotation-timeout", o.rotationTimeout, "must be positive")
+	}
+	if o.leaseWait < 0 {
+		return flagError("--lease-wait", o.leaseWait, "must not be negative")
 	}
 	return validateLinkCost(o.linkCost)
 }
 
 func validateLinkCost(c int64) error {
 	if c < 0 {
-		return fmt.Errorf("--link-cost %d: must not be negative", c)
+		return flagError("--link-cost", c, "must not be negative")
 	}
 	return nil
+}
+
+// FlagError is a flag value that Validate refuses. Its message names the one
+// flag and its value, then says what is wrong: --concurrency 0: must be at
+// least 1.
+type FlagError struct {
+	// Flag is the flag as typed: --concurrency.
+	Flag string
+	// Value is the value as it is printed: quoted when a string.
+	Value string
+	Err   error
+}
+
+func (e *FlagError) Error() string { return e.Flag + " " + e.Value + ": " + e.Err.Error() }
+func (e *FlagError) Unwrap() error { return e.Err }
+
+// flagError builds a FlagError: a string value is quoted, so an empty one
+// shows; format and args (with %w) say what is wrong.
+func flagError(flag string, value any, format string, args ...any) error {
+	v := fmt.Sprint(value)
+	if s, ok := value.(string); ok {
+		v = strconv.Quote(s)
+	}
+	return &FlagError{Flag: flag, Value: v, Err: fmt.Errorf(format, args...)}
 }

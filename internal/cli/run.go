@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 
 	"github.com/spf13/cobra"
 
@@ -41,11 +42,20 @@ at once. Each pass's result is logged; the status record holds the latest.`,
 	return c
 }
 
-func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
+// Validate checks the flags of run but the pass's, which connect checks.
+func (o *runOptions) Validate() error {
 	if err := o.global.Validate(); err != nil {
 		return err
 	}
-	if _, err := cron.ParseSchedule(o.schedule); err != nil {
+	_, err := cron.ParseSchedule(o.schedule)
+	if se := (*cron.ScheduleError)(nil); errors.As(err, &se) {
+		return flagError("--schedule", o.schedule, "%s", se.Reason())
+	}
+	return err
+}
+
+func (o *runOptions) Run(ctx context.Context, streams IOStreams) error {
+	if err := o.Validate(); err != nil {
 		return err
 	}
 	c, err := connect(o.global, o.pass.Validate)

@@ -97,7 +97,7 @@ func (o *syncOptions) Validate() error {
 		return err
 	}
 	if o.grantTimeout <= 0 {
-		return fmt.Errorf("--grant-timeout %s: must be positive", o.grantTimeout)
+		return flagError("--grant-timeout", o.grantTimeout, "must be positive")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,10 +48,10 @@ secret: do not commit it or paste it into logs.`,
 // Validate checks the flags of token.
 func (o *tokenOptions) Validate() error {
 	if o.cluster == "" {
-		return fmt.Errorf("--cluster is required: the spoke the token is for")
+		return flagError("--cluster", o.cluster, "is required (the spoke the token is for)")
 	}
 	if errs := validation.IsDNS1123Label(o.cluster); len(errs) > 0 {
-		return fmt.Errorf("--cluster %q: %v", o.cluster, errs)
+		return flagError("--cluster", o.cluster, "%s", strings.Join(errs, "; "))
 	}
 	if err := o.target.Validate(); err != nil {
 		return err

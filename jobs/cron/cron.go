@@ -31,9 +31,23 @@ func RunOnce(ctx context.Context, e *reconcile.Engine, failOn reconcile.FailOn) 
 func ParseSchedule(spec string) (robfig.Schedule, error) {
 	s, err := robfig.ParseStandard(spec)
 	if err != nil {
-		return nil, fmt.Errorf("schedule %q: %w (want five fields: minute hour day-of-month month day-of-week, or @hourly, @every 10m, ...)", spec, err)
+		return nil, &ScheduleError{Spec: spec, Err: err}
 	}
 	return s, nil
+}
+
+// ScheduleError is a cron expression that does not parse.
+type ScheduleError struct {
+	Spec string
+	Err  error
+}
+
+func (e *ScheduleError) Error() string { return fmt.Sprintf("schedule %q: %s", e.Spec, e.Reason()) }
+func (e *ScheduleError) Unwrap() error { return e.Err }
+
+// Reason is what is wrong with the expression, without the expression.
+func (e *ScheduleError) Reason() string {
+	return e.Err.Error() + " (want five fields: minute hour day-of-month month day-of-week, or @hourly, @every 10m, ...)"
 }
 
 // Schedule runs pass on the schedule until ctx ends (e.g. SIGTERM), never two
