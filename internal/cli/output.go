@@ -58,6 +58,12 @@ func startedNothing(res *reconcile.Result) bool {
 // returns it, and it is printed once, on stderr, where it ends (Run, or the
 // log of a pass that exits 0 anyway).
 func printResult(w io.Writer, format string, res *reconcile.Result) error {
+	if res.Changes == nil {
+		// A pass that reached no spoke has none: "spokes": [], not null.
+		r := *res
+		r.Changes = []reconcile.Change{}
+		res = &r
+	}
 	if ok, err := writeData(w, format, res); ok {
 		return err
 	}

@@ -26,6 +26,12 @@ func TestThePassErrorIsNotRepeatedInTheTable(t *testing.T) {
 	out.Reset()
 	require.NoError(t, printResult(&out, "json", res))
 	require.Contains(t, out.String(), `"error": "reading AccessGrant service-interconnect/spoke-link: boom"`, "JSON is data: it keeps the error field")
+	require.Contains(t, out.String(), `"spokes": []`, "a pass that reached no spoke lists none, not null")
+	require.Nil(t, res.Changes, "printing leaves the result as it is")
+
+	out.Reset()
+	require.NoError(t, printResult(&out, "yaml", res))
+	require.Contains(t, out.String(), "spokes: []", "YAML too lists no spoke, not null")
 }
 
 func TestAPassThatExitsZeroLogsItsErrorOnce(t *testing.T) {

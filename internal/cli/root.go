@@ -71,8 +71,14 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 		Use:   "vanlink",
 		Short: "Link a Kubernetes fleet into one Skupper network from the hub",
 		Long: `vanlink reads the hub's Skupper AccessGrant and makes every selected spoke
-cluster hold a working link to the hub, by pushing an AccessToken to it through
-ACM (ManagedClusterAction / ManagedClusterView) or with spoke credentials.
+cluster hold a working link to the hub, by pushing an AccessToken to it in one
+of three ways (--transport):
+
+  acm           ACM's ManagedClusterAction / ManagedClusterView;
+  manifestwork  an OCM ManifestWork per spoke, applied by its work agent
+                (upstream Open Cluster Management, or ACM);
+  direct        spoke credentials held in hub Secrets (Argo CD cluster
+                Secrets or kubeconfig Secrets).
 
 The grant code is a secret: vanlink never prints it, logs it or stores it, except
 'vanlink token', which prints a token for manual use on request.`,

@@ -20,19 +20,15 @@ func newVersionCommand(streams IOStreams) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			info := version.Get()
-			switch o.output {
-			case "", "text":
+			// --output is an enum flag: Set refused anything else.
+			if o.output == "text" {
 				_, err := fmt.Fprintln(streams.Out, info.String())
 				return err
-			case "json", "yaml":
-				_, err := writeData(streams.Out, o.output, info)
-				return err
-			default:
-				return fmt.Errorf("--output %q: must be text, json or yaml", o.output)
 			}
+			_, err := writeData(streams.Out, o.output, info)
+			return err
 		},
 	}
-	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, json or yaml")
-	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	c.Flags().VarP(newEnum(&o.output, "text", "text", "json", "yaml"), "output", "o", "output format: text, json or yaml")
 	return c
 }

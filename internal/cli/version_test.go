@@ -39,7 +39,19 @@ func TestVersionCommand(t *testing.T) {
 		t.Fatalf("expected YAML with the linked version, got %d %q", code, out)
 	}
 	code, _, errOut := run(t, "version", "-o", "xml")
-	if code != 1 || !strings.Contains(errOut, `--output "xml"`) {
+	if code != 1 || !strings.Contains(errOut, `invalid argument "xml" for "-o, --output" flag: must be one of text, json, yaml`) {
 		t.Fatalf("expected a clear error naming --output, got %d %q", code, errOut)
+	}
+}
+
+func TestTheRootHelpNamesEveryTransport(t *testing.T) {
+	code, out, _ := run(t, "--help")
+	if code != 0 {
+		t.Fatalf("expected exit 0, got %d", code)
+	}
+	for _, want := range []string{"ManagedClusterAction", "ManifestWork", "upstream Open Cluster Management", "spoke credentials"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("expected the root help to name %q (a way spokes are reached), got:\n%s", want, out)
+		}
 	}
 }
