@@ -254,3 +254,21 @@ func (r *Rendered) JobArgs(hook bool) ([]string, error) {
 	}
 	return nil, fmt.Errorf("the chart rendered no %s (is it disabled?)", kind)
 }
+
+// ControllerArgs returns the container arguments of the rendered vanlink
+// controller Deployment of the hub chart.
+func (r *Rendered) ControllerArgs() ([]string, error) {
+	for _, o := range r.All() {
+		if o.GetKind() != "Deployment" || o.GetLabels()["app.kubernetes.io/component"] != "controller" {
+			continue
+		}
+		containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		if err != nil || len(containers) == 0 {
+			return nil, fmt.Errorf("Deployment %s has no containers", o.GetName())
+		}
+		c, _ := containers[0].(map[string]any)
+		raw, _, _ := unstructured.NestedStringSlice(c, "args")
+		return raw, nil
+	}
+	return nil, fmt.Errorf("the chart rendered no controller Deployment (is controller.enabled false?)")
+}

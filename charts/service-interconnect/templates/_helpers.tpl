@@ -68,8 +68,73 @@ Namespace template): label syntax, Helm's global.
 {{- fail (printf "sync.transport direct chooses the spokes by their credential Secrets (sync.direct.secretSelector): sync.clusterSelector %q is for the acm and manifestwork transports" .Values.sync.clusterSelector) -}}
 {{- end -}}
 {{- end -}}
+{{- include "service-interconnect.validateFlags" . -}}
 {{- if and (eq .Values.sync.rbac.scope "namespaced") (ne .Values.sync.transport "direct") (not (.Values.catalog | default dict).spokes) -}}
 {{- fail "sync.rbac.scope namespaced binds the jobs in the hub namespace of each spoke of catalog.spokes, and catalog.spokes is empty: list the spokes or use scope cluster" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Checks of the values that become vanlink's flags, so that the chart refuses at
+render time, naming the value, what the vanlink binary would refuse on every
+run of the hook, the CronJob or the controller (internal/cli: passflags.go,
+options.go, sync.go, controller.go; internal/cli/chartargs_test.go renders
+boundary values and parses the arguments with the CLI's own flags). The schema
+checks what a pattern or a minimum can say (names, concurrency, verbosity,
+link cost, the duration syntax); these check what it cannot.
+*/}}
+{{- define "service-interconnect.validateFlags" -}}
+{{- $v := .Values -}}
+{{- $c := $v.controller | default dict -}}
+{{- if and $c.enabled (not $v.sync.enabled) -}}
+{{- fail "controller.enabled=true needs sync.enabled=true: the controller runs with the sync ServiceAccount, its RBAC and the sync.* settings, and sync.enabled=false renders none of them (set sync.enabled=true, or controller.enabled=false)" -}}
+{{- end -}}
+{{- $ns := include "service-interconnect.namespace" . -}}
+{{- if or (not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $ns)) (gt (len $ns) 63) -}}
+{{- fail (printf "the release namespace %q (used when namespace.name is empty) is not a DNS-1123 label, which vanlink's --namespace needs: set namespace.name" $ns) -}}
+{{- end -}}
+{{- range $what, $d := dict "sync.spokeTimeout" $v.sync.spokeTimeout "sync.observeTimeout" $v.sync.observeTimeout "sync.requestTimeout" $v.sync.requestTimeout "sync.hook.grantTimeout" $v.sync.hook.grantTimeout -}}
+{{- include "service-interconnect.durationAtLeast" (dict "value" $d "what" $what "min" 1 "want" "must be positive") -}}
+{{- end -}}
+{{- range $what, $d := dict "sync.linkReadyTimeout" $v.sync.linkReadyTimeout "sync.rotation.expiryMargin" $v.sync.rotation.expiryMargin -}}
+{{- include "service-interconnect.durationAtLeast" (dict "value" $d "what" $what "min" 0 "want" "must not be negative") -}}
+{{- end -}}
+{{- if $c.enabled -}}
+{{- include "service-interconnect.durationAtLeast" (dict "value" $c.resync "what" "controller.resync" "min" 1000000000 "want" "must be at least 1s") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The nanoseconds of a duration value as Go's time.ParseDuration reads it (each
+component truncated to whole nanoseconds), as a string. Call with (dict "value"
+V "what" "the.value"); fails naming the value when V is no duration (the
+schema's pattern: numbers with units, 30s, 1.5h, 1h30m) or exceeds Go's
+longest duration (about 2562047h).
+*/}}
+{{- define "service-interconnect.durationNanos" -}}
+{{- $d := toString .value -}}
+{{- if not (regexMatch "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$" $d) -}}
+{{- fail (printf "%s %q is not a duration: numbers with units (ns, us, ms, s, m, h), e.g. 30s, 5m, 1h30m" .what $d) -}}
+{{- end -}}
+{{- $units := dict "ns" 1.0 "us" 1000.0 "µs" 1000.0 "ms" 1000000.0 "s" 1000000000.0 "m" 60000000000.0 "h" 3600000000000.0 -}}
+{{- $total := 0.0 -}}
+{{- range $part := regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" $d -1 -}}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" $part -}}
+{{- $total = addf $total (floor (mulf (float64 $num) (get $units (trimPrefix $num $part)))) -}}
+{{- end -}}
+{{- if ge $total 9223372036854775807.0 -}}
+{{- fail (printf "%s %q is longer than any duration Go can hold (about 2562047h)" .what $d) -}}
+{{- end -}}
+{{- printf "%.0f" $total -}}
+{{- end -}}
+
+{{/*
+Fails unless the duration value is at least min nanoseconds. Call with (dict
+"value" V "what" "the.value" "min" N "want" "must be positive").
+*/}}
+{{- define "service-interconnect.durationAtLeast" -}}
+{{- if lt (include "service-interconnect.durationNanos" .  | float64) (float64 .min) -}}
+{{- fail (printf "%s %q %s (vanlink refuses it)" .what (toString .value) .want) -}}
 {{- end -}}
 {{- end -}}
 
@@ -111,6 +176,13 @@ The pod passes the Kubernetes "restricted" Pod Security Standard.
 {{- $root := .root -}}
 {{- $v := $root.Values -}}
 {{- $ns := include "service-interconnect.namespace" $root -}}
+{{- /* The Job's activeDeadlineSeconds bounds the pass: observing the fleet
+may not take longer than the Job may run. */ -}}
+{{- $deadline := ternary $v.sync.hook.activeDeadlineSeconds $v.sync.cronJob.activeDeadlineSeconds (eq .policy "postsync") -}}
+{{- $observe := $v.sync.observeTimeout -}}
+{{- if gt (include "service-interconnect.durationNanos" (dict "value" $observe "what" "sync.observeTimeout") | float64) (mulf $deadline 1000000000.0) -}}
+{{- $observe = printf "%ds" (int64 $deadline) -}}
+{{- end -}}
 metadata:
   labels:
     {{- include "service-interconnect.selectorLabels" $root | nindent 4 }}
@@ -168,7 +240,7 @@ spec:
         {{- end }}
         - --concurrency={{ $v.sync.concurrency }}
         - --spoke-timeout={{ $v.sync.spokeTimeout }}
-        - --observe-timeout={{ $v.sync.observeTimeout }}
+        - --observe-timeout={{ $observe }}
         - --request-timeout={{ $v.sync.requestTimeout }}
         - --link-ready-timeout={{ $v.sync.linkReadyTimeout }}
         - --fail-on={{ $v.sync.failOn }}
