@@ -128,6 +128,16 @@ func TestWithoutAnyKubeconfig(t *testing.T) {
 	require.Equal(t, 1, strings.Count(stderr, "error:"), "once")
 }
 
+func TestTheHookDoesNotWaitForAGrantOnAHubThatRefusesConnections(t *testing.T) {
+	start := time.Now()
+	code, _, stderr := run(t, "sync", "--policy", "postsync", "--kubeconfig", kubeconfig(t))
+	require.Less(t, time.Since(start), 15*time.Second, "the wait ends within seconds, not after --grant-timeout (5m)")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "error: the pass failed: the hub API server 127.0.0.1:1 could not be reached or did not answer 3 reads in a row while waiting for the AccessGrant")
+	require.Contains(t, stderr, "connection refused")
+	require.Equal(t, 1, strings.Count(stderr, "error:"), "once")
+}
+
 func TestAnEmptyKubeconfigFileIsNamed(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")

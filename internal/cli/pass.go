@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	clusterclient "open-cluster-management.io/api/client/cluster/clientset/versioned"
 
+	"github.com/vanlink/vanlink/jobs/postsync"
 	"github.com/vanlink/vanlink/pkg/fleet"
 	"github.com/vanlink/vanlink/pkg/lease"
 	"github.com/vanlink/vanlink/pkg/reconcile"
@@ -44,6 +45,9 @@ func (c *clients) explain(err error) error {
 	var ne net.Error
 	if err == nil || !(errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
 		return err
+	}
+	if errors.As(err, new(*postsync.UnreachableError)) {
+		return err // it names the server already
 	}
 	return fmt.Errorf("the hub API server %s did not answer within %s (--request-timeout): %w", c.server, c.timeout, err)
 }

@@ -60,7 +60,10 @@ reason.
 --policy postsync (the Argo CD PostSync hook) first waits up to
 --grant-timeout for the grant and for the hub Site to be able to issue links
 (if the Site still cannot, the pass records every spoke pending and the hook
-fails); --policy cron runs at once. The exit code is 0 unless --fail-on says
+fails). A hub API server that cannot be reached or does not answer 3 reads in
+a row ends the wait at once with an error naming it: only the API's answers
+that the grant or Site is not there or not ready yet are waited out.
+--policy cron runs at once. The exit code is 0 unless --fail-on says
 otherwise: error (default; failed or blocked spokes and pass errors), pending
 (also spokes not linked yet), never.
 
@@ -120,7 +123,7 @@ func (o *syncOptions) Run(cmd *cobra.Command, streams IOStreams) error {
 		code int
 	)
 	if o.policy == "postsync" {
-		res, code, err = postsync.Run(ctx, engine, postsync.Options{GrantTimeout: o.grantTimeout, FailOn: reconcile.FailOn(o.failOn), Log: log})
+		res, code, err = postsync.Run(ctx, engine, postsync.Options{GrantTimeout: o.grantTimeout, FailOn: reconcile.FailOn(o.failOn), Log: log, Server: c.server})
 	} else {
 		res, code, err = cron.RunOnce(ctx, engine, reconcile.FailOn(o.failOn))
 	}

@@ -47,6 +47,9 @@ func TestCommandsEndWhenTheHubAPIServerNeverAnswers(t *testing.T) {
 		"sync, direct":       {"sync", "--transport", "direct"},
 		"token":              {"token", "--cluster", "east"},
 		"sync --policy cron": {"sync", "--policy", "cron", "--fail-on", "never"},
+		// The hook's wait for the grant ends after 3 reads in a row that
+		// the server did not answer, not after --grant-timeout.
+		"sync --policy postsync": {"sync", "--policy", "postsync", "--grant-timeout", "10m"},
 		// The controller's first fill of its informer caches is bounded
 		// (--cache-sync-timeout, by default 3 times --request-timeout).
 		"controller":                          {"controller", "--http-address", ""},
@@ -68,6 +71,8 @@ func TestCommandsEndWhenTheHubAPIServerNeverAnswers(t *testing.T) {
 			require.NotZero(t, code)
 			want := "the hub API server " + hostPort + " did not answer within 1s (--request-timeout)"
 			switch name {
+			case "sync --policy postsync":
+				want = "the hub API server " + hostPort + " could not be reached or did not answer 3 reads in a row while waiting for the AccessGrant"
 			case "controller, --cache-sync-timeout 2s":
 				want = "the hub API server " + hostPort + " did not answer the controller's lists and watches within 2s (--cache-sync-timeout)"
 			case "controller", "controller, direct", "controller, a placement":
