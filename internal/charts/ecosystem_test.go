@@ -570,10 +570,18 @@ func TestTheReadmeRBACTableMatchesWhatRenders(t *testing.T) {
 		"manifestwork namespaced": {"sync": map[string]any{"transport": "manifestwork", "rbac": map[string]any{"scope": "namespaced"}}},
 		"sync disabled":           nested(false, "sync", "enabled"),
 		"direct elsewhere":        {"sync": map[string]any{"transport": "direct", "direct": map[string]any{"secretNamespace": "argocd"}}},
+		// The controller runs as the sync ServiceAccount, with Roles of its
+		// own bound to it.
+		"the controller":                          nested(true, "controller", "enabled"),
+		"the controller, direct":                  {"controller": map[string]any{"enabled": true}, "sync": map[string]any{"transport": "direct", "clusterSelector": ""}},
+		"the controller, manifestwork namespaced": {"controller": map[string]any{"enabled": true}, "sync": map[string]any{"transport": "manifestwork", "rbac": map[string]any{"scope": "namespaced"}}},
 	}
 	for name, set := range variants {
 		t.Run(name, func(t *testing.T) {
 			out := render(t, hubRelease, set)
+			if set["controller"] != nil {
+				require.NotEmpty(t, out.Find("Deployment"), "the variant renders the controller")
+			}
 			for _, kind := range []string{"ClusterRole", "Role"} {
 				for role, rules := range rbacRules(t, out, kind) {
 					for _, r := range rules {

@@ -78,11 +78,91 @@ func TestDocsSayWhatTheChartsDo(t *testing.T) {
 	require.NotContains(t, spoke, "`clusterName` (required)")
 	require.Contains(t, spoke, "defaults to the release name")
 
+	intro, _, _ := strings.Cut(read(charts.HubChart+"/README.md"), "\n## ")
+	for _, w := range []string{"**vanlink controller**", "a Deployment", "PodDisruptionBudget", "**network observer**", "**token-sync**", "**Subscription**"} {
+		require.Contains(t, intro, w, "the hub README's list of what the chart installs")
+	}
+
 	ch, err := charts.Load(repo(t, charts.HubChart))
 	require.NoError(t, err)
 	hub := read("values/clusters/hub.yaml")
 	if ch.Values["namespace"].(map[string]any)["name"] == "" {
 		require.NotContains(t, strings.Join(strings.Fields(hub), " "), "defaults already give namespace",
 			"the chart's namespace.name default is empty; values/catalog.yaml sets the namespace")
+	}
+}
+
+// readmeWaves reads the hub README's sync-wave table: wave -> objects.
+func readmeWaves(t *testing.T) map[string]string {
+	data, err := os.ReadFile(repo(t, charts.HubChart+"/README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(data), "## Sync waves")
+	require.True(t, ok)
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := map[string]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 4 || strings.TrimSpace(cells[1]) == "wave" || strings.HasPrefix(strings.TrimSpace(cells[1]), "-") {
+			continue
+		}
+		rows[strings.TrimSpace(cells[1])] = cells[2]
+	}
+	require.NotEmpty(t, rows)
+	return rows
+}
+
+// TestTheReadmeSyncWavesMatchWhatRenders: every object the hub chart
+// renders, with every optional part on, carries a sync wave (or is the
+// PostSync hook) that the README's table lists with the object's kind.
+func TestTheReadmeSyncWavesMatchWhatRenders(t *testing.T) {
+	table := readmeWaves(t)
+	hubService := map[string]any{"name": "hub-registry", "direction": "hub-to-spoke", "port": 5000,
+		"backend":     map[string]any{"host": "registry.hub-infra.svc.cluster.local", "port": 443},
+		"connector":   map[string]any{"tlsCredentials": "registry-client", "useClientCert": true},
+		"certificate": map[string]any{"issuerRef": map[string]any{"name": "platform-ca", "kind": "ClusterIssuer"}}}
+	controller := map[string]any{"enabled": true, "keepHook": true,
+		"metrics": map[string]any{"service": map[string]any{"enabled": true}, "serviceMonitor": map[string]any{"enabled": true}}}
+	variants := map[string]struct {
+		set       map[string]any
+		openshift bool
+	}{
+		"everything, acm": {set: mergeSet(withService(t, hubService), map[string]any{
+			"controller": controller,
+			"operator":   map[string]any{"subscription": map[string]any{"enabled": true}},
+			"sync":       map[string]any{"rotation": map[string]any{"enabled": true}, "placement": map[string]any{"name": "p"}, "clusterSelector": ""},
+			"networkObserver": map[string]any{"enabled": true, "ingress": map[string]any{"enabled": true, "host": "observer.example.com"},
+				"gateway": map[string]any{"enabled": true, "parentRefs": []any{map[string]any{"name": "gw"}}, "caConfigMap": "ca"}},
+		})},
+		"direct, namespaced elsewhere": {set: map[string]any{"controller": controller,
+			"sync": map[string]any{"transport": "direct", "clusterSelector": "", "direct": map[string]any{"secretNamespace": "argocd"}}}},
+		"manifestwork, namespaced": {set: map[string]any{"controller": controller,
+			"sync": map[string]any{"transport": "manifestwork", "rbac": map[string]any{"scope": "namespaced"}}}},
+		"the observer on OpenShift": {openshift: true, set: map[string]any{"networkObserver": map[string]any{"enabled": true,
+			"auth": map[string]any{"strategy": "openshift"}, "tls": map[string]any{"source": "openshift"}, "route": map[string]any{"enabled": true}}}},
+	}
+	seen := map[string]bool{}
+	for name, v := range variants {
+		t.Run(name, func(t *testing.T) {
+			o := hubRelease.options(t, v.set)
+			if v.openshift {
+				o.APIVersions = []string{"route.openshift.io/v1"}
+			}
+			out, err := charts.Render(t.Context(), repo(t, charts.HubChart), o)
+			require.NoError(t, err)
+			for _, obj := range out.All() {
+				wave := obj.GetAnnotations()["argocd.argoproj.io/sync-wave"]
+				if wave == "" && obj.GetAnnotations()["argocd.argoproj.io/hook"] == "PostSync" {
+					wave = "PostSync"
+				}
+				require.NotEmpty(t, wave, "%s %s carries a sync wave", obj.GetKind(), obj.GetName())
+				row, ok := table[wave]
+				require.True(t, ok, "%s %s is in wave %s, which the README's table does not list", obj.GetKind(), obj.GetName(), wave)
+				require.Contains(t, row, obj.GetKind(), "%s %s is in wave %s: the README's row for it says %q", obj.GetKind(), obj.GetName(), wave, row)
+				seen[obj.GetKind()] = true
+			}
+		})
+	}
+	for _, kind := range []string{"Deployment", "PodDisruptionBudget", "ServiceMonitor", "Certificate", "Route", "HTTPRoute", "Job", "Subscription"} {
+		require.True(t, seen[kind], "the variants render a %s", kind)
 	}
 }
