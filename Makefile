@@ -134,7 +134,7 @@ test-e2e: tools ## Run the end-to-end scenarios on local API servers (Skupper an
 	$(TIMED) $(GO) test -tags e2e -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) $(TEST_FLAGS) ./e2e/...
 
 .PHONY: e2e-kind
-e2e-kind: ## Run the end-to-end scenarios on kind clusters with the real Skupper (needs Docker; about 30 minutes)
+e2e-kind: ## Run the end-to-end scenarios on kind clusters with the real Skupper (needs Docker; timeout 90m; not run on the project's machines, so its duration is not measured)
 	$(REQUIRE_DOCKER)
 	$(GO) test -tags e2e_kind -timeout 90m -v $(TEST_FLAGS) ./e2e/kind/...
 
@@ -144,7 +144,7 @@ bench: tools ## Fleet-scale benchmark (passes at N=10,100,1000 simulated spokes,
 	$(GO) run ./e2e/bench
 
 .PHONY: lint
-lint: ## Check formatting, go vet (every build tag), and helm lint --strict every chart with every values file
+lint: ## Check formatting, go vet (every build tag), and helm lint --strict every chart with every values file (defaults, values/, charts/*/ci/*-values.yaml)
 	@unformatted="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -157,6 +157,11 @@ lint: ## Check formatting, go vet (every build tag), and helm lint --strict ever
 	@for spoke in $$(ls values/clusters/*.yaml | grep -v '/hub.yaml$$'); do \
 	  echo "$(HELM) lint --strict charts/spoke-interconnect -f values/catalog.yaml -f $$spoke"; \
 	  $(HELM) lint --strict charts/spoke-interconnect -f values/catalog.yaml -f $$spoke; \
+	done
+	@for ci in $$(ls charts/*/ci/*-values.yaml); do \
+	  chart="$${ci%/ci/*}"; \
+	  echo "$(HELM) lint --strict $$chart -f $$ci"; \
+	  $(HELM) lint --strict "$$chart" -f "$$ci"; \
 	done
 
 .PHONY: docs
