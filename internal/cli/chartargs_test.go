@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -133,7 +134,7 @@ func TestChartRefusesWhatTheCLIRefuses(t *testing.T) {
 	durations := []any{"0s", "0ms", "0.5ns", "1ns", "500ms", "999999999ns", "1s", "1.5h", "1h30m", "2562047h", "2562048h"}
 	integers := []any{-1, 0, 1, 2, 65535, 65536}
 	strs := []any{"", "a", "Bad_Name", "-a", "a/b", "a=b"}
-	leaves := scalarLeaves(ch.Values, "", []string{"grant", "token", "namespace", "sync", "controller"})
+	leaves := chartScalarLeaves(ch.Values, "", []string{"grant", "token", "namespace", "sync", "controller"})
 	require.Greater(t, len(leaves), 40, "the values were found")
 	for _, leaf := range leaves {
 		var candidates []any
@@ -155,7 +156,7 @@ func TestChartRefusesWhatTheCLIRefuses(t *testing.T) {
 			for baseName, base := range bases {
 				for _, v := range candidates {
 					name := fmt.Sprintf("%s=%v on %s", leaf.path, v, baseName)
-					set := merge(base, nestedValue(v, strings.Split(leaf.path, ".")...))
+					set := mergeChartValues(base, nestedChartValue(v, strings.Split(leaf.path, ".")...))
 					out, err := charts.Render(t.Context(), chartDir, charts.Options{ReleaseName: "hub", Namespace: "service-interconnect", Set: set})
 					if err != nil {
 						slash := "/" + strings.ReplaceAll(leaf.path, ".", "/")
@@ -190,23 +191,23 @@ func TestChartRefusesWhatTheCLIRefuses(t *testing.T) {
 		for path, v := range map[string]any{"sync.observeTimeout": "0s", "sync.spokeTimeout": "0s", "sync.requestTimeout": "0s",
 			"controller.resync": "500ms", "sync.hook.grantTimeout": "0s", "sync.concurrency": 0, "sync.linkReadyTimeout": "2562048h"} {
 			_, err := charts.Render(t.Context(), chartDir, charts.Options{ReleaseName: "hub", Namespace: "service-interconnect",
-				Set: merge(bases["acm"], nestedValue(v, strings.Split(path, ".")...))})
+				Set: mergeChartValues(bases["acm"], nestedChartValue(v, strings.Split(path, ".")...))})
 			require.Error(t, err, "%s=%v", path, v)
 			require.True(t, strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "/"+strings.ReplaceAll(path, ".", "/")), "the error names %s: %v", path, err)
 		}
 	})
 }
 
-type leaf struct {
+type chartLeaf struct {
 	path  string
 	value any
 }
 
-// scalarLeaves lists the scalar values under the top-level keys, sorted.
-func scalarLeaves(values map[string]any, prefix string, keys []string) []leaf {
-	var out []leaf
+// chartScalarLeaves lists the scalar values under the top-level keys, sorted.
+func chartScalarLeaves(values map[string]any, prefix string, keys []string) []chartLeaf {
+	var out []chartLeaf
 	for k, v := range values {
-		if prefix == "" && !contains(keys, k) {
+		if prefix == "" && !slices.Contains(keys, k) {
 			continue
 		}
 		path := k
@@ -215,26 +216,17 @@ func scalarLeaves(values map[string]any, prefix string, keys []string) []leaf {
 		}
 		switch v := v.(type) {
 		case map[string]any:
-			out = append(out, scalarLeaves(v, path, keys)...)
+			out = append(out, chartScalarLeaves(v, path, keys)...)
 		case []any, nil:
 		default:
-			out = append(out, leaf{path, v})
+			out = append(out, chartLeaf{path, v})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func nestedValue(v any, path ...string) map[string]any {
+func nestedChartValue(v any, path ...string) map[string]any {
 	m := map[string]any{path[len(path)-1]: v}
 	for i := len(path) - 2; i >= 0; i-- {
 		m = map[string]any{path[i]: m}
@@ -242,8 +234,8 @@ func nestedValue(v any, path ...string) map[string]any {
 	return m
 }
 
-// merge returns base with set merged in, maps key by key (as --set).
-func merge(base, set map[string]any) map[string]any {
+// mergeChartValues returns base with set merged in, maps key by key (as --set).
+func mergeChartValues(base, set map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range base {
 		out[k] = v
@@ -251,7 +243,7 @@ func merge(base, set map[string]any) map[string]any {
 	for k, v := range set {
 		if sm, ok := v.(map[string]any); ok {
 			if bm, ok := out[k].(map[string]any); ok {
-				out[k] = merge(bm, sm)
+				out[k] = mergeChartValues(bm, sm)
 				continue
 			}
 		}
