@@ -149,11 +149,12 @@ func poll(ctx context.Context, o Options, deadline time.Time, what, gaveUp, wait
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if server, ok := transportError(err); ok {
+		server, isTransport := transportError(err)
+		if o.Server != "" {
+			server = o.Server
+		}
+		if isTransport {
 			unreachable++
-			if o.Server != "" {
-				server = o.Server
-			}
 			if unreachable >= max(o.Unreachable, 1) {
 				return &UnreachableError{Server: server, Reads: unreachable, Waiting: what, Err: err}
 			}
@@ -163,7 +164,11 @@ func poll(ctx context.Context, o Options, deadline time.Time, what, gaveUp, wait
 		if time.Now().After(deadline) {
 			return errors.Join(errors.New(gaveUp), err)
 		}
-		if time.Since(lastLog) > 15*time.Second {
+		switch {
+		case isTransport:
+			o.Log.Warn("could not reach the hub API server; reading again", "server", server, "waitingFor", what,
+				"failedReads", unreachable, "giveUpAfter", max(o.Unreachable, 1), "err", err.Error())
+		case time.Since(lastLog) > 15*time.Second:
 			o.Log.Info(waiting, "reason", err.Error(), "timeout", o.GrantTimeout)
 			lastLog = time.Now()
 		}
