@@ -94,13 +94,13 @@ func (o Options) Values() (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mergeMaps(vals, deepCopy(o.Set)), nil
+	return MergeValues(vals, deepCopy(o.Set)), nil
 }
 
-// mergeMaps merges set into base as helm's --set does: maps merge key by
+// MergeValues merges set into base as helm's --set does: maps merge key by
 // key, anything else (null included: Helm's way to delete a default)
-// replaces what base holds.
-func mergeMaps(base, set map[string]any) map[string]any {
+// replaces what base holds. Neither argument is changed.
+func MergeValues(base, set map[string]any) map[string]any {
 	out := make(map[string]any, len(base))
 	for k, v := range base {
 		out[k] = v
@@ -108,7 +108,7 @@ func mergeMaps(base, set map[string]any) map[string]any {
 	for k, v := range set {
 		if sm, ok := v.(map[string]any); ok {
 			if bm, ok := out[k].(map[string]any); ok {
-				out[k] = mergeMaps(bm, sm)
+				out[k] = MergeValues(bm, sm)
 				continue
 			}
 		}

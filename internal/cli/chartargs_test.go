@@ -156,7 +156,7 @@ func TestChartRefusesWhatTheCLIRefuses(t *testing.T) {
 			for baseName, base := range bases {
 				for _, v := range candidates {
 					name := fmt.Sprintf("%s=%v on %s", leaf.path, v, baseName)
-					set := mergeChartValues(base, nestedChartValue(v, strings.Split(leaf.path, ".")...))
+					set := charts.MergeValues(base, nestedChartValue(v, strings.Split(leaf.path, ".")...))
 					out, err := charts.Render(t.Context(), chartDir, charts.Options{ReleaseName: "hub", Namespace: "service-interconnect", Set: set})
 					if err != nil {
 						slash := "/" + strings.ReplaceAll(leaf.path, ".", "/")
@@ -191,7 +191,7 @@ func TestChartRefusesWhatTheCLIRefuses(t *testing.T) {
 		for path, v := range map[string]any{"sync.observeTimeout": "0s", "sync.spokeTimeout": "0s", "sync.requestTimeout": "0s",
 			"controller.resync": "500ms", "sync.hook.grantTimeout": "0s", "sync.concurrency": 0, "sync.linkReadyTimeout": "2562048h"} {
 			_, err := charts.Render(t.Context(), chartDir, charts.Options{ReleaseName: "hub", Namespace: "service-interconnect",
-				Set: mergeChartValues(bases["acm"], nestedChartValue(v, strings.Split(path, ".")...))})
+				Set: charts.MergeValues(bases["acm"], nestedChartValue(v, strings.Split(path, ".")...))})
 			require.Error(t, err, "%s=%v", path, v)
 			require.True(t, strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "/"+strings.ReplaceAll(path, ".", "/")), "the error names %s: %v", path, err)
 		}
@@ -234,20 +234,3 @@ func nestedChartValue(v any, path ...string) map[string]any {
 	return m
 }
 
-// mergeChartValues returns base with set merged in, maps key by key (as --set).
-func mergeChartValues(base, set map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range set {
-		if sm, ok := v.(map[string]any); ok {
-			if bm, ok := out[k].(map[string]any); ok {
-				out[k] = mergeChartValues(bm, sm)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
-}
