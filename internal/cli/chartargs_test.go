@@ -233,4 +233,3 @@ func nestedChartValue(v any, path ...string) map[string]any {
 	}
 	return m
 }
-
