@@ -190,25 +190,7 @@ func (t *session) start(ctx context.Context, life context.Context) error {
 			return err
 		}
 	}
-	for _, f := range factories {
-		f.Start(life.Done())
-	}
-	synced := make(chan struct{})
-	go func() {
-		defer close(synced)
-		for _, f := range factories {
-			f.WaitForCacheSync(life.Done())
-		}
-	}()
-	select {
-	case <-synced:
-		if !t.views.HasSynced() || !t.actions.HasSynced() {
-			return fmt.Errorf("listing vanlink's ManagedClusterViews and Actions on the hub: the session was closed")
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("listing vanlink's ManagedClusterViews and Actions on the hub: %w", context.Cause(ctx))
-	}
+	return transport.StartInformers(ctx, life, "vanlink's ManagedClusterViews and Actions", factories, t.views.HasSynced, t.actions.HasSynced)
 }
 
 func (t *session) notifyObj(o any) {

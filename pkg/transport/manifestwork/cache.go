@@ -2,10 +2,9 @@ package manifestwork
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 
+	"github.com/vanlink/vanlink/pkg/transport"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -33,27 +32,11 @@ func (t *session) start(ctx, life context.Context) error {
 		t.infs = append(t.infs, inf)
 		factories = append(factories, f)
 	}
-	for _, f := range factories {
-		f.Start(life.Done())
+	synced := make([]cache.InformerSynced, 0, len(t.infs))
+	for _, inf := range t.infs {
+		synced = append(synced, inf.HasSynced)
 	}
-	synced := make(chan struct{})
-	go func() {
-		defer close(synced)
-		for _, f := range factories {
-			f.WaitForCacheSync(life.Done())
-		}
-	}()
-	select {
-	case <-synced:
-		for _, inf := range t.infs {
-			if !inf.HasSynced() {
-				return errors.New("listing vanlink's ManifestWorks on the hub: the session was closed")
-			}
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("listing vanlink's ManifestWorks on the hub: %w", context.Cause(ctx))
-	}
+	return transport.StartInformers(ctx, life, "vanlink's ManifestWorks", factories, synced...)
 }
 
 func (t *session) notifyObj(o any) {
