@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vanlink/vanlink/e2e/framework"
 )
@@ -52,7 +53,7 @@ func TestResetBringsTheBedBack(t *testing.T) {
 			require.NoError(t, err)
 		}
 		east := env.Cluster("east")
-		require.NoError(t, framework.InstallCRDs(ctx, east.Config, []*apiextensionsv1.CustomResourceDefinition{widgets()}))
+		require.NoError(t, framework.InstallCRDs(ctx, east.Config, []*apiextensionsv1.CustomResourceDefinition{framework.SchemalessCRD(schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}, "Widget")}))
 		_, err := east.Dynamic().Resource(gvr("example.com", "v1", "widgets")).Namespace("default").Create(ctx, &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "w", "finalizers": []any{"example.com/never-removed"}}}}, metav1.CreateOptions{})
 		require.NoError(t, err)
@@ -122,17 +123,4 @@ func TestResetBringsTheBedBack(t *testing.T) {
 			require.Zero(t, north.PID(), "north's API server stopped")
 		}
 	})
-}
-
-func widgets() *apiextensionsv1.CustomResourceDefinition {
-	preserve := true
-	return &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "widgets.example.com"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "example.com", Scope: apiextensionsv1.NamespaceScoped,
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "widgets", Singular: "widget", Kind: "Widget", ListKind: "WidgetList"},
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}}}},
-		},
-	}
 }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/vanlink/vanlink/e2e/framework"
 	"github.com/vanlink/vanlink/pkg/skupper"
 )
 
@@ -143,23 +144,6 @@ func CustomSiteName(t *testing.T, h *Harness) {
 	require.Equal(t, before, h.Versions(ctx))
 }
 
-// linkerdLinks is a CRD of another project with the plural links
-// (Linkerd multicluster's links.multicluster.linkerd.io): a resource named
-// by its bare plural resolves to whichever group discovery lists first.
-func linkerdLinks() *apiextensionsv1.CustomResourceDefinition {
-	preserve := true
-	return &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "links.multicluster.linkerd.io"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "multicluster.linkerd.io", Scope: apiextensionsv1.NamespaceScoped,
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "links", Singular: "link", Kind: "Link", ListKind: "LinkList"},
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1alpha1", Served: true, Storage: true,
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: &preserve}}}},
-		},
-	}
-}
-
 // ForeignLinkCRD: east also runs Linkerd multicluster, whose CRD has the
 // plural links and sorts before skupper.io, with a Linkerd Link of the same
 // name as the token's. vanlink reads and deletes Skupper's Links only: the
@@ -168,7 +152,7 @@ func ForeignLinkCRD(t *testing.T, h *Harness) {
 	ctx := ctxFor(t)
 	east := h.Spoke("east")
 	ext := apiextensions.NewForConfigOrDie(east.Config)
-	_, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, linkerdLinks(), metav1.CreateOptions{})
+	_, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, framework.SchemalessCRD(schema.GroupVersionResource{Group: "multicluster.linkerd.io", Version: "v1alpha1", Resource: "links"}, "Link"), metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		c, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, "links.multicluster.linkerd.io", metav1.GetOptions{})

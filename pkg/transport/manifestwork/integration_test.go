@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -45,27 +44,6 @@ func (s apiSpoke) Delete(ctx context.Context, gvr schema.GroupVersionResource, n
 	return s.c.Resource(gvr).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})
 }
 
-// linkerdLinkCRD stands in for Linkerd multicluster's Link CRD: the group,
-// version, plural and kind of transporttest.LinkerdLinksGVR, any fields.
-func linkerdLinkCRD() *apiextensionsv1.CustomResourceDefinition {
-	preserve := true
-	g := transporttest.LinkerdLinksGVR
-	return &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: g.Resource + "." + g.Group},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: g.Group,
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: g.Resource, Singular: "link", Kind: "Link", ListKind: "LinkList"},
-			Scope: apiextensionsv1.NamespaceScoped,
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-				Name: g.Version, Served: true, Storage: true,
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: &preserve,
-				}},
-			}},
-		},
-	}
-}
-
 // TestConformanceRealAgent runs the transport suite against the real OCM work agent
 // (open-cluster-management.io/ocm v1.2.1, bin/work-agent), one per spoke,
 // on a local hub and spokes (real kube-apiservers), with its status synced
@@ -77,7 +55,7 @@ func TestConformanceRealAgent(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T, spokes ...string) *transporttest.Bed {
 		spokeCRDs, err := framework.DefaultSpokeCRDs()
 		require.NoError(t, err)
-		env := framework.StartT(t, framework.Options{Spokes: spokes, SpokeCRDs: append(spokeCRDs, linkerdLinkCRD())})
+		env := framework.StartT(t, framework.Options{Spokes: spokes, SpokeCRDs: append(spokeCRDs, framework.SchemalessCRD(transporttest.LinkerdLinksGVR, "Link"))})
 		bed := &transporttest.Bed{Spokes: map[string]transporttest.Spoke{}}
 		for _, s := range spokes {
 			c := env.Cluster(s)

@@ -18,26 +18,6 @@ import (
 	"github.com/vanlink/vanlink/pkg/transport/acm"
 )
 
-// linkerdLinkCRD is a tiny stand-in for Linkerd multicluster's Link CRD:
-// same group, plural and kind, any fields.
-func linkerdLinkCRD() *apiextensionsv1.CustomResourceDefinition {
-	preserve := true
-	return &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "links.multicluster.linkerd.io"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "multicluster.linkerd.io",
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "links", Singular: "link", Kind: "Link", ListKind: "LinkList"},
-			Scope: apiextensionsv1.NamespaceScoped,
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-				Name: "v1alpha3", Served: true, Storage: true,
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: &preserve,
-				}},
-			}},
-		},
-	}
-}
-
 func apiPut(t *testing.T, c *framework.Cluster, gvr schema.GroupVersionResource, kind, name string) {
 	t.Helper()
 	o := &unstructured.Unstructured{Object: map[string]any{"apiVersion": gvr.GroupVersion().String(), "kind": kind,
@@ -76,7 +56,7 @@ func TestAPISpokeResolvesThroughDiscovery(t *testing.T) {
 		require.Equal(t, "skupper.io/v2alpha1", result["apiVersion"], "%s: only Skupper has links yet", name)
 	}
 
-	require.NoError(t, framework.InstallCRDs(t.Context(), spoke.Config, []*apiextensionsv1.CustomResourceDefinition{linkerdLinkCRD()}))
+	require.NoError(t, framework.InstallCRDs(t.Context(), spoke.Config, []*apiextensionsv1.CustomResourceDefinition{framework.SchemalessCRD(schema.GroupVersionResource{Group: "multicluster.linkerd.io", Version: "v1alpha3", Resource: "links"}, "Link")}))
 	apiPut(t, spoke, linkerdLinks, "Link", "hub-link")
 
 	for name, s := range spokes {
@@ -110,7 +90,7 @@ func TestAPISpokeResolvesThroughDiscovery(t *testing.T) {
 func TestAgentOnAPIServers(t *testing.T) {
 	env := framework.StartT(t, framework.Options{Spokes: []string{cluster}})
 	spoke := env.Cluster(cluster)
-	require.NoError(t, framework.InstallCRDs(t.Context(), spoke.Config, []*apiextensionsv1.CustomResourceDefinition{linkerdLinkCRD()}))
+	require.NoError(t, framework.InstallCRDs(t.Context(), spoke.Config, []*apiextensionsv1.CustomResourceDefinition{framework.SchemalessCRD(schema.GroupVersionResource{Group: "multicluster.linkerd.io", Version: "v1alpha3", Resource: "links"}, "Link")}))
 	for _, ns := range []struct {
 		c    *framework.Cluster
 		name string
